@@ -1,0 +1,52 @@
+"""Fixtures shared by every app's tests: named people and rooms that read as a story.
+
+alice owns rooms, bob and carol join them, mallory attacks them.
+"""
+
+from collections.abc import Iterator
+
+import pytest
+
+from accounts.models import User
+from rooms import services as room_services
+from rooms.models import Room
+from signaling.presence import reset_presence
+
+PASSWORD = "correct horse battery staple"
+
+
+def make_user(username: str, display_name: str = "") -> User:
+    return User.objects.create_user(username=username, password=PASSWORD, display_name=display_name)
+
+
+@pytest.fixture(autouse=True)
+def fresh_presence() -> Iterator[None]:
+    """Each test starts with nobody in any room."""
+    reset_presence()
+    yield
+    reset_presence()
+
+
+@pytest.fixture
+def alice(db: None) -> User:
+    return make_user("alice", "Alice A.")
+
+
+@pytest.fixture
+def bob(db: None) -> User:
+    return make_user("bob", "Bob B.")
+
+
+@pytest.fixture
+def carol(db: None) -> User:
+    return make_user("carol")
+
+
+@pytest.fixture
+def mallory(db: None) -> User:
+    return make_user("mallory", "Mallory")
+
+
+@pytest.fixture
+def room(alice: User) -> Room:
+    return room_services.create_room(slug="standup", name="Daily standup", owner=alice)

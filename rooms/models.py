@@ -1,0 +1,48 @@
+from django.conf import settings
+from django.contrib.auth.hashers import check_password, make_password
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.urls import reverse
+
+
+def default_max_participants() -> int:
+    return int(settings.ROOM_DEFAULT_MAX_PARTICIPANTS)
+
+
+class Room(models.Model):
+    """A place people join to talk; its live participants are in signaling presence."""
+
+    slug = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=120)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="rooms"
+    )
+    description = models.TextField(blank=True, max_length=2000)
+    password_hash = models.CharField(max_length=256, blank=True, editable=False)
+    max_participants = models.PositiveSmallIntegerField(
+        default=default_max_participants,
+        validators=[MinValueValidator(2), MaxValueValidator(200)],
+    )
+    audio_only = models.BooleanField(default=False, help_text="No video at all in this room.")
+    locked = models.BooleanField(default=False, help_text="Nobody new can join.")
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("room", kwargs={"slug": self.slug})
+
+    @property
+    def has_password(self) -> bool:
+        return bool(self.password_hash)
+
+    def set_password(self, raw: str | None) -> None:
+        """Store a hash of `raw`; an empty or None value removes the password."""
+        self.password_hash = make_password(raw) if raw else ""
+
+    def check_password(self, raw: str) -> bool:
+        return self.has_password and check_password(raw, self.password_hash)

@@ -1,0 +1,102 @@
+"""The room WebSocket: parse, check, call a service. Nothing else lives here."""
+
+import logging
+import time
+from typing import Any
+
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from signaling import metrics, protocol, services
+from signaling.presence import Peer
+from signaling.protocol import CloseCode, ProtocolError
+from signaling.ratelimit import TokenBucket
+
+log = logging.getLogger(__name__)
+
+
+class RoomConsumer(AsyncWebsocketConsumer):
+    """One browser in one room (`/ws/rooms/<slug>/`), see docs/protocol.md."""
+
+    peer: Peer | None = None
+    slug: str = ""
+
+    async def connect(self) -> None:
+        started = time.perf_counter()
+        self.slug = self.scope["url_route"]["kwargs"]["slug"]
+        self.bucket = TokenBucket(settings.SIGNALING_RATE_LIMIT_PER_SECOND, settings.SIGNALING_RATE_LIMIT_BURST)
+        self.strikes = 0
+        # Accept first so a refusal can carry a readable message and a close code.
+        await self.accept()
+        metrics.OPEN_SOCKETS.inc()
+        # Join the group before taking a place, so no peer-joined can slip between the two.
+        await self.channel_layer.group_add(services.room_group(self.slug), self.channel_name)
+        try:
+            admission = await services.admit_peer(self.scope, self.slug, self.channel_name)
+        except services.Refused as refusal:
+            metrics.CONNECTIONS_REFUSED.labels(reason=refusal.reason).inc()
+            await self.channel_layer.group_discard(services.room_group(self.slug), self.channel_name)
+            await self.send(text_data=protocol.render_error(refusal.reason, refusal.message))
+            await self.close(code=refusal.close_code)
+            return
+        self.peer = admission.peer
+        await self.send(text_data=admission.welcome)
+        metrics.JOIN_SECONDS.observe(time.perf_counter() - started)
+        log.info("peer %s (%s) joined room %s", self.peer.peer_id, self.peer.name, self.slug)
+
+    async def disconnect(self, code: int) -> None:
+        metrics.OPEN_SOCKETS.dec()
+        if self.peer is None:
+            return
+        peer, self.peer = self.peer, None
+        await self.channel_layer.group_discard(services.room_group(self.slug), self.channel_name)
+        await services.leave_room(self.slug, peer)
+        log.info("peer %s left room %s (code %s)", peer.peer_id, self.slug, code)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.peer is None:
+            return
+        if not await self._within_rate():
+            return
+        try:
+            message = protocol.parse_client_message(text_data, bytes_data, settings.SIGNALING_MAX_MESSAGE_BYTES)
+            if isinstance(message, protocol.Ping):
+                await self.send(text_data=protocol.render_pong())
+            else:
+                await services.relay_signal(self.slug, self.peer, message)
+        except ProtocolError as error:
+            await self._send_error(error.code, error.message)
+
+    async def _within_rate(self) -> bool:
+        if self.bucket.allow():
+            self.strikes = 0
+            return True
+        self.strikes += 1
+        if self.strikes >= settings.SIGNALING_RATE_LIMIT_STRIKES:
+            await self._send_error("rate_limited", "Disconnected for sending too many messages.")
+            await self.close(code=CloseCode.RATE_LIMITED)
+        elif self.strikes == 1 or self.strikes % 10 == 0:
+            # Tell the sender, without answering each refused frame of a flood.
+            await self._send_error("rate_limited", "Too many messages: slow down or you will be disconnected.")
+        return False
+
+    async def _send_error(self, code: str, message: str) -> None:
+        metrics.ERRORS.labels(code=code).inc()
+        await self.send(text_data=protocol.render_error(code, message))
+
+    # Channel-layer events ---------------------------------------------------------
+
+    async def peer_signal(self, event: dict[str, Any]) -> None:
+        await self.send(text_data=event["text"])
+
+    async def room_peer_joined(self, event: dict[str, Any]) -> None:
+        if self.peer is not None and event["peer_id"] != self.peer.peer_id:
+            await self.send(text_data=event["text"])
+
+    async def room_peer_left(self, event: dict[str, Any]) -> None:
+        if self.peer is not None and event["peer_id"] != self.peer.peer_id:
+            await self.send(text_data=event["text"])
+
+    async def room_closed(self, event: dict[str, Any]) -> None:
+        await self.send(text_data=event["text"])
+        await self.close(code=CloseCode.ROOM_CLOSED)

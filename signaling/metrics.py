@@ -1,0 +1,26 @@
+"""Prometheus metrics of the signaling, exported at /metrics with django-prometheus.
+
+Gauges of live state are read from the presence registry when scraped, never
+counted up and down per event, so they cannot drift.
+"""
+
+from prometheus_client import Counter, Gauge, Histogram
+
+OPEN_SOCKETS = Gauge("audioexchange_signaling_open_sockets", "WebSocket connections open on this process.")
+ACTIVE_ROOMS = Gauge("audioexchange_signaling_active_rooms", "Rooms with at least one participant.")
+PARTICIPANTS = Gauge("audioexchange_signaling_participants", "Participants admitted to rooms.")
+MESSAGES_RELAYED = Counter(
+    "audioexchange_signaling_messages_relayed_total", "Signaling messages relayed to a peer, by type.", ["type"]
+)
+CONNECTIONS_REFUSED = Counter(
+    "audioexchange_signaling_connections_refused_total", "Room connections refused, by reason.", ["reason"]
+)
+ERRORS = Counter("audioexchange_signaling_errors_total", "Error messages sent to browsers, by code.", ["code"])
+JOIN_SECONDS = Histogram(
+    "audioexchange_signaling_join_seconds",
+    "Time from WebSocket connect to welcome.",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+TURN_CREDENTIALS_ISSUED = Counter(
+    "audioexchange_turn_credentials_issued_total", "Short-lived TURN credentials handed to browsers."
+)

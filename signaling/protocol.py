@@ -1,0 +1,178 @@
+"""The signaling wire protocol: every message a browser sends or receives.
+
+Incoming frames are parsed into typed messages here and nowhere else; anything
+that does not fit raises `ProtocolError` with a stable code and a sentence a
+person can act on. Outgoing messages are rendered here too, so docs/protocol.md
+has one place to be checked against.
+"""
+
+import json
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any, Literal
+
+PeerId = str
+MAX_PEER_ID_LENGTH = 64
+MAX_CANDIDATE_LENGTH = 2048
+
+
+class CloseCode(IntEnum):
+    """WebSocket close codes the server uses (docs/protocol.md)."""
+
+    GOING_AWAY = 1001
+    NOT_LOGGED_IN = 4401
+    FORBIDDEN = 4403
+    ROOM_NOT_FOUND = 4404
+    ROOM_FULL = 4409
+    ROOM_CLOSED = 4410
+    ROOM_LOCKED = 4423
+    RATE_LIMITED = 4429
+
+
+class ProtocolError(Exception):
+    """A message the server will not act on; the connection stays usable."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class SessionDescription:
+    """`offer` or `answer`: an SDP for one other peer in the room."""
+
+    type: Literal["offer", "answer"]
+    to: PeerId
+    sdp: str
+
+
+@dataclass(frozen=True, slots=True)
+class IceCandidate:
+    """`ice`: one ICE candidate (RTCIceCandidateInit) or null for end-of-candidates."""
+
+    to: PeerId
+    candidate: dict[str, Any] | None
+    type: Literal["ice"] = "ice"
+
+
+@dataclass(frozen=True, slots=True)
+class Ping:
+    """`ping`: an application-level keepalive, answered by `pong`."""
+
+    type: Literal["ping"] = "ping"
+
+
+Signal = SessionDescription | IceCandidate
+ClientMessage = SessionDescription | IceCandidate | Ping
+
+# `from` is tolerated and dropped: the server always sets it from the connection.
+_IGNORED_FIELDS = frozenset({"from"})
+_FIELDS: dict[str, frozenset[str]] = {
+    "offer": frozenset({"type", "to", "sdp"}),
+    "answer": frozenset({"type", "to", "sdp"}),
+    "ice": frozenset({"type", "to", "candidate"}),
+    "ping": frozenset({"type"}),
+}
+_CANDIDATE_FIELDS: dict[str, tuple[type, ...]] = {
+    "candidate": (str,),
+    "sdpMid": (str, type(None)),
+    "sdpMLineIndex": (int, type(None)),
+    "usernameFragment": (str, type(None)),
+}
+
+
+def parse_client_message(text: str | None, binary: bytes | None, max_bytes: int) -> ClientMessage:
+    """Parse one WebSocket frame from a browser, or raise `ProtocolError`."""
+    if text is None:
+        raise ProtocolError("binary_unsupported", "Send JSON text frames; binary frames are not accepted.")
+    if len(text) > max_bytes or len(text.encode()) > max_bytes:
+        raise ProtocolError("too_large", f"Message refused: larger than {max_bytes} bytes.")
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise ProtocolError("bad_json", "Message is not valid JSON.") from None
+    if not isinstance(data, dict):
+        raise ProtocolError("bad_message", "A message must be a JSON object with a `type`.")
+    kind = data.get("type")
+    if not isinstance(kind, str) or kind not in _FIELDS:
+        raise ProtocolError(
+            "unknown_type", f"Unknown message type {str(kind)[:32]!r}: expected one of {', '.join(_FIELDS)}."
+        )
+    _reject_unknown_fields(kind, data)
+    if kind == "ping":
+        return Ping()
+    to = _peer_id(data.get("to"))
+    if kind == "ice":
+        return IceCandidate(to=to, candidate=_candidate(data.get("candidate", ...)))
+    sdp = data.get("sdp")
+    if not isinstance(sdp, str) or not sdp:
+        raise ProtocolError("bad_field", f"`sdp` must be a non-empty string in an {kind}.")
+    return SessionDescription(type=kind, to=to, sdp=sdp)  # type: ignore[arg-type]
+
+
+def _reject_unknown_fields(kind: str, data: dict[str, Any]) -> None:
+    unknown = set(data) - _FIELDS[kind] - _IGNORED_FIELDS
+    if unknown:
+        names = ", ".join(sorted(str(name)[:32] for name in unknown))
+        raise ProtocolError("bad_message", f"Unknown field(s) in {kind}: {names}.")
+
+
+def _peer_id(value: object) -> PeerId:
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_PEER_ID_LENGTH:
+        raise ProtocolError("bad_field", "`to` must be the peer_id (a string) of someone in the room.")
+    return value
+
+
+def _candidate(value: object) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if value is ...:
+        raise ProtocolError("bad_field", "`candidate` is required: an RTCIceCandidateInit object or null.")
+    if not isinstance(value, dict):
+        raise ProtocolError("bad_field", "`candidate` must be an RTCIceCandidateInit object or null.")
+    for name, item in value.items():
+        allowed = _CANDIDATE_FIELDS.get(name)
+        if allowed is None:
+            raise ProtocolError("bad_field", f"Unknown field {str(name)[:32]!r} in `candidate`.")
+        if not isinstance(item, allowed) or isinstance(item, bool):
+            raise ProtocolError("bad_field", f"`candidate.{name}` has the wrong type.")
+    if len(value.get("candidate", "")) > MAX_CANDIDATE_LENGTH:
+        raise ProtocolError("bad_field", "`candidate.candidate` is too long.")
+    return value
+
+
+# Outgoing messages -------------------------------------------------------------
+
+
+def _dump(message: dict[str, Any]) -> str:
+    return json.dumps(message, separators=(",", ":"))
+
+
+def render_welcome(
+    peer_id: PeerId, room: dict[str, Any], peers: list[dict[str, Any]], ice_servers: list[dict[str, Any]]
+) -> str:
+    return _dump({"type": "welcome", "peer_id": peer_id, "room": room, "peers": peers, "ice_servers": ice_servers})
+
+
+def render_peer_joined(peer: dict[str, Any]) -> str:
+    return _dump({"type": "peer-joined", "peer": peer})
+
+
+def render_peer_left(peer_id: PeerId) -> str:
+    return _dump({"type": "peer-left", "peer_id": peer_id})
+
+
+def render_signal(message: Signal, sender: PeerId) -> str:
+    """The relayed form of a signal: the same fields, `from` set by the server."""
+    if isinstance(message, IceCandidate):
+        return _dump({"type": "ice", "from": sender, "to": message.to, "candidate": message.candidate})
+    return _dump({"type": message.type, "from": sender, "to": message.to, "sdp": message.sdp})
+
+
+def render_pong() -> str:
+    return _dump({"type": "pong"})
+
+
+def render_error(code: str, message: str) -> str:
+    return _dump({"type": "error", "code": code, "message": message})

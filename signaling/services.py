@@ -1,0 +1,125 @@
+"""Signaling business rules: who may join a room, relaying signals, leaving.
+
+The consumer calls these and only these. Channel-layer events use dotted
+internal types (`room.peer_joined`), distinct from what browsers see; the text
+a browser will receive is rendered once, by the sender, in `protocol`.
+"""
+
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+
+from rooms import services as room_services
+from rooms.models import Room
+from signaling import metrics, protocol
+from signaling.ice import ice_servers_for
+from signaling.presence import Peer, RoomFull, get_presence
+from signaling.protocol import CloseCode, ProtocolError
+
+
+def room_group(slug: str) -> str:
+    """The channel-layer group of everyone admitted to room `slug`."""
+    return f"room.{slug}"
+
+
+class Refused(Exception):
+    """A connection that may not join; closed with `close_code` after an error message."""
+
+    def __init__(self, close_code: CloseCode, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.close_code = close_code
+        self.reason = reason
+        self.message = message
+
+
+@dataclass(frozen=True)
+class RoomTicket:
+    """What the database says about a room for one joining user."""
+
+    slug: str
+    capacity: int
+    info: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Admission:
+    peer: Peer
+    welcome: str
+
+
+@database_sync_to_async
+def _check_entry(scope: dict[str, Any], slug: str) -> RoomTicket:
+    user = scope.get("user")
+    if user is None or not user.is_authenticated:
+        raise Refused(CloseCode.NOT_LOGGED_IN, "not_logged_in", "Log in to join this room.")
+    room = Room.objects.filter(slug=slug).first()
+    if room is None:
+        raise Refused(CloseCode.ROOM_NOT_FOUND, "room_not_found", f"There is no room {slug!r}.")
+    if not room_services.may_enter(user, room):
+        raise Refused(CloseCode.ROOM_LOCKED, "room_locked", "This room is locked; ask its owner to unlock it.")
+    if not room_services.has_access(scope["session"], user, room):
+        raise Refused(
+            CloseCode.FORBIDDEN, "password_required", "This room needs its password: enter it on the room page."
+        )
+    info = {"slug": room.slug, "name": room.name, "audio_only": room.audio_only, "max_participants": room.max_participants}
+    return RoomTicket(slug=room.slug, capacity=room.max_participants, info=info)
+
+
+async def admit_peer(scope: dict[str, Any], slug: str, channel_name: str) -> Admission:
+    """Check the user may join `slug` and take a place in it, atomically against capacity.
+
+    Raises `Refused` with the close code to use. On success the others in the room
+    have been told, and `welcome` is the text to send the newcomer.
+    """
+    ticket = await _check_entry(scope, slug)
+    user = scope["user"]
+    peer = Peer(
+        peer_id=secrets.token_urlsafe(8), name=user.public_name, user_id=user.pk, channel_name=channel_name
+    )
+    try:
+        others = await get_presence().admit(slug, peer, ticket.capacity)
+    except RoomFull:
+        raise Refused(
+            CloseCode.ROOM_FULL, "room_full", f"This room is full ({ticket.capacity} people); try again later."
+        ) from None
+    welcome = protocol.render_welcome(
+        peer.peer_id, ticket.info, [other.public() for other in others], ice_servers_for(str(user.pk))
+    )
+    await _group_send(slug, "room.peer_joined", peer.peer_id, protocol.render_peer_joined(peer.public()))
+    return Admission(peer=peer, welcome=welcome)
+
+
+async def relay_signal(slug: str, sender: Peer, message: protocol.Signal) -> None:
+    """Deliver an offer, answer or ICE candidate to one peer of the same room, `from` set to the sender."""
+    target = await get_presence().find(slug, message.to)
+    if target is None or target.peer_id == sender.peer_id:
+        raise ProtocolError("unknown_peer", f"No peer {message.to!r} in this room; it may have left.")
+    layer = get_channel_layer()
+    assert layer is not None
+    await layer.send(target.channel_name, {"type": "peer.signal", "text": protocol.render_signal(message, sender.peer_id)})
+    metrics.MESSAGES_RELAYED.labels(type=message.type).inc()
+
+
+async def leave_room(slug: str, peer: Peer) -> None:
+    """Remove `peer` from presence and tell the others."""
+    await get_presence().leave(slug, peer.peer_id)
+    await _group_send(slug, "room.peer_left", peer.peer_id, protocol.render_peer_left(peer.peer_id))
+
+
+async def _group_send(slug: str, event_type: str, peer_id: str, text: str) -> None:
+    layer = get_channel_layer()
+    assert layer is not None
+    await layer.group_send(room_group(slug), {"type": event_type, "peer_id": peer_id, "text": text})
+
+
+def disconnect_room(slug: str, reason: str) -> None:
+    """Close every connection in room `slug` (4410), from synchronous code such as commands."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    text = protocol.render_error("room_closed", reason)
+    async_to_sync(layer.group_send)(room_group(slug), {"type": "room.closed", "text": text})
