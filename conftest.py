@@ -4,6 +4,7 @@ alice owns rooms, bob and carol join them, mallory attacks them.
 """
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -17,6 +18,12 @@ PASSWORD = "correct horse battery staple"
 
 def make_user(username: str, display_name: str = "") -> User:
     return User.objects.create_user(username=username, password=PASSWORD, display_name=display_name)
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings: Any) -> None:
+    """Real hashing costs ~0.3 s a user; tests check behaviour, not hash strength."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture(autouse=True)

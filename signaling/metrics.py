@@ -24,3 +24,13 @@ JOIN_SECONDS = Histogram(
 TURN_CREDENTIALS_ISSUED = Counter(
     "audioexchange_turn_credentials_issued_total", "Short-lived TURN credentials handed to browsers."
 )
+
+
+def _presence_stats() -> tuple[int, int]:
+    from signaling.presence import get_presence
+
+    return get_presence().local_stats()
+
+
+ACTIVE_ROOMS.set_function(lambda: _presence_stats()[0])
+PARTICIPANTS.set_function(lambda: _presence_stats()[1])

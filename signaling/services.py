@@ -65,7 +65,12 @@ def _check_entry(scope: dict[str, Any], slug: str) -> RoomTicket:
         raise Refused(
             CloseCode.FORBIDDEN, "password_required", "This room needs its password: enter it on the room page."
         )
-    info = {"slug": room.slug, "name": room.name, "audio_only": room.audio_only, "max_participants": room.max_participants}
+    info = {
+        "slug": room.slug,
+        "name": room.name,
+        "audio_only": room.audio_only,
+        "max_participants": room.max_participants,
+    }
     return RoomTicket(slug=room.slug, capacity=room.max_participants, info=info)
 
 
@@ -77,9 +82,7 @@ async def admit_peer(scope: dict[str, Any], slug: str, channel_name: str) -> Adm
     """
     ticket = await _check_entry(scope, slug)
     user = scope["user"]
-    peer = Peer(
-        peer_id=secrets.token_urlsafe(8), name=user.public_name, user_id=user.pk, channel_name=channel_name
-    )
+    peer = Peer(peer_id=secrets.token_urlsafe(8), name=user.public_name, user_id=user.pk, channel_name=channel_name)
     try:
         others = await get_presence().admit(slug, peer, ticket.capacity)
     except RoomFull:
@@ -100,7 +103,9 @@ async def relay_signal(slug: str, sender: Peer, message: protocol.Signal) -> Non
         raise ProtocolError("unknown_peer", f"No peer {message.to!r} in this room; it may have left.")
     layer = get_channel_layer()
     assert layer is not None
-    await layer.send(target.channel_name, {"type": "peer.signal", "text": protocol.render_signal(message, sender.peer_id)})
+    await layer.send(
+        target.channel_name, {"type": "peer.signal", "text": protocol.render_signal(message, sender.peer_id)}
+    )
     metrics.MESSAGES_RELAYED.labels(type=message.type).inc()
 
 

@@ -1,0 +1,74 @@
+"""TURN credentials in `welcome`, and the figures operators see at /metrics."""
+
+import base64
+import hashlib
+import hmac
+import time
+
+import pytest
+from django.test import Client, override_settings
+
+from accounts.models import User
+from rooms.models import Room
+from signaling.tests.conftest import Connect
+from signaling.tests.test_relay import SDP
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+TURN = {
+    "STUN_URLS": ["stun:turn.example.org:3478"],
+    "TURN_URLS": ["turn:turn.example.org:3478?transport=udp", "turns:turn.example.org:5349?transport=tcp"],
+    "TURN_SHARED_SECRET": "s3cret",
+    "TURN_CREDENTIAL_TTL": 600,
+}
+
+
+@override_settings(**TURN)
+async def test_welcome_carries_short_lived_turn_credentials_for_this_user(connect: Connect, bob: User, room: Room):
+    bob_ws = await connect(bob)
+    servers = (await bob_ws.join())["ice_servers"]
+
+    assert servers[0] == {"urls": TURN["STUN_URLS"]}
+    turn = servers[1]
+    assert turn["urls"] == TURN["TURN_URLS"]
+    expiry, user_key = turn["username"].split(":")
+    assert user_key == str(bob.pk)
+    assert 590 <= int(expiry) - time.time() <= 600
+    expected = hmac.new(b"s3cret", turn["username"].encode(), hashlib.sha1).digest()
+    assert base64.b64decode(turn["credential"]) == expected
+
+
+async def test_without_turn_settings_no_credentials_are_handed_out(connect: Connect, bob: User, room: Room):
+    bob_ws = await connect(bob)
+    assert (await bob_ws.join())["ice_servers"] == []
+
+
+async def test_metrics_show_sockets_relays_refusals_and_errors(
+    connect: Connect, alice: User, bob: User, mallory: User, room: Room
+):
+    alice_ws, bob_ws = await connect(alice), await connect(bob)
+    await alice_ws.join(), await bob_ws.join()
+    await bob_ws.send({"type": "offer", "to": alice_ws.peer_id, "sdp": SDP})
+    await alice_ws.receive(), await alice_ws.receive()
+    await bob_ws.send("nonsense")
+    await bob_ws.expect_error("bad_json")
+    await (await connect(mallory, slug="nowhere")).expect_error("room_not_found")
+
+    from asgiref.sync import sync_to_async
+
+    body = await sync_to_async(lambda: Client().get("/metrics").content.decode())()
+
+    assert 'audioexchange_signaling_messages_relayed_total{type="offer"}' in body
+    assert 'audioexchange_signaling_connections_refused_total{reason="room_not_found"}' in body
+    assert 'audioexchange_signaling_errors_total{code="bad_json"}' in body
+    assert metric_value(body, "audioexchange_signaling_participants") == 2
+    assert metric_value(body, "audioexchange_signaling_active_rooms") == 1
+    assert metric_value(body, "audioexchange_signaling_open_sockets") >= 2
+    assert "django_http_requests_total_by_method_total" in body
+
+
+def metric_value(body: str, name: str) -> float:
+    for line in body.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError(f"{name} not in /metrics")
