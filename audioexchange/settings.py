@@ -130,6 +130,14 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
+# Presence across processes (with REDIS_URL): leases renewed every HEARTBEAT, lapsed after TTL.
+PRESENCE_TTL_SECONDS = env_float("PRESENCE_TTL_SECONDS", 30.0, minimum=1.0)
+PRESENCE_HEARTBEAT_SECONDS = env_float("PRESENCE_HEARTBEAT_SECONDS", 10.0, minimum=0.1)
+if PRESENCE_HEARTBEAT_SECONDS >= PRESENCE_TTL_SECONDS:
+    raise ImproperlyConfigured("PRESENCE_HEARTBEAT_SECONDS must be shorter than PRESENCE_TTL_SECONDS.")
+# Seconds between SIGTERM and closing every socket with 1001.
+SIGNALING_SHUTDOWN_DRAIN_SECONDS = env_float("SIGNALING_SHUTDOWN_DRAIN_SECONDS", 0.5)
+
 # Signaling limits (docs/protocol.md).
 SIGNALING_MAX_MESSAGE_BYTES = env_int("SIGNALING_MAX_MESSAGE_BYTES", 64 * 1024, minimum=1024)
 SIGNALING_RATE_LIMIT_PER_SECOND = env_float("SIGNALING_RATE_LIMIT_PER_SECOND", 50.0, minimum=0.1)

@@ -7,10 +7,12 @@ from typing import Any
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from signaling import metrics, protocol, services
+from signaling import metrics, presence, protocol, services
+from signaling.hub import hub
 from signaling.presence import Peer
 from signaling.protocol import CloseCode, ProtocolError
 from signaling.ratelimit import TokenBucket
+from signaling.shutdown import GOING_AWAY_TEXT, install_drain_on_sigterm
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +22,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
 
     peer: Peer | None = None
     slug: str = ""
+    closing = False
 
     async def connect(self) -> None:
         started = time.perf_counter()
@@ -29,32 +32,50 @@ class RoomConsumer(AsyncWebsocketConsumer):
         # Accept first so a refusal can carry a readable message and a close code.
         await self.accept()
         metrics.OPEN_SOCKETS.inc()
-        # Join the group before taking a place, so no peer-joined can slip between the two.
-        await self.channel_layer.group_add(services.room_group(self.slug), self.channel_name)
+        self._start_process_chores()
+        if hub.draining:
+            await self.shut(CloseCode.GOING_AWAY, GOING_AWAY_TEXT)
+            return
+        hub.register(self.channel_name, self)
         try:
+            # Join the group before taking a place, so no peer-joined can slip between the two.
+            await self.channel_layer.group_add(services.room_group(self.slug), self.channel_name)
             admission = await services.admit_peer(self.scope, self.slug, self.channel_name)
         except services.Refused as refusal:
             metrics.CONNECTIONS_REFUSED.labels(reason=refusal.reason).inc()
             await self.channel_layer.group_discard(services.room_group(self.slug), self.channel_name)
-            await self.send(text_data=protocol.render_error(refusal.reason, refusal.message))
-            await self.close(code=refusal.close_code)
+            await self.shut(refusal.close_code, protocol.render_error(refusal.reason, refusal.message))
+            return
+        except services.BACKEND_ERRORS:
+            metrics.CONNECTIONS_REFUSED.labels(reason="service_restarting").inc()
+            await self.shut(CloseCode.SERVICE_RESTART, services.UNAVAILABLE_TEXT)
             return
         self.peer = admission.peer
         await self.send(text_data=admission.welcome)
         metrics.JOIN_SECONDS.observe(time.perf_counter() - started)
         log.info("peer %s (%s) joined room %s", self.peer.peer_id, self.peer.name, self.slug)
 
+    def _start_process_chores(self) -> None:
+        install_drain_on_sigterm()
+        if presence.is_shared():
+            hub.ensure_loop(settings.PRESENCE_HEARTBEAT_SECONDS, services.maintain_presence)
+
     async def disconnect(self, code: int) -> None:
         metrics.OPEN_SOCKETS.dec()
+        hub.unregister(self.channel_name)
         if self.peer is None:
             return
         peer, self.peer = self.peer, None
-        await self.channel_layer.group_discard(services.room_group(self.slug), self.channel_name)
-        await services.leave_room(self.slug, peer)
+        try:
+            await self.channel_layer.group_discard(services.room_group(self.slug), self.channel_name)
+            await services.leave_room(self.slug, peer)
+        except services.BACKEND_ERRORS:
+            # Presence lapses on its own once this process stops renewing the lease.
+            log.warning("peer %s left room %s while Redis was unreachable", peer.peer_id, self.slug)
         log.info("peer %s left room %s (code %s)", peer.peer_id, self.slug, code)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        if self.peer is None:
+        if self.peer is None or self.closing:
             return
         if not await self._within_rate():
             return
@@ -66,6 +87,8 @@ class RoomConsumer(AsyncWebsocketConsumer):
                 await services.relay_signal(self.slug, self.peer, message)
         except ProtocolError as error:
             await self._send_error(error.code, error.message)
+        except services.BACKEND_ERRORS:
+            await self.shut(CloseCode.SERVICE_RESTART, services.UNAVAILABLE_TEXT)
 
     async def _within_rate(self) -> bool:
         if self.bucket.allow():
@@ -73,8 +96,11 @@ class RoomConsumer(AsyncWebsocketConsumer):
             return True
         self.strikes += 1
         if self.strikes >= settings.SIGNALING_RATE_LIMIT_STRIKES:
-            await self._send_error("rate_limited", "Disconnected for sending too many messages.")
-            await self.close(code=CloseCode.RATE_LIMITED)
+            metrics.ERRORS.labels(code="rate_limited").inc()
+            await self.shut(
+                CloseCode.RATE_LIMITED,
+                protocol.render_error("rate_limited", "Disconnected for sending too many messages."),
+            )
         elif self.strikes == 1 or self.strikes % 10 == 0:
             # Tell the sender, without answering each refused frame of a flood.
             await self._send_error("rate_limited", "Too many messages: slow down or you will be disconnected.")
@@ -84,19 +110,31 @@ class RoomConsumer(AsyncWebsocketConsumer):
         metrics.ERRORS.labels(code=code).inc()
         await self.send(text_data=protocol.render_error(code, message))
 
+    # hub.Connection ---------------------------------------------------------------
+
+    async def deliver(self, text: str) -> None:
+        if not self.closing:
+            await self.send(text_data=text)
+
+    async def shut(self, code: int, text: str) -> None:
+        if self.closing:
+            return
+        self.closing = True
+        await self.send(text_data=text)
+        await self.close(code=code)
+
     # Channel-layer events ---------------------------------------------------------
 
     async def peer_signal(self, event: dict[str, Any]) -> None:
-        await self.send(text_data=event["text"])
+        await self.deliver(event["text"])
 
     async def room_peer_joined(self, event: dict[str, Any]) -> None:
         if self.peer is not None and event["peer_id"] != self.peer.peer_id:
-            await self.send(text_data=event["text"])
+            await self.deliver(event["text"])
 
     async def room_peer_left(self, event: dict[str, Any]) -> None:
         if self.peer is not None and event["peer_id"] != self.peer.peer_id:
-            await self.send(text_data=event["text"])
+            await self.deliver(event["text"])
 
     async def room_closed(self, event: dict[str, Any]) -> None:
-        await self.send(text_data=event["text"])
-        await self.close(code=CloseCode.ROOM_CLOSED)
+        await self.shut(CloseCode.ROOM_CLOSED, event["text"])

@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from django.conf import settings
+
 
 @dataclass(frozen=True, slots=True)
 class Peer:
@@ -47,6 +49,14 @@ class Presence(Protocol):
 
     def local_stats(self) -> tuple[int, int]:
         """(rooms, participants) admitted through this process, for metrics."""
+        ...
+
+    async def renew(self) -> None:
+        """Keep this process's peers alive (shared backends lease them)."""
+        ...
+
+    async def sweep(self) -> dict[str, list[Peer]]:
+        """Remove peers whose process died; return them by room."""
         ...
 
 
@@ -92,6 +102,12 @@ class LocalPresence:
         with self._lock:
             return len(self._rooms), sum(len(members) for members in self._rooms.values())
 
+    async def renew(self) -> None:
+        """Nothing to renew: peers of this process die with it."""
+
+    async def sweep(self) -> dict[str, list[Peer]]:
+        return {}
+
 
 _presence: Presence | None = None
 
@@ -100,8 +116,18 @@ def get_presence() -> Presence:
     """The process-wide presence backend."""
     global _presence
     if _presence is None:
-        _presence = LocalPresence()
+        if settings.REDIS_URL:
+            from signaling.redis_presence import RedisPresence
+
+            _presence = RedisPresence(settings.REDIS_URL, settings.PRESENCE_TTL_SECONDS)
+        else:
+            _presence = LocalPresence()
     return _presence
+
+
+def is_shared() -> bool:
+    """True when presence spans processes (and needs its leases renewed)."""
+    return bool(settings.REDIS_URL)
 
 
 def reset_presence() -> None:

@@ -20,6 +20,7 @@ class CloseCode(IntEnum):
     """WebSocket close codes the server uses (docs/protocol.md)."""
 
     GOING_AWAY = 1001
+    SERVICE_RESTART = 1012
     NOT_LOGGED_IN = 4401
     FORBIDDEN = 4403
     ROOM_NOT_FOUND = 4404

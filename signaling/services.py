@@ -5,10 +5,12 @@ internal types (`room.peer_joined`), distinct from what browsers see; the text
 a browser will receive is rendered once, by the sender, in `protocol`.
 """
 
+import logging
 import secrets
 from dataclasses import dataclass
 from typing import Any
 
+import redis.exceptions
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
@@ -16,9 +18,18 @@ from channels.layers import get_channel_layer
 from rooms import services as room_services
 from rooms.models import Room
 from signaling import metrics, protocol
+from signaling.hub import hub
 from signaling.ice import ice_servers_for
 from signaling.presence import Peer, RoomFull, get_presence
 from signaling.protocol import CloseCode, ProtocolError
+
+log = logging.getLogger(__name__)
+
+# What a lost Redis (presence or channel layer) raises; the consumer answers with 1012.
+BACKEND_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, ConnectionError, OSError)
+UNAVAILABLE_TEXT = protocol.render_error(
+    "service_restarting", "The server is restarting or lost its database; reconnecting shortly."
+)
 
 
 def room_group(slug: str) -> str:
@@ -119,6 +130,25 @@ async def _group_send(slug: str, event_type: str, peer_id: str, text: str) -> No
     layer = get_channel_layer()
     assert layer is not None
     await layer.group_send(room_group(slug), {"type": event_type, "peer_id": peer_id, "text": text})
+
+
+async def maintain_presence() -> None:
+    """Renew this process's leases and announce peers of dead processes as gone.
+
+    If the shared backend is unreachable, close every local socket with 1012:
+    browsers reconnect with backoff instead of sitting in a room nobody can see.
+    """
+    presence = get_presence()
+    try:
+        await presence.renew()
+        gone = await presence.sweep()
+        for slug, peers in gone.items():
+            for peer in peers:
+                log.info("peer %s of room %s lapsed (its process stopped)", peer.peer_id, slug)
+                await _group_send(slug, "room.peer_left", peer.peer_id, protocol.render_peer_left(peer.peer_id))
+    except BACKEND_ERRORS as error:
+        log.warning("presence backend unreachable (%s): closing %d sockets", error, len(hub.connections))
+        await hub.close_all(CloseCode.SERVICE_RESTART, UNAVAILABLE_TEXT)
 
 
 def disconnect_room(slug: str, reason: str) -> None:

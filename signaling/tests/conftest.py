@@ -74,6 +74,13 @@ class Browser:
 Connect = Callable[..., Awaitable[Browser]]
 
 
+async def enter(connect: Connect, user: User, **options: Any) -> Browser:
+    """Connect and wait for `welcome`, so people arrive one after the other."""
+    browser = await connect(user, **options)
+    await browser.join()
+    return browser
+
+
 @pytest_asyncio.fixture
 async def connect() -> AsyncIterator[Connect]:
     """Open a room socket as `user` (None: anonymous); every socket is closed at the end."""

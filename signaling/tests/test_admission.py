@@ -8,7 +8,7 @@ from accounts.models import User
 from rooms import services as room_services
 from rooms.models import Room
 from signaling.protocol import CloseCode
-from signaling.tests.conftest import Connect
+from signaling.tests.conftest import Connect, enter
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -31,8 +31,8 @@ async def test_bob_is_welcomed_with_the_people_already_there(connect: Connect, a
 
 
 async def test_the_others_hear_when_someone_leaves(connect: Connect, alice: User, bob: User, room: Room):
-    alice_ws, bob_ws = await connect(alice), await connect(bob)
-    await alice_ws.join(), await bob_ws.join()
+    alice_ws = await enter(connect, alice)
+    bob_ws = await enter(connect, bob)
     await alice_ws.receive()  # peer-joined
 
     await bob_ws.ws.disconnect()

@@ -10,7 +10,7 @@ from django.test import Client, override_settings
 
 from accounts.models import User
 from rooms.models import Room
-from signaling.tests.conftest import Connect
+from signaling.tests.conftest import Connect, enter
 from signaling.tests.test_relay import SDP
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -46,8 +46,8 @@ async def test_without_turn_settings_no_credentials_are_handed_out(connect: Conn
 async def test_metrics_show_sockets_relays_refusals_and_errors(
     connect: Connect, alice: User, bob: User, mallory: User, room: Room
 ):
-    alice_ws, bob_ws = await connect(alice), await connect(bob)
-    await alice_ws.join(), await bob_ws.join()
+    alice_ws = await enter(connect, alice)
+    bob_ws = await enter(connect, bob)
     await bob_ws.send({"type": "offer", "to": alice_ws.peer_id, "sdp": SDP})
     await alice_ws.receive(), await alice_ws.receive()
     await bob_ws.send("nonsense")

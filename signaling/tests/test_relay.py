@@ -9,7 +9,7 @@ from accounts.models import User
 from rooms import services as room_services
 from rooms.models import Room
 from signaling.protocol import CloseCode
-from signaling.tests.conftest import Browser, Connect
+from signaling.tests.conftest import Browser, Connect, enter
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -97,8 +97,8 @@ async def test_nobody_can_reach_into_another_room(connect: Connect, alice: User,
 async def test_every_bad_message_gets_an_error_and_the_connection_stays_usable(
     connect: Connect, alice: User, bob: User, room: Room, frame: str, code: str
 ):
-    alice_ws, bob_ws = await connect(alice), await connect(bob)
-    await alice_ws.join(), await bob_ws.join()
+    alice_ws = await enter(connect, alice)
+    bob_ws = await enter(connect, bob)
     await alice_ws.receive()  # peer-joined
 
     await bob_ws.send(frame.replace("PEER", alice_ws.peer_id))
@@ -122,8 +122,8 @@ async def test_binary_frames_and_messages_to_oneself_are_refused(connect: Connec
 
 
 async def test_frames_over_64_kib_are_refused(connect: Connect, alice: User, bob: User, room: Room):
-    alice_ws, bob_ws = await connect(alice), await connect(bob)
-    await alice_ws.join(), await bob_ws.join()
+    alice_ws = await enter(connect, alice)
+    bob_ws = await enter(connect, bob)
     await alice_ws.receive()
     sdp = "a=x\r\n" * (64 * 1024 // 5 + 1)
 
@@ -141,11 +141,11 @@ async def test_a_flood_is_answered_then_its_sender_is_cut_off_without_slowing_ot
     connect: Connect, alice: User, bob: User, carol: User, mallory: User, room: Room
 ):
     await _create_room("quiet", alice)
-    mallory_ws, bob_ws = await connect(mallory), await connect(bob)
-    await mallory_ws.join(), await bob_ws.join()
+    mallory_ws = await enter(connect, mallory)
+    bob_ws = await enter(connect, bob)
     await mallory_ws.receive()  # peer-joined bob
-    alice_ws, carol_ws = await connect(alice, slug="quiet"), await connect(carol, slug="quiet")
-    await alice_ws.join(), await carol_ws.join()
+    alice_ws = await enter(connect, alice, slug="quiet")
+    carol_ws = await enter(connect, carol, slug="quiet")
     await alice_ws.receive()
 
     for _ in range(5):

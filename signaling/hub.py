@@ -1,0 +1,68 @@
+"""This process's live connections, and the chores that keep presence true.
+
+The hub lets a signal reach a target served by the same process without a
+channel-layer hop (the common case once nginx keeps a room on one process), and
+runs the per-process loops: renewing presence leases, sweeping peers of dead
+processes, closing every socket with 1012 when Redis is gone and with 1001 on
+shutdown.
+"""
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+log = logging.getLogger(__name__)
+
+
+class Connection(Protocol):
+    async def deliver(self, text: str) -> None:
+        """Send `text` to the browser as it is."""
+        ...
+
+    async def shut(self, code: int, text: str) -> None:
+        """Send `text` (an error) and close with `code`."""
+        ...
+
+
+class Hub:
+    def __init__(self) -> None:
+        self.connections: dict[str, Connection] = {}
+        self.draining = False
+        self._task: asyncio.Task[None] | None = None
+
+    def register(self, channel_name: str, connection: Connection) -> None:
+        self.connections[channel_name] = connection
+
+    def unregister(self, channel_name: str) -> None:
+        self.connections.pop(channel_name, None)
+
+    async def deliver(self, channel_name: str, text: str) -> bool:
+        """Deliver in-process if the target lives here; False means use the channel layer."""
+        connection = self.connections.get(channel_name)
+        if connection is None:
+            return False
+        await connection.deliver(text)
+        return True
+
+    async def close_all(self, code: int, text: str) -> None:
+        connections = list(self.connections.values())
+        await asyncio.gather(*(connection.shut(code, text) for connection in connections), return_exceptions=True)
+
+    def ensure_loop(self, interval: float, chore: Callable[[], Awaitable[None]]) -> None:
+        """Run `chore` every `interval` seconds in the serving event loop (once per loop)."""
+        loop = asyncio.get_running_loop()
+        if self._task is not None and not self._task.done() and self._task.get_loop() is loop:
+            return
+        self._task = loop.create_task(self._run(interval, chore))
+
+    async def _run(self, interval: float, chore: Callable[[], Awaitable[None]]) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await chore()
+            except Exception:
+                log.exception("signaling chore failed")
+
+
+hub = Hub()

@@ -1,0 +1,169 @@
+"""Presence shared by every server process, in Redis, with heartbeated expiry.
+
+Per room, a hash `ax:presence:<slug>` maps peer_id to the peer's JSON, and a
+sorted set `ax:presence-exp:<slug>` maps peer_id to the time (ms) its lease ends.
+Each process renews the leases of the peers it serves every
+`PRESENCE_HEARTBEAT_SECONDS`; a process killed with -9 stops renewing, its
+peers' leases lapse after `PRESENCE_TTL_SECONDS`, and the next sweep by any
+surviving process removes them and announces them as gone. Admission runs in
+one Lua script, so capacity holds across processes.
+"""
+
+import json
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import redis
+import redis.asyncio as aioredis
+
+from signaling.presence import Peer, RoomFull
+
+_ROOMS = "ax:presence-rooms"
+
+# KEYS: members hash, lease zset, rooms set. ARGV: peer_id, peer json, capacity, now ms, lease end ms, slug.
+# Returns {0, others' json} when admitted, {1} when full. Lapsed leases do not count
+# against capacity; the sweep removes and announces them.
+_ADMIT = """
+local live = redis.call('ZRANGEBYSCORE', KEYS[2], ARGV[4], '+inf')
+if #live >= tonumber(ARGV[3]) then return {1} end
+local others = {}
+for _, id in ipairs(live) do
+  local data = redis.call('HGET', KEYS[1], id)
+  if data then table.insert(others, data) end
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[5], ARGV[1])
+redis.call('SADD', KEYS[3], ARGV[6])
+return {0, others}
+"""
+
+# KEYS: members hash, lease zset, rooms set. ARGV: now ms, slug. Returns the expired peers' json.
+_SWEEP = """
+local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1])
+local gone = {}
+for _, id in ipairs(expired) do
+  local data = redis.call('HGET', KEYS[1], id)
+  if data then table.insert(gone, data) end
+  redis.call('HDEL', KEYS[1], id)
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[1])
+if redis.call('ZCARD', KEYS[2]) == 0 then
+  redis.call('DEL', KEYS[1], KEYS[2])
+  redis.call('SREM', KEYS[3], ARGV[2])
+end
+return gone
+"""
+
+# KEYS: members hash, lease zset, rooms set. ARGV: peer_id, slug.
+_LEAVE = """
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+if redis.call('ZCARD', KEYS[2]) == 0 then
+  redis.call('DEL', KEYS[1], KEYS[2])
+  redis.call('SREM', KEYS[3], ARGV[2])
+end
+return 1
+"""
+
+
+def _keys(slug: str) -> list[str]:
+    return [f"ax:presence:{slug}", f"ax:presence-exp:{slug}", _ROOMS]
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _encode(peer: Peer) -> str:
+    return json.dumps([peer.peer_id, peer.name, peer.user_id, peer.channel_name])
+
+
+def _decode(raw: bytes | str) -> Peer:
+    peer_id, name, user_id, channel_name = json.loads(raw)
+    return Peer(peer_id=peer_id, name=name, user_id=user_id, channel_name=channel_name)
+
+
+class RedisPresence:
+    """Presence across processes. Peers served by this process are also kept
+    locally, to renew their leases and to find same-process targets without Redis."""
+
+    def __init__(self, url: str, ttl_seconds: float) -> None:
+        self._url = url
+        self._ttl_ms = int(ttl_seconds * 1000)
+        self._async: aioredis.Redis | None = None
+        self._sync = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        self.local: dict[str, dict[str, Peer]] = {}
+
+    @property
+    def client(self) -> aioredis.Redis:
+        # Created lazily inside the serving event loop.
+        if self._async is None:
+            self._async = aioredis.Redis.from_url(self._url, socket_timeout=5, socket_connect_timeout=2)
+        return self._async
+
+    async def admit(self, room: str, peer: Peer, capacity: int) -> list[Peer]:
+        now = _now_ms()
+        result: list[Any] = await self.client.eval(  # type: ignore[misc]
+            _ADMIT, 3, *_keys(room), peer.peer_id, _encode(peer), capacity, now, now + self._ttl_ms, room
+        )
+        if result[0] == 1:
+            raise RoomFull(room)
+        self.local.setdefault(room, {})[peer.peer_id] = peer
+        return [_decode(raw) for raw in result[1]]
+
+    async def leave(self, room: str, peer_id: str) -> None:
+        members = self.local.get(room)
+        if members is not None:
+            members.pop(peer_id, None)
+            if not members:
+                del self.local[room]
+        await self.client.eval(_LEAVE, 3, *_keys(room), peer_id, room)  # type: ignore[misc]
+
+    async def find(self, room: str, peer_id: str) -> Peer | None:
+        members = self.local.get(room)
+        if members is not None and peer_id in members:
+            return members[peer_id]
+        raw = await self.client.hget(_keys(room)[0], peer_id)  # type: ignore[misc]
+        return _decode(raw) if raw is not None else None
+
+    async def members(self, room: str) -> list[Peer]:
+        values = await self.client.hvals(_keys(room)[0])  # type: ignore[misc]
+        return [_decode(raw) for raw in values]
+
+    def counts(self, rooms: Iterable[str]) -> dict[str, int]:
+        slugs = list(rooms)
+        now = _now_ms()
+        pipe = self._sync.pipeline(transaction=False)
+        for slug in slugs:
+            pipe.zcount(_keys(slug)[1], now, "+inf")
+        return {slug: int(count) for slug, count in zip(slugs, pipe.execute(), strict=True)}
+
+    def local_stats(self) -> tuple[int, int]:
+        return len(self.local), sum(len(members) for members in self.local.values())
+
+    async def renew(self) -> None:
+        """Extend the leases of every peer this process serves."""
+        if not self.local:
+            return
+        lease_end = _now_ms() + self._ttl_ms
+        pipe = self.client.pipeline(transaction=False)
+        for room, members in list(self.local.items()):
+            pipe.zadd(_keys(room)[1], dict.fromkeys(members, lease_end), xx=True)
+        await pipe.execute()
+
+    async def sweep(self) -> dict[str, list[Peer]]:
+        """Remove peers whose lease lapsed (their process died); return them by room."""
+        now = _now_ms()
+        gone: dict[str, list[Peer]] = {}
+        for raw_slug in await self.client.smembers(_ROOMS):  # type: ignore[misc]
+            slug = raw_slug.decode() if isinstance(raw_slug, bytes) else raw_slug
+            expired = await self.client.eval(_SWEEP, 3, *_keys(slug), now, slug)  # type: ignore[misc]
+            if expired:
+                gone[slug] = [_decode(raw) for raw in expired]
+        return gone
+
+    async def close(self) -> None:
+        if self._async is not None:
+            await self._async.aclose()
+            self._async = None
