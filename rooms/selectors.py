@@ -1,8 +1,10 @@
 """Reads about rooms, combining the database with live presence."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
-from django.db.models import QuerySet
+from django.urls import reverse
 
 from rooms.models import Room
 from signaling.presence import get_presence
@@ -18,13 +20,40 @@ class RoomListing:
         return self.participants >= self.room.max_participants
 
 
-def room_listings(rooms: "QuerySet[Room] | None" = None) -> list[RoomListing]:
+def room_listings(rooms: Iterable[Room] | None = None) -> list[RoomListing]:
     """Rooms with their live participant counts, busiest first, then by name."""
-    rooms = list(rooms if rooms is not None else Room.objects.select_related("owner"))
-    counts = get_presence().counts(room.slug for room in rooms)
-    listings = [RoomListing(room, counts.get(room.slug, 0)) for room in rooms]
+    found = list(rooms if rooms is not None else Room.objects.select_related("owner"))
+    counts = get_presence().counts(room.slug for room in found)
+    listings = [RoomListing(room, counts.get(room.slug, 0)) for room in found]
     return sorted(listings, key=lambda item: (-item.participants, item.room.name.lower()))
+
+
+def participant_count(room: Room) -> int:
+    """How many people are in `room` right now."""
+    return get_presence().counts([room.slug]).get(room.slug, 0)
 
 
 def get_room(slug: str) -> Room | None:
     return Room.objects.select_related("owner").filter(slug=slug).first()
+
+
+def get_rooms(slugs: Iterable[str]) -> tuple[list[Room], list[str]]:
+    """The rooms with these slugs, in the order given, and the slugs that have no room."""
+    wanted = list(dict.fromkeys(slugs))
+    by_slug = {room.slug: room for room in Room.objects.select_related("owner").filter(slug__in=wanted)}
+    return [by_slug[slug] for slug in wanted if slug in by_slug], [slug for slug in wanted if slug not in by_slug]
+
+
+def call_config(room: Room, user: Any) -> dict[str, Any]:
+    """What the call page's script needs to join `room` as `user` (emitted with json_script)."""
+    return {
+        "ws_path": f"/ws/rooms/{room.slug}/",
+        "room": {
+            "slug": room.slug,
+            "name": room.name,
+            "audio_only": room.audio_only,
+            "max_participants": room.max_participants,
+        },
+        "display_name": user.public_name,
+        "lobby_url": reverse("lobby"),
+    }

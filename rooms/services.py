@@ -1,15 +1,71 @@
-"""Writes and business rules for rooms. Views, commands and consumers call these."""
+"""Writes and business rules for rooms. Views, commands, the admin and consumers call these."""
 
+from collections.abc import Iterable, Sequence
 from typing import Any
 
+from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase
-from django.db import transaction
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 from django.utils.crypto import salted_hmac
 
 from accounts.models import User
 from rooms.models import Room
 
 _ACCESS_KEY = "room_access"
+_MIN_PARTICIPANTS = 2
+
+
+def check_capacity(max_participants: int) -> None:
+    """Refuse a room size outside 2..ROOM_MAX_PARTICIPANTS_LIMIT (raises ValidationError)."""
+    limit = int(settings.ROOM_MAX_PARTICIPANTS_LIMIT)
+    if not _MIN_PARTICIPANTS <= max_participants <= limit:
+        message = f"A room holds between {_MIN_PARTICIPANTS} and {limit} people; pick a number in that range."
+        raise ValidationError({"max_participants": message})
+
+
+def _slug_taken_error(slug: str) -> ValidationError:
+    return ValidationError({"slug": f"There is already a room at /rooms/{slug}/; choose another address."})
+
+
+def check_slug_free(slug: str) -> None:
+    """Refuse a slug that another room already uses (raises ValidationError on `slug`)."""
+    if Room.objects.filter(slug=slug).exists():
+        raise _slug_taken_error(slug)
+
+
+def build_room(
+    *,
+    slug: str,
+    name: str = "",
+    owner: User | None = None,
+    description: str = "",
+    password: str | None = None,
+    max_participants: int | None = None,
+    audio_only: bool = False,
+) -> Room:
+    """A new, validated but unsaved room; `name` defaults to the slug, the password is hashed.
+
+    Raises ValidationError (keyed by field) for a bad value or a slug already in use.
+    """
+    room = Room(slug=slug, name=name or slug, owner=owner, description=description, audio_only=audio_only)
+    if max_participants is not None:
+        check_capacity(max_participants)
+        room.max_participants = max_participants
+    room.set_password(password)
+    check_slug_free(slug)
+    room.full_clean()
+    return room
+
+
+def _insert(room: Room) -> None:
+    # Two people can pass the uniqueness check at once; the database decides, and the
+    # savepoint keeps a caller's surrounding transaction usable after the refusal.
+    try:
+        with transaction.atomic():
+            room.save(force_insert=True)
+    except IntegrityError as exc:
+        raise _slug_taken_error(room.slug) from exc
 
 
 def create_room(
@@ -22,18 +78,72 @@ def create_room(
     max_participants: int | None = None,
     audio_only: bool = False,
 ) -> Room:
-    """Create a room; `name` defaults to the slug, the password is stored hashed."""
-    room = Room(slug=slug, name=name or slug, owner=owner, description=description, audio_only=audio_only)
-    if max_participants is not None:
-        room.max_participants = max_participants
-    room.set_password(password)
-    room.full_clean()
-    room.save()
+    """Create a room; `name` defaults to the slug, the password is stored hashed.
+
+    Raises ValidationError (keyed by field) for a bad value or a slug already in use.
+    """
+    room = build_room(
+        slug=slug,
+        name=name,
+        owner=owner,
+        description=description,
+        password=password,
+        max_participants=max_participants,
+        audio_only=audio_only,
+    )
+    _insert(room)
     return room
 
 
+def _slugs_to_create(slugs: Sequence[str], exist_ok: bool) -> list[str]:
+    unique = list(dict.fromkeys(slugs))
+    if not exist_ok:
+        return unique
+    existing = set(Room.objects.filter(slug__in=unique).values_list("slug", flat=True))
+    return [slug for slug in unique if slug not in existing]
+
+
+def create_rooms(slugs: Sequence[str], *, exist_ok: bool = False, **options: Any) -> list[Room]:
+    """Create one room per slug, all or none; `options` are those of `create_room`.
+
+    Every slug is checked before anything is saved, and the rooms are saved in one
+    transaction. With `exist_ok`, slugs that already have a room are skipped. Raises
+    ValidationError listing every problem, each message starting with its slug.
+    """
+    rooms: list[Room] = []
+    problems: list[str] = []
+    for slug in _slugs_to_create(slugs, exist_ok):
+        try:
+            rooms.append(build_room(slug=slug, **options))
+        except ValidationError as error:
+            problems.extend(f"{slug}: {message}" for message in _messages(error))
+    if problems:
+        raise ValidationError(problems)
+    with transaction.atomic():
+        for room in rooms:
+            _insert(room)
+    return rooms
+
+
+def _messages(error: ValidationError) -> list[str]:
+    """Flat messages, naming the field unless the message is about the slug or the whole room."""
+    if not hasattr(error, "error_dict"):
+        return list(error.messages)
+    return [
+        message if field in ("slug", "__all__") else f"{field}: {message}"
+        for field, messages in error.message_dict.items()
+        for message in messages
+    ]
+
+
 def update_room(room: Room, *, password: str | None = None, clear_password: bool = False, **fields: Any) -> Room:
-    """Change a room's fields; a new password replaces the old, `clear_password` removes it."""
+    """Change a room's fields; a new password replaces the old, `clear_password` removes it.
+
+    Changing the password revokes every access granted with the old one. Raises
+    ValidationError (keyed by field) for a bad value.
+    """
+    if "max_participants" in fields and fields["max_participants"] != room.max_participants:
+        check_capacity(fields["max_participants"])
     for name, value in fields.items():
         setattr(room, name, value)
     if clear_password:
@@ -46,8 +156,18 @@ def update_room(room: Room, *, password: str | None = None, clear_password: bool
 
 
 def set_locked(room: Room, locked: bool) -> Room:
+    """Lock (nobody new may join, except its managers) or unlock a room."""
     room.locked = locked
     room.save(update_fields=["locked"])
+    return room
+
+
+def close_room(room: Room, reason: str = "The room was closed by an administrator.") -> Room:
+    """Lock a room and disconnect everyone in it, telling them `reason`."""
+    from signaling.services import disconnect_room
+
+    set_locked(room, True)
+    disconnect_room(room.slug, reason=reason)
     return room
 
 
@@ -59,6 +179,15 @@ def delete_room(room: Room) -> None:
     with transaction.atomic():
         room.delete()
     disconnect_room(slug, reason="The room was deleted by its owner.")
+
+
+def delete_rooms(rooms: Iterable[Room]) -> int:
+    """Delete several rooms (see `delete_room`); returns how many."""
+    count = 0
+    for room in rooms:
+        delete_room(room)
+        count += 1
+    return count
 
 
 def can_manage(user: Any, room: Room) -> bool:

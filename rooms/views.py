@@ -1,17 +1,193 @@
-from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+"""Room pages: parse the request, check permission, call a service, render."""
 
-from rooms import selectors
+from collections.abc import Callable
+from functools import wraps
+from typing import cast
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+
+from accounts.models import User
+from rooms import selectors, services
+from rooms.forms import RoomCreateForm, RoomEditForm, RoomPasswordForm, add_service_errors
+from rooms.models import Room
+
+RoomView = Callable[[HttpRequest, Room], HttpResponse]
+SlugView = Callable[[HttpRequest, str], HttpResponse]
+
+_TRUE = {"1", "true", "on", "yes"}
+_FALSE = {"0", "false", "off", "no"}
+
+
+def _refusal(request: HttpRequest, title: str, message: str, status: int) -> HttpResponse:
+    context = {"title": title, "message": message}
+    return render(request, "rooms/room_unavailable.html", context, status=status)
+
+
+def _no_such_room(request: HttpRequest, slug: str) -> HttpResponse:
+    message = f"There is no room at /rooms/{slug}/. Check the address, or pick or create a room in the lobby."
+    return _refusal(request, "No such room", message, status=404)
+
+
+def _room_locked(request: HttpRequest, room: Room) -> HttpResponse:
+    message = f"“{room.name}” is locked, so nobody new can join. Ask its owner to unlock it, then try again."
+    return _refusal(request, "This room is locked", message, status=423)
+
+
+def _not_manager(request: HttpRequest, room: Room) -> HttpResponse:
+    owner = f"its owner, {room.owner.public_name}," if room.owner else "an administrator"
+    message = f"Only {owner} can change “{room.name}”. Ask them, or create a room of your own in the lobby."
+    return _refusal(request, "Not your room", message, status=403)
+
+
+def _see_other(url: str) -> HttpResponseRedirect:
+    return HttpResponseRedirect(url, status=303)
+
+
+def _safe_next(request: HttpRequest) -> str | None:
+    target = request.POST.get("next") or request.GET.get("next")
+    allowed = url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure())
+    return target if target and allowed else None
+
+
+def managers_only(view: RoomView) -> SlugView:
+    """Log in, find the room, and let only the people who manage it through."""
+
+    @wraps(view)
+    @login_required
+    def wrapper(request: HttpRequest, slug: str) -> HttpResponse:
+        room = selectors.get_room(slug)
+        if room is None:
+            return _no_such_room(request, slug)
+        if not services.can_manage(request.user, room):
+            return _not_manager(request, room)
+        return view(request, room)
+
+    return wrapper
 
 
 def lobby(request: HttpRequest) -> HttpResponse:
-    return render(request, "rooms/lobby.html", {"listings": selectors.room_listings()})
+    """Every room with its live count; logged-in people can create one here (POST)."""
+    form = RoomCreateForm()
+    if request.method == "POST":
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        form = RoomCreateForm(request.POST)
+        created = _create_room(request, form)
+        if created is not None:
+            return _see_other(created.get_absolute_url())
+    listings = selectors.room_listings()
+    managed = {listing.room.slug for listing in listings if services.can_manage(request.user, listing.room)}
+    context = {"listings": listings, "managed": managed, "form": form}
+    return render(request, "rooms/lobby.html", context)
+
+
+def _create_room(request: HttpRequest, form: RoomCreateForm) -> Room | None:
+    if not form.is_valid():
+        return None
+    try:
+        room = services.create_room(owner=cast(User, request.user), **form.cleaned_data)
+    except ValidationError as error:
+        add_service_errors(form, error)
+        return None
+    address = request.build_absolute_uri(room.get_absolute_url())
+    messages.success(request, f"Room “{room.name}” created. Share its address to invite people: {address}")
+    return room
 
 
 @login_required
 def room(request: HttpRequest, slug: str) -> HttpResponse:
+    """The call page, once the room admits this user: not locked to them, password given."""
     found = selectors.get_room(slug)
     if found is None:
-        raise Http404("No such room")
-    return render(request, "rooms/room.html", {"room": found})
+        return _no_such_room(request, slug)
+    if not services.may_enter(request.user, found):
+        return _room_locked(request, found)
+    if request.method == "POST":
+        return _check_password(request, found)
+    if not services.has_access(request.session, request.user, found):
+        return _password_page(request, found, RoomPasswordForm())
+    context = {
+        "room": found,
+        "can_manage": services.can_manage(request.user, found),
+        "call_config": selectors.call_config(found, request.user),
+    }
+    return render(request, "rooms/room.html", context)
+
+
+def _check_password(request: HttpRequest, room: Room) -> HttpResponse:
+    if services.has_access(request.session, request.user, room):
+        return _see_other(room.get_absolute_url())
+    form = RoomPasswordForm(request.POST)
+    if not form.is_valid():
+        return _password_page(request, room, form)
+    if services.grant_access(request.session, room, form.cleaned_data["password"]):
+        return _see_other(room.get_absolute_url())
+    form.add_error("password", "Wrong password.")
+    return _password_page(request, room, form, status=403)
+
+
+def _password_page(request: HttpRequest, room: Room, form: RoomPasswordForm, status: int = 200) -> HttpResponse:
+    return render(request, "rooms/room_password.html", {"room": room, "form": form}, status=status)
+
+
+@managers_only
+def room_edit(request: HttpRequest, room: Room) -> HttpResponse:
+    """Owners change a room's settings and password."""
+    form = RoomEditForm(request.POST or None, room=room)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.update_room(
+                room,
+                password=form.cleaned_data["new_password"] or None,
+                clear_password=form.cleaned_data.get("clear_password", False),
+                **form.room_fields(),
+            )
+        except ValidationError as error:
+            room.refresh_from_db()
+            add_service_errors(form, error)
+        else:
+            messages.success(request, _saved_message(form))
+            return _see_other(reverse("room-edit", kwargs={"slug": room.slug}))
+    return render(request, "rooms/room_form.html", {"room": room, "form": form})
+
+
+def _saved_message(form: RoomEditForm) -> str:
+    if form.cleaned_data["new_password"]:
+        return "Settings saved. The password changed: everyone must enter the new one to join."
+    if form.cleaned_data.get("clear_password"):
+        return "Settings saved. The room no longer needs a password."
+    return "Settings saved."
+
+
+@managers_only
+def room_lock(request: HttpRequest, room: Room) -> HttpResponse:
+    """POST: lock or unlock (`locked`=1/0; without it, toggle). GET leads to the settings page."""
+    if request.method != "POST":
+        return redirect("room-edit", slug=room.slug)
+    wanted = request.POST.get("locked", "").strip().lower()
+    locked = True if wanted in _TRUE else False if wanted in _FALSE else not room.locked
+    services.set_locked(room, locked)
+    if locked:
+        messages.success(request, f"“{room.name}” is locked: nobody new can join until you unlock it.")
+    else:
+        messages.success(request, f"“{room.name}” is unlocked: anyone with access can join again.")
+    return _see_other(_safe_next(request) or reverse("room-edit", kwargs={"slug": room.slug}))
+
+
+@managers_only
+def room_delete(request: HttpRequest, room: Room) -> HttpResponse:
+    """GET asks for confirmation; POST deletes the room and disconnects whoever is in it."""
+    if request.method != "POST":
+        context = {"room": room, "participants": selectors.participant_count(room)}
+        return render(request, "rooms/room_confirm_delete.html", context)
+    name = room.name
+    services.delete_room(room)
+    messages.success(request, f"Room “{name}” deleted; anyone still in it was disconnected.")
+    return _see_other(reverse("lobby"))

@@ -1,0 +1,58 @@
+"""Account pages: sign up and profile. Log in and log out are Django's own views."""
+
+from typing import cast
+
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render, resolve_url
+from django.utils.http import url_has_allowed_host_and_scheme
+
+from accounts import services
+from accounts.forms import ProfileForm, SignUpForm
+from accounts.models import User
+
+
+def _next_url(request: HttpRequest) -> str:
+    """Where to go after signing up: a safe `next`, else the lobby."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+        return target
+    return resolve_url("lobby")
+
+
+def signup(request: HttpRequest) -> HttpResponse:
+    """Create an account, log it in and continue to `next` (or the lobby)."""
+    form = SignUpForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = services.sign_up(
+                username=form.cleaned_data["username"],
+                password=form.cleaned_data["password1"],
+                display_name=form.cleaned_data["display_name"],
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            messages.success(request, f"Welcome, {user.public_name}! Join a room or create your own.")
+            return HttpResponseRedirect(_next_url(request), status=303)
+    return render(request, "accounts/signup.html", {"form": form, "next": _next_url(request)})
+
+
+@login_required
+def profile(request: HttpRequest) -> HttpResponse:
+    """Change the name others see in calls."""
+    user = cast(User, request.user)
+    form = ProfileForm(request.POST or None, user=user)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.change_display_name(user, form.cleaned_data["display_name"])
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, f"Saved: others now see you as “{user.public_name}” (from your next call).")
+            return HttpResponseRedirect(resolve_url("profile"), status=303)
+    return render(request, "accounts/profile.html", {"form": form})

@@ -1,0 +1,138 @@
+"""Forms for the room pages and the admin. They parse input; rules live in services."""
+
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.core.exceptions import ValidationError
+
+from rooms.models import Room
+from rooms.services import check_capacity, check_slug_free
+
+_SLUG_INVALID = "Use only letters, digits, hyphens and underscores: the slug becomes the room's address."
+
+
+def _capacity_field(**kwargs: Any) -> forms.IntegerField:
+    limit = int(settings.ROOM_MAX_PARTICIPANTS_LIMIT)
+    wrong_size = f"A room holds between 2 and {limit} people; pick a number in that range."
+    return forms.IntegerField(
+        label="Max participants",
+        min_value=2,
+        max_value=limit,
+        error_messages={"min_value": wrong_size, "max_value": wrong_size},
+        **kwargs,
+    )
+
+
+def _password_field(label: str, help_text: str) -> forms.CharField:
+    return forms.CharField(
+        label=label,
+        required=False,
+        strip=False,
+        max_length=128,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}, render_value=False),
+        help_text=help_text,
+    )
+
+
+def add_service_errors(form: forms.BaseForm, error: ValidationError) -> None:
+    """Show a service's ValidationError on the form, on the field it names when the form has it."""
+    if not hasattr(error, "error_dict"):
+        form.add_error(None, error)
+        return
+    for field, messages in error.message_dict.items():
+        form.add_error(field if field in form.fields else None, messages)
+
+
+class RoomCreateForm(forms.Form):
+    slug = forms.SlugField(
+        max_length=64,
+        error_messages={"invalid": _SLUG_INVALID},
+        help_text="The room's address, as in /rooms/daily-standup/: letters, digits, - and _.",
+    )
+    name = forms.CharField(max_length=120, required=False, help_text="Defaults to the slug.")
+    description = forms.CharField(max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    password = _password_field("Password", "Optional: people must enter it before joining.")
+    audio_only = forms.BooleanField(required=False, label="Audio only (no video)")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["max_participants"] = _capacity_field(initial=settings.ROOM_DEFAULT_MAX_PARTICIPANTS)
+        self.order_fields(["slug", "name", "description", "password", "max_participants", "audio_only"])
+
+    def clean_slug(self) -> str:
+        slug: str = self.cleaned_data["slug"]
+        try:
+            check_slug_free(slug)
+        except ValidationError as error:
+            raise ValidationError(error.message_dict["slug"]) from None
+        return slug
+
+
+class RoomEditForm(forms.Form):
+    name = forms.CharField(max_length=120)
+    description = forms.CharField(max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    audio_only = forms.BooleanField(required=False, label="Audio only (no video)")
+    locked = forms.BooleanField(required=False, label="Locked (nobody new can join)")
+    new_password = _password_field("New password", "Leave empty to keep the current password.")
+    clear_password = forms.BooleanField(required=False, label="Remove the password")
+
+    def __init__(self, *args: Any, room: Room, **kwargs: Any) -> None:
+        kwargs.setdefault(
+            "initial",
+            {
+                "name": room.name,
+                "description": room.description,
+                "max_participants": room.max_participants,
+                "audio_only": room.audio_only,
+                "locked": room.locked,
+            },
+        )
+        super().__init__(*args, **kwargs)
+        self.fields["max_participants"] = _capacity_field()
+        self.order_fields(["name", "description", "max_participants", "audio_only", "locked", "new_password"])
+        if not room.has_password:
+            del self.fields["clear_password"]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if cleaned.get("new_password") and cleaned.get("clear_password"):
+            raise ValidationError("Either type a new password or tick “Remove the password”, not both.")
+        return cleaned
+
+    def room_fields(self) -> dict[str, Any]:
+        """The cleaned values that map straight onto Room fields."""
+        names = ("name", "description", "max_participants", "audio_only", "locked")
+        return {name: self.cleaned_data[name] for name in names}
+
+
+class RoomPasswordForm(forms.Form):
+    password = forms.CharField(
+        strip=False, max_length=128, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
+    )
+
+
+class RoomAdminForm(forms.ModelForm):
+    """The admin's room form: the password is set or cleared here, never shown."""
+
+    new_password = _password_field("Password", "Set a new password; leave empty to keep the current one.")
+    clear_password = forms.BooleanField(required=False, label="Remove the password")
+
+    class Meta:
+        model = Room
+        fields = ["slug", "name", "owner", "description", "max_participants", "audio_only", "locked"]
+
+    def clean_max_participants(self) -> int:
+        value: int = self.cleaned_data["max_participants"]
+        if "max_participants" in self.changed_data:
+            try:
+                check_capacity(value)
+            except ValidationError as error:
+                raise ValidationError(error.message_dict["max_participants"]) from None
+        return value
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if cleaned.get("new_password") and cleaned.get("clear_password"):
+            raise ValidationError("Either type a new password or tick “Remove the password”, not both.")
+        return cleaned
