@@ -14,7 +14,10 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402 - needs Django set u
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from signaling.daphne_compat import allow_server_close_codes  # noqa: E402
 from signaling.routing import websocket_urlpatterns  # noqa: E402
+
+allow_server_close_codes()
 
 application = ProtocolTypeRouter(
     {

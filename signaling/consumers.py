@@ -24,6 +24,19 @@ class RoomConsumer(AsyncWebsocketConsumer):
     slug: str = ""
     closing = False
 
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        except services.BACKEND_ERRORS:
+            # The channel layer lost Redis while waiting for our next event: close with
+            # 1012 so the browser reconnects, rather than crashing into a 1011.
+            log.warning("channel layer unreachable: closing %s with 1012", self.channel_name)
+            await self._forget_connection()
+            if not self.closing:
+                self.closing = True
+                await send({"type": "websocket.send", "text": services.UNAVAILABLE_TEXT})
+                await send({"type": "websocket.close", "code": int(CloseCode.SERVICE_RESTART)})
+
     async def connect(self) -> None:
         started = time.perf_counter()
         self.slug = self.scope["url_route"]["kwargs"]["slug"]
@@ -31,12 +44,11 @@ class RoomConsumer(AsyncWebsocketConsumer):
         self.strikes = 0
         # Accept first so a refusal can carry a readable message and a close code.
         await self.accept()
-        metrics.OPEN_SOCKETS.inc()
+        hub.register(self.channel_name, self)
         self._start_process_chores()
         if hub.draining:
             await self.shut(CloseCode.GOING_AWAY, GOING_AWAY_TEXT)
             return
-        hub.register(self.channel_name, self)
         try:
             # Join the group before taking a place, so no peer-joined can slip between the two.
             await self.channel_layer.group_add(services.room_group(self.slug), self.channel_name)
@@ -61,7 +73,9 @@ class RoomConsumer(AsyncWebsocketConsumer):
             hub.ensure_loop(settings.PRESENCE_HEARTBEAT_SECONDS, services.maintain_presence)
 
     async def disconnect(self, code: int) -> None:
-        metrics.OPEN_SOCKETS.dec()
+        await self._forget_connection()
+
+    async def _forget_connection(self) -> None:
         hub.unregister(self.channel_name)
         if self.peer is None:
             return
@@ -72,7 +86,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         except services.BACKEND_ERRORS:
             # Presence lapses on its own once this process stops renewing the lease.
             log.warning("peer %s left room %s while Redis was unreachable", peer.peer_id, self.slug)
-        log.info("peer %s left room %s (code %s)", peer.peer_id, self.slug, code)
+        log.info("peer %s left room %s", peer.peer_id, self.slug)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.peer is None or self.closing:
@@ -121,7 +135,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
             return
         self.closing = True
         await self.send(text_data=text)
-        await self.close(code=code)
+        await self.close(code=int(code))  # daphne refuses IntEnum codes
 
     # Channel-layer events ---------------------------------------------------------
 

@@ -6,7 +6,7 @@ counted up and down per event, so they cannot drift.
 
 from prometheus_client import Counter, Gauge, Histogram
 
-OPEN_SOCKETS = Gauge("audioexchange_signaling_open_sockets", "WebSocket connections open on this process.")
+OPEN_SOCKETS = Gauge("audioexchange_signaling_open_sockets", "Room WebSocket connections open on this process.")
 ACTIVE_ROOMS = Gauge("audioexchange_signaling_active_rooms", "Rooms with at least one participant.")
 PARTICIPANTS = Gauge("audioexchange_signaling_participants", "Participants admitted to rooms.")
 MESSAGES_RELAYED = Counter(
@@ -32,5 +32,12 @@ def _presence_stats() -> tuple[int, int]:
     return get_presence().local_stats()
 
 
+def _open_sockets() -> int:
+    from signaling.hub import hub
+
+    return len(hub.connections)
+
+
+OPEN_SOCKETS.set_function(_open_sockets)
 ACTIVE_ROOMS.set_function(lambda: _presence_stats()[0])
 PARTICIPANTS.set_function(lambda: _presence_stats()[1])

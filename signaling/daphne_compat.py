@@ -1,0 +1,31 @@
+"""Let daphne send the close codes a server is meant to send.
+
+daphne hands the application's close code to autobahn's `sendClose`, which accepts
+only 1000 and 3000-4999. RFC 6455 and the IANA registry give servers 1001 (going
+away), 1011 (internal error), 1012 (service restart) and 1013 (try again later);
+browsers use them to decide to reconnect, so we send those frames directly.
+"""
+
+from typing import Any
+
+SERVER_CLOSE_CODES = frozenset({1001, 1011, 1012, 1013})
+
+
+def allow_server_close_codes() -> None:
+    """Patch daphne's WebSocket protocol once; a no-op under other ASGI servers."""
+    try:
+        from daphne.ws_protocol import WebSocketProtocol
+    except ImportError:
+        return
+    original = WebSocketProtocol.serverClose
+    if getattr(original, "allows_server_codes", False):
+        return
+
+    def server_close(self: Any, code: int | None = None) -> None:
+        if code is not None and int(code) in SERVER_CLOSE_CODES:
+            self.sendCloseFrame(code=int(code), isReply=False)
+            return
+        original(self, None if code is None else int(code))
+
+    server_close.allows_server_codes = True  # type: ignore[attr-defined]
+    WebSocketProtocol.serverClose = server_close
