@@ -171,7 +171,7 @@ async def join(open_socket: Any, server: AppServer, cookie: str, slug: str = "st
 
 async def test_peers_on_different_processes_negotiate(servers: list[AppServer], open_socket: Any):
     a, b = servers
-    alice, alice_welcome = await join(open_socket, a, login(a, "alice"))
+    alice, _ = await join(open_socket, a, login(a, "alice"))
     bob, bob_welcome = await join(open_socket, b, login(b, "bob"))
 
     assert bob_welcome["peers"] == [{"peer_id": alice.peer_id, "name": "Alice"}]
