@@ -26,11 +26,14 @@ run: $(BIN)/.installed
 services:
 	bash scripts/test-services.sh
 
+# Every test against PostgreSQL and channels-redis, then the in-process suite again on the
+# embedded defaults (SQLite, in-memory layer), so both configurations stay green.
 test: $(BIN)/.installed services
-	DATABASE_URL=$(TEST_DATABASE_URL) TEST_REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest
+	env -u DATABASE_URL -u REDIS_URL $(BIN)/pytest -m "not browser and not slow" -p no:cacheprovider
 
 test-fast: $(BIN)/.installed
-	DATABASE_URL=$(TEST_DATABASE_URL) TEST_REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest -m "not browser and not slow"
+	env -u DATABASE_URL -u REDIS_URL $(BIN)/pytest -m "not browser and not slow"
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .

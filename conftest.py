@@ -27,8 +27,12 @@ def fast_password_hashing(settings: Any) -> None:
 
 
 @pytest.fixture(autouse=True)
-def fresh_presence() -> Iterator[None]:
-    """Each test starts with nobody in any room."""
+def fresh_presence(settings: Any) -> Iterator[None]:
+    """Each test starts with nobody in any room (with REDIS_URL, a test-only Redis database)."""
+    if settings.REDIS_URL:
+        import redis
+
+        redis.Redis.from_url(settings.REDIS_URL).flushdb()
     reset_presence()
     yield
     reset_presence()

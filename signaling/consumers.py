@@ -63,6 +63,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
             await self.shut(CloseCode.SERVICE_RESTART, services.UNAVAILABLE_TEXT)
             return
         self.peer = admission.peer
+        self.room_kind = admission.room_kind
         await self.send(text_data=admission.welcome)
         metrics.JOIN_SECONDS.observe(time.perf_counter() - started)
         log.info("peer %s (%s) joined room %s", self.peer.peer_id, self.peer.name, self.slug)
@@ -97,6 +98,8 @@ class RoomConsumer(AsyncWebsocketConsumer):
             message = protocol.parse_client_message(text_data, bytes_data, settings.SIGNALING_MAX_MESSAGE_BYTES)
             if isinstance(message, protocol.Ping):
                 await self.send(text_data=protocol.render_pong())
+            elif isinstance(message, protocol.CallStats):
+                services.record_call_stats(self.room_kind, message)
             else:
                 await services.relay_signal(self.slug, self.peer, message)
         except ProtocolError as error:

@@ -21,6 +21,29 @@ JOIN_SECONDS = Histogram(
     "Time from WebSocket connect to welcome.",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
+# Call quality from browsers' `stats` reports, by room kind (audio/video) and media path,
+# never by person or room.
+CALL_REPORTS = Counter(
+    "audioexchange_call_quality_reports_total", "Call-quality reports received.", ["room_kind", "path"]
+)
+CALL_RTT = Histogram(
+    "audioexchange_call_rtt_seconds",
+    "Round-trip time between peers, as browsers measure it.",
+    ["room_kind", "path"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.15, 0.25, 0.4, 0.6, 1, 2),
+)
+CALL_PACKET_LOSS = Histogram(
+    "audioexchange_call_packet_loss_ratio",
+    "Fraction of inbound packets lost.",
+    ["room_kind", "path"],
+    buckets=(0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5),
+)
+CALL_BITRATE = Histogram(
+    "audioexchange_call_bitrate_kbps",
+    "Media bitrate per browser, in kbit/s.",
+    ["room_kind", "direction"],
+    buckets=(16, 32, 64, 128, 256, 512, 1000, 2000, 4000),
+)
 TURN_CREDENTIALS_ISSUED = Counter(
     "audioexchange_turn_credentials_issued_total", "Short-lived TURN credentials handed to browsers."
 )

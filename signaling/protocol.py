@@ -64,8 +64,23 @@ class Ping:
     type: Literal["ping"] = "ping"
 
 
+@dataclass(frozen=True, slots=True)
+class CallStats:
+    """`stats`: a browser's summary of its own `getStats()`, sent every few seconds.
+
+    Aggregated over all its peer connections; every number may be null when unknown.
+    """
+
+    rtt_ms: float | None
+    packet_loss: float | None
+    inbound_kbps: float | None
+    outbound_kbps: float | None
+    path: Literal["direct", "relayed", "unknown"]
+    type: Literal["stats"] = "stats"
+
+
 Signal = SessionDescription | IceCandidate
-ClientMessage = SessionDescription | IceCandidate | Ping
+ClientMessage = SessionDescription | IceCandidate | Ping | CallStats
 
 # `from` is tolerated and dropped: the server always sets it from the connection.
 _IGNORED_FIELDS = frozenset({"from"})
@@ -74,7 +89,16 @@ _FIELDS: dict[str, frozenset[str]] = {
     "answer": frozenset({"type", "to", "sdp"}),
     "ice": frozenset({"type", "to", "candidate"}),
     "ping": frozenset({"type"}),
+    "stats": frozenset({"type", "rtt_ms", "packet_loss", "inbound_kbps", "outbound_kbps", "path"}),
 }
+# Plausible ranges for `stats` numbers; anything outside is a client bug or a lie.
+_STATS_RANGES: dict[str, tuple[float, float]] = {
+    "rtt_ms": (0, 60_000),
+    "packet_loss": (0, 1),
+    "inbound_kbps": (0, 1_000_000),
+    "outbound_kbps": (0, 1_000_000),
+}
+_PATHS = ("direct", "relayed", "unknown")
 _CANDIDATE_FIELDS: dict[str, tuple[type, ...]] = {
     "candidate": (str,),
     "sdpMid": (str, type(None)),
@@ -103,6 +127,8 @@ def parse_client_message(text: str | None, binary: bytes | None, max_bytes: int)
     _reject_unknown_fields(kind, data)
     if kind == "ping":
         return Ping()
+    if kind == "stats":
+        return _call_stats(data)
     to = _peer_id(data.get("to"))
     if kind == "ice":
         return IceCandidate(to=to, candidate=_candidate(data.get("candidate", ...)))
@@ -110,6 +136,23 @@ def parse_client_message(text: str | None, binary: bytes | None, max_bytes: int)
     if not isinstance(sdp, str) or not sdp:
         raise ProtocolError("bad_field", f"`sdp` must be a non-empty string in an {kind}.")
     return SessionDescription(type=kind, to=to, sdp=sdp)  # type: ignore[arg-type]
+
+
+def _call_stats(data: dict[str, Any]) -> CallStats:
+    numbers = {name: _stat_number(name, data.get(name)) for name in _STATS_RANGES}
+    path = data.get("path", "unknown")
+    if path not in _PATHS:
+        raise ProtocolError("bad_field", "`path` must be one of direct, relayed, unknown.")
+    return CallStats(path=path, **numbers)
+
+
+def _stat_number(name: str, value: object) -> float | None:
+    if value is None:
+        return None
+    low, high = _STATS_RANGES[name]
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+        raise ProtocolError("bad_field", f"`{name}` must be a number from {low} to {high}, or null.")
+    return float(value)
 
 
 def _reject_unknown_fields(kind: str, data: dict[str, Any]) -> None:

@@ -60,6 +60,7 @@ class RoomTicket:
 class Admission:
     peer: Peer
     welcome: str
+    room_kind: str  # "audio" or "video": the only label call-quality metrics carry
 
 
 @database_sync_to_async
@@ -104,7 +105,7 @@ async def admit_peer(scope: dict[str, Any], slug: str, channel_name: str) -> Adm
         peer.peer_id, ticket.info, [other.public() for other in others], ice_servers_for(str(user.pk))
     )
     await _group_send(slug, "room.peer_joined", peer.peer_id, protocol.render_peer_joined(peer.public()))
-    return Admission(peer=peer, welcome=welcome)
+    return Admission(peer=peer, welcome=welcome, room_kind="audio" if ticket.info["audio_only"] else "video")
 
 
 async def relay_signal(slug: str, sender: Peer, message: protocol.Signal) -> None:
@@ -118,6 +119,19 @@ async def relay_signal(slug: str, sender: Peer, message: protocol.Signal) -> Non
         target.channel_name, {"type": "peer.signal", "text": protocol.render_signal(message, sender.peer_id)}
     )
     metrics.MESSAGES_RELAYED.labels(type=message.type).inc()
+
+
+def record_call_stats(room_kind: str, stats: protocol.CallStats) -> None:
+    """Export a browser's call-quality summary, aggregated by room kind and media path."""
+    labels = {"room_kind": room_kind, "path": stats.path}
+    metrics.CALL_REPORTS.labels(**labels).inc()
+    if stats.rtt_ms is not None:
+        metrics.CALL_RTT.labels(**labels).observe(stats.rtt_ms / 1000)
+    if stats.packet_loss is not None:
+        metrics.CALL_PACKET_LOSS.labels(**labels).observe(stats.packet_loss)
+    for direction, kbps in (("in", stats.inbound_kbps), ("out", stats.outbound_kbps)):
+        if kbps is not None:
+            metrics.CALL_BITRATE.labels(room_kind=room_kind, direction=direction).observe(kbps)
 
 
 async def leave_room(slug: str, peer: Peer) -> None:

@@ -72,3 +72,41 @@ def metric_value(body: str, name: str) -> float:
         if line.startswith(name + " "):
             return float(line.split()[1])
     raise AssertionError(f"{name} not in /metrics")
+
+
+async def test_call_quality_reports_become_histograms_by_room_kind_never_by_person(
+    connect: Connect, bob: User, room: Room
+):
+    bob_ws = await enter(connect, bob)
+    report = {"type": "stats", "rtt_ms": 42.5, "packet_loss": 0.01, "inbound_kbps": 900, "outbound_kbps": 850}
+    await bob_ws.send({**report, "path": "relayed"})
+    await bob_ws.send(
+        {
+            "type": "stats",
+            "rtt_ms": None,
+            "packet_loss": None,
+            "inbound_kbps": None,
+            "outbound_kbps": None,
+            "path": "direct",
+        }
+    )
+    for bad in (
+        {**report, "rtt_ms": -1},
+        {**report, "packet_loss": 2},
+        {**report, "path": "moon"},
+        {**report, "rtt_ms": "fast"},
+        {**report, "user": "bob"},
+    ):
+        await bob_ws.send(bad)
+        assert (await bob_ws.receive())["type"] == "error"
+    await bob_ws.send({"type": "ping"})
+    assert await bob_ws.receive() == {"type": "pong"}, "reports are not answered"
+
+    from asgiref.sync import sync_to_async
+
+    body = await sync_to_async(lambda: Client().get("/metrics").content.decode())()
+
+    assert 'audioexchange_call_quality_reports_total{path="relayed",room_kind="video"} 1.0' in body
+    assert 'audioexchange_call_rtt_seconds_bucket{le="0.05",path="relayed",room_kind="video"} 1.0' in body
+    assert 'audioexchange_call_bitrate_kbps_count{direction="in",room_kind="video"} 1.0' in body
+    assert "bob" not in body and "standup" not in body
