@@ -139,11 +139,16 @@ def parse_client_message(text: str | None, binary: bytes | None, max_bytes: int)
 
 
 def _call_stats(data: dict[str, Any]) -> CallStats:
-    numbers = {name: _stat_number(name, data.get(name)) for name in _STATS_RANGES}
     path = data.get("path", "unknown")
     if path not in _PATHS:
         raise ProtocolError("bad_field", "`path` must be one of direct, relayed, unknown.")
-    return CallStats(path=path, **numbers)
+    return CallStats(
+        rtt_ms=_stat_number("rtt_ms", data.get("rtt_ms")),
+        packet_loss=_stat_number("packet_loss", data.get("packet_loss")),
+        inbound_kbps=_stat_number("inbound_kbps", data.get("inbound_kbps")),
+        outbound_kbps=_stat_number("outbound_kbps", data.get("outbound_kbps")),
+        path=path,
+    )
 
 
 def _stat_number(name: str, value: object) -> float | None:
