@@ -4,6 +4,7 @@ from django.urls import include, path
 urlpatterns = [
     path("", include("rooms.urls")),
     path("accounts/", include("accounts.urls")),
+    path("", include("signaling.urls")),
     path("admin/", admin.site.urls),
     path("", include("django_prometheus.urls")),
 ]
