@@ -1,0 +1,154 @@
+// Entry point of the room page: pre-join screen, then the call.
+//
+// Reads its configuration from the #call-config JSON script (rooms.views.room) and wires the
+// modules together: signaling socket -> peer mesh -> call screen, local media into both.
+//
+// Debugging handle (used by the browser tests, handy in the console):
+//   window.audioExchange.peerConnections()  Map of peer_id -> RTCPeerConnection
+//   window.audioExchange.peerId             our peer_id in the room (null before `welcome`)
+//   window.audioExchange.state              "prejoin" | "joining" | "in-call" | "reconnecting" | "ended" | "left"
+
+import { LocalMedia } from "./media.js";
+import { PeerMesh } from "./mesh.js";
+import { PreJoinScreen } from "./prejoin.js";
+import { SignalingClient } from "./signaling.js";
+import { CallTelemetry } from "./telemetry.js";
+import { CallScreen } from "./ui.js";
+
+const config = JSON.parse(document.getElementById("call-config").textContent);
+const audioOnlyRoom = Boolean(config.room.audio_only);
+const session = { state: "prejoin", peerId: null, mesh: null, hangUp: () => {} };
+
+window.audioExchange = Object.freeze({
+  peerConnections: () => session.mesh?.connections() ?? new Map(),
+  get peerId() {
+    return session.peerId;
+  },
+  get state() {
+    return session.state;
+  },
+});
+
+const media = new LocalMedia({ audioOnlyRoom });
+
+async function main() {
+  const prejoin = new PreJoinScreen({
+    root: document.getElementById("prejoin"),
+    media,
+    audioOnlyRoom,
+    displayName: config.display_name,
+  });
+  await prejoin.run();
+  joinCall(prejoin.devices);
+}
+
+function joinCall(devicesPanel) {
+  session.state = "joining";
+  const screen = new CallScreen({
+    root: document.getElementById("call"),
+    audioOnlyRoom,
+    displayName: config.display_name,
+    lobbyUrl: config.lobby_url,
+  });
+  const signaling = new SignalingClient(config.ws_path);
+  const mesh = new PeerMesh({ send: (message) => signaling.send(message), media, audioOnlyRoom });
+  const telemetry = new CallTelemetry({ connections: () => mesh.connections(), send: (message) => signaling.send(message) });
+  session.mesh = mesh;
+  // Everything a call holds, let go of at once when it ends (leave, refusal, page closed).
+  session.hangUp = () => {
+    telemetry.stop();
+    signaling.close();
+    mesh.closeAll();
+    media.stop();
+  };
+
+  screen.show(devicesPanel);
+  screen.setLocalStream(media.stream, { muted: media.muted, cameraOn: media.cameraOn });
+  screen.showBanner("Connecting…");
+  mesh.setLocalState({ muted: media.muted, cameraOn: media.cameraOn });
+
+  wireMedia(screen, mesh);
+  wireMesh(screen, mesh);
+  wireSignaling(screen, signaling, mesh);
+  wireControls(screen);
+  signaling.connect();
+  telemetry.start();
+}
+
+function wireMedia(screen, mesh) {
+  media.on("track", ({ kind, track }) => {
+    mesh.replaceTrack(kind, track);
+    screen.setLocalStream(media.stream, { muted: media.muted, cameraOn: media.cameraOn });
+  });
+  media.on("state", (state) => {
+    mesh.setLocalState(state);
+    screen.setLocalState(state);
+  });
+}
+
+function wireMesh(screen, mesh) {
+  mesh.on("peer-added", ({ peerId, name }) => screen.addPeer(peerId, name));
+  mesh.on("peer-name", ({ peerId, name }) => screen.renamePeer(peerId, name));
+  mesh.on("peer-removed", ({ peerId }) => screen.removePeer(peerId));
+  mesh.on("peer-state", ({ peerId, state }) => screen.setPeerState(peerId, state));
+  mesh.on("peer-media", ({ peerId, ...state }) => screen.setPeerMedia(peerId, state));
+  mesh.on("track", ({ peerId, track, stream }) => screen.addTrack(peerId, track, stream));
+}
+
+function wireSignaling(screen, signaling, mesh) {
+  signaling.on("welcome", (welcome) => {
+    session.peerId = welcome.peer_id;
+    session.state = "in-call";
+    screen.hideBanner();
+    mesh.start(welcome);
+  });
+  signaling.on("peer-joined", ({ peer }) => mesh.addPeer(peer));
+  signaling.on("peer-left", ({ peer_id: peerId }) => mesh.removePeer(peerId));
+  for (const type of ["offer", "answer", "ice"]) signaling.on(type, (message) => mesh.handleSignal(message));
+  signaling.on("error", ({ code, message }) => {
+    // A signal to someone who just left is an expected race, not news for the user.
+    if (code === "unknown_peer") return console.info("[call]", message);
+    screen.showBanner(message, { kind: "error" });
+  });
+  signaling.on("reconnecting", ({ delay }) => {
+    session.state = "reconnecting";
+    screen.showBanner(`Connection to the server lost; reconnecting in ${Math.ceil(delay / 1000)} s…`);
+  });
+  signaling.on("refused", ({ message }) => endCall(screen, message));
+  signaling.on("closed", ({ code }) => {
+    if (session.state !== "left") endCall(screen, `Disconnected from the server (code ${code}).`);
+  });
+}
+
+function wireControls(screen) {
+  screen.on("mute", (muted) => media.setMuted(muted));
+  screen.on("camera", async (wanted) => {
+    try {
+      if (wanted) await media.startCamera();
+      else media.stopCamera();
+    } catch (error) {
+      screen.showBanner(`Camera: ${error.message}`, { kind: "error" });
+    }
+  });
+  const leave = () => {
+    if (session.state === "left") return;
+    session.state = "left";
+    session.hangUp();
+  };
+  screen.on("leave", () => {
+    leave();
+    window.location.assign(config.lobby_url);
+  });
+  window.addEventListener("pagehide", leave);
+}
+
+function endCall(screen, message) {
+  session.state = "ended";
+  session.hangUp();
+  screen.end(message);
+}
+
+main().catch((error) => {
+  console.error("[call]", error);
+  session.state = "ended";
+});

@@ -1,0 +1,286 @@
+// The peer mesh: one RTCPeerConnection per other participant, negotiated with the W3C
+// "perfect negotiation" pattern over the signaling socket, with trickle ICE.
+//
+// Who offers: the newcomer adds its transceivers (and the state data channel) for every peer
+// listed in `welcome`, so its offers go first; the others create their connection on
+// `peer-joined` (or on the first signal, if that arrives earlier) and only answer, taking the
+// offered transceivers for their own tracks. Later renegotiations (ICE restarts) may start on
+// either side; perfect negotiation resolves the glare.
+//
+// Events: "peer-added" {peerId, name}, "peer-name" {peerId, name}, "peer-removed" {peerId},
+// "peer-state" {peerId, state}, "track" {peerId, track, stream},
+// "peer-media" {peerId, muted, cameraOn} (what the other side says about its microphone and camera).
+
+import { Emitter } from "./emitter.js";
+
+const STATE_CHANNEL = { negotiated: true, id: 0 };
+
+export function videoBitrateCap(remotePeers, { budgetBps = 2_500_000, minBps = 150_000, maxBps = 1_500_000 } = {}) {
+  const share = budgetBps / Math.max(1, remotePeers);
+  return Math.round(Math.min(maxBps, Math.max(minBps, share)));
+}
+
+class RemotePeer {
+  constructor(peerId, name, pc, polite) {
+    this.peerId = peerId;
+    this.name = name;
+    this.pc = pc;
+    this.polite = polite;
+    this.makingOffer = false;
+    this.ignoreOffer = false;
+    this.settingRemoteAnswer = false;
+    this.senders = { audio: null, video: null };
+    this.channel = null;
+    this.stream = new MediaStream();
+    this.queue = Promise.resolve();
+    this.closed = false;
+  }
+
+  get log() {
+    return `[mesh ${this.peerId}]`;
+  }
+}
+
+export class PeerMesh extends Emitter {
+  #peers = new Map();
+  #send;
+  #media;
+  #iceServers = [];
+  #localState = { muted: false, cameraOn: false };
+
+  /**
+   * @param send - function(message) that puts one signaling message on the socket
+   * @param media - the LocalMedia whose tracks are sent
+   * @param audioOnlyRoom - never send or accept video
+   */
+  constructor({ send, media, audioOnlyRoom, bitrate = {} }) {
+    super();
+    this.#send = send;
+    this.#media = media;
+    this.audioOnlyRoom = audioOnlyRoom;
+    this.bitrate = bitrate;
+    this.localId = null;
+  }
+
+  /** Debugging view: peer_id -> RTCPeerConnection. */
+  connections() {
+    return new Map([...this.#peers].map(([peerId, peer]) => [peerId, peer.pc]));
+  }
+
+  /** (Re)join from a `welcome`: forget every earlier connection, then offer to everyone listed. */
+  start(welcome) {
+    this.closeAll();
+    this.localId = welcome.peer_id;
+    this.#iceServers = Array.isArray(welcome.ice_servers) ? welcome.ice_servers : [];
+    for (const peer of welcome.peers ?? []) this.#createPeer(peer.peer_id, peer.name, { initiator: true });
+    this.#applyBitrateCaps();
+  }
+
+  /** Someone joined after us: be ready for their offer. */
+  addPeer({ peer_id: peerId, name }) {
+    const known = this.#peers.get(peerId);
+    if (known) {
+      known.name = name;
+      this.emit("peer-name", { peerId, name });
+      return;
+    }
+    this.#createPeer(peerId, name, { initiator: false });
+    this.#applyBitrateCaps();
+  }
+
+  removePeer(peerId) {
+    const peer = this.#peers.get(peerId);
+    if (!peer) return;
+    this.#peers.delete(peerId);
+    this.#close(peer);
+    this.emit("peer-removed", { peerId });
+    this.#applyBitrateCaps();
+  }
+
+  closeAll() {
+    for (const peerId of [...this.#peers.keys()]) this.removePeer(peerId);
+  }
+
+  /** An `offer`, `answer` or `ice` relayed from another peer. */
+  handleSignal(message) {
+    if (this.localId === null || typeof message.from !== "string" || message.from === this.localId) return;
+    let peer = this.#peers.get(message.from);
+    if (!peer) {
+      // Their first signal outran `peer-joined`; the name follows with it.
+      peer = this.#createPeer(message.from, "", { initiator: false });
+      this.#applyBitrateCaps();
+    }
+    // One message at a time per peer: an answer is sent before the next offer is looked at.
+    peer.queue = peer.queue
+      .then(() => (message.type === "ice" ? this.#acceptCandidate(peer, message.candidate) : this.#acceptDescription(peer, message)))
+      .catch((error) => {
+        if (!peer.closed) console.warn(`${peer.log} ${message.type} failed`, error);
+      });
+  }
+
+  /** The local track of `kind` changed (device switch, camera on/off): swap it on every sender. */
+  replaceTrack(kind, track) {
+    if (kind === "video" && this.audioOnlyRoom) return;
+    for (const peer of this.#peers.values()) {
+      peer.senders[kind]?.replaceTrack(track).catch((error) => console.warn(`${peer.log} replaceTrack`, error));
+    }
+  }
+
+  /** Tell every peer whether we are muted and whether our camera is on. */
+  setLocalState(state) {
+    this.#localState = { muted: Boolean(state.muted), cameraOn: Boolean(state.cameraOn) };
+    for (const peer of this.#peers.values()) this.#sendState(peer);
+  }
+
+  #createPeer(peerId, name, { initiator }) {
+    const pc = new RTCPeerConnection({ iceServers: this.#iceServers });
+    // Any fixed order works for politeness, as long as both sides compute the opposite answer.
+    const peer = new RemotePeer(peerId, name, pc, this.localId < peerId);
+    this.#peers.set(peerId, peer);
+    pc.addEventListener("negotiationneeded", () => this.#makeOffer(peer));
+    pc.addEventListener("icecandidate", ({ candidate }) => {
+      this.#send({ type: "ice", to: peerId, candidate: candidate ? candidate.toJSON() : null });
+    });
+    pc.addEventListener("track", ({ track }) => this.#receiveTrack(peer, track));
+    pc.addEventListener("connectionstatechange", () => this.#connectionChanged(peer));
+    pc.addEventListener("signalingstatechange", () => {
+      if (pc.signalingState === "stable") this.#applyBitrateCaps();
+    });
+    this.emit("peer-added", { peerId, name });
+    this.emit("peer-state", { peerId, state: pc.connectionState });
+    if (initiator) {
+      this.#addTransceivers(peer);
+      this.#attachChannel(peer, pc.createDataChannel("state", STATE_CHANNEL));
+    }
+    return peer;
+  }
+
+  #addTransceivers(peer) {
+    const streams = [this.#media.stream];
+    const audio = peer.pc.addTransceiver(this.#media.audioTrack ?? "audio", { direction: "sendrecv", streams });
+    peer.senders.audio = audio.sender;
+    if (!this.audioOnlyRoom) {
+      // Sent even with the camera off (null track), so turning it on needs no renegotiation.
+      const video = peer.pc.addTransceiver(this.#media.videoTrack ?? "video", { direction: "sendrecv", streams });
+      peer.senders.video = video.sender;
+    }
+  }
+
+  /** Answering side: use the offered transceivers (one per kind) to send our own tracks. */
+  async #claimTransceivers(peer) {
+    for (const transceiver of peer.pc.getTransceivers()) {
+      const kind = transceiver.receiver.track.kind;
+      if (transceiver.currentDirection === "stopped" || peer.senders[kind] === transceiver.sender) continue;
+      if ((kind === "video" && this.audioOnlyRoom) || peer.senders[kind]) {
+        transceiver.direction = "inactive";
+        continue;
+      }
+      peer.senders[kind] = transceiver.sender;
+      transceiver.direction = "sendrecv";
+      transceiver.sender.setStreams?.(this.#media.stream);
+      await transceiver.sender.replaceTrack(kind === "audio" ? this.#media.audioTrack : this.#media.videoTrack);
+    }
+    if (!peer.channel && peer.pc.remoteDescription?.sdp.includes("m=application")) {
+      this.#attachChannel(peer, peer.pc.createDataChannel("state", STATE_CHANNEL));
+    }
+  }
+
+  async #makeOffer(peer) {
+    try {
+      peer.makingOffer = true;
+      await peer.pc.setLocalDescription();
+      const { type, sdp } = peer.pc.localDescription;
+      this.#send({ type, to: peer.peerId, sdp });
+    } catch (error) {
+      if (!peer.closed) console.warn(`${peer.log} offer failed`, error);
+    } finally {
+      peer.makingOffer = false;
+    }
+  }
+
+  async #acceptDescription(peer, { type, sdp }) {
+    const { pc } = peer;
+    const readyForOffer = !peer.makingOffer && (pc.signalingState === "stable" || peer.settingRemoteAnswer);
+    const collision = type === "offer" && !readyForOffer;
+    peer.ignoreOffer = !peer.polite && collision;
+    if (peer.ignoreOffer) return;
+    peer.settingRemoteAnswer = type === "answer";
+    try {
+      await pc.setRemoteDescription({ type, sdp }); // rolls back our own offer if we are polite
+    } finally {
+      peer.settingRemoteAnswer = false;
+    }
+    if (type !== "offer") return;
+    await this.#claimTransceivers(peer);
+    await pc.setLocalDescription();
+    this.#send({ type: pc.localDescription.type, to: peer.peerId, sdp: pc.localDescription.sdp });
+  }
+
+  async #acceptCandidate(peer, candidate) {
+    if (!candidate) return;
+    try {
+      await peer.pc.addIceCandidate(candidate);
+    } catch (error) {
+      if (!peer.ignoreOffer) throw error; // candidates of an offer we ignored are expected to fail
+    }
+  }
+
+  #receiveTrack(peer, track) {
+    if (track.kind === "video" && this.audioOnlyRoom) return;
+    for (const old of peer.stream.getTracks()) {
+      if (old.kind === track.kind) peer.stream.removeTrack(old);
+    }
+    peer.stream.addTrack(track);
+    this.emit("track", { peerId: peer.peerId, track, stream: peer.stream });
+  }
+
+  #connectionChanged(peer) {
+    const state = peer.pc.connectionState;
+    console.info(`${peer.log} connection ${state}`);
+    this.emit("peer-state", { peerId: peer.peerId, state });
+    // A new ICE round (negotiated like any offer) often rescues a path that broke.
+    if (state === "failed") peer.pc.restartIce();
+    if (state === "connected") this.#applyBitrateCaps();
+  }
+
+  #attachChannel(peer, channel) {
+    peer.channel = channel;
+    channel.addEventListener("open", () => this.#sendState(peer));
+    channel.addEventListener("message", ({ data }) => {
+      let message;
+      try {
+        message = JSON.parse(data);
+      } catch {
+        return;
+      }
+      if (message?.type !== "media-state") return;
+      this.emit("peer-media", { peerId: peer.peerId, muted: message.muted === true, cameraOn: message.cameraOn === true });
+    });
+  }
+
+  #sendState(peer) {
+    if (peer.channel?.readyState !== "open") return;
+    peer.channel.send(JSON.stringify({ type: "media-state", ...this.#localState }));
+  }
+
+  /** Keep the total video upload near the budget: each of N-1 peers gets an equal share. */
+  #applyBitrateCaps() {
+    if (this.audioOnlyRoom) return;
+    const cap = videoBitrateCap(this.#peers.size, this.bitrate);
+    for (const peer of this.#peers.values()) {
+      const sender = peer.senders.video;
+      if (!sender || peer.closed) continue;
+      const params = sender.getParameters();
+      if (!params.encodings?.length || params.encodings[0].maxBitrate === cap) continue;
+      params.encodings[0].maxBitrate = cap;
+      sender.setParameters(params).catch((error) => console.warn(`${peer.log} setParameters`, error));
+    }
+  }
+
+  #close(peer) {
+    peer.closed = true;
+    peer.channel?.close();
+    peer.pc.close();
+    for (const track of peer.stream.getTracks()) track.stop();
+  }
+}

@@ -1,0 +1,148 @@
+// The signaling WebSocket (docs/protocol.md): JSON frames in and out, a keepalive ping,
+// and reconnection with jittered exponential backoff when the server goes away.
+//
+// Events: "open", one event per message `type` ("welcome", "peer-joined", "offer", ...),
+// "reconnecting" {attempt, delay, code}, "refused" {code, reason, message}, "closed" {code}.
+
+import { Emitter } from "./emitter.js";
+
+// Server restarts and outages: come back. Everything else (44xx refusals above all) is final.
+const RETRY_CODES = new Set([1001, 1006, 1011, 1012, 1013, 1014]);
+const REFUSALS = {
+  4401: "Log in to join this room.",
+  4403: "This room needs its password: enter it on the room page.",
+  4404: "This room does not exist.",
+  4409: "This room is full; try again later.",
+  4410: "This room was closed.",
+  4423: "This room is locked; ask its owner to unlock it.",
+  4429: "Disconnected for sending too many messages.",
+};
+
+export function socketUrl(path, location = window.location) {
+  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  return `${scheme}//${location.host}${path}`;
+}
+
+export function backoffDelay(attempt, { baseMs = 500, maxMs = 15000 } = {}) {
+  const ceiling = Math.min(maxMs, baseMs * 2 ** attempt);
+  // "Equal jitter": never hammer at once after an outage, never wait for nothing.
+  return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
+}
+
+export class SignalingClient extends Emitter {
+  #url;
+  #socket = null;
+  #attempt = 0;
+  #lastError = null;
+  #pingTimer = null;
+  #retryTimer = null;
+  #lastPong = 0;
+  #stopped = false;
+
+  constructor(path, { pingIntervalMs = 20000 } = {}) {
+    super();
+    this.#url = socketUrl(path);
+    this.pingIntervalMs = pingIntervalMs;
+  }
+
+  get connected() {
+    return this.#socket?.readyState === WebSocket.OPEN;
+  }
+
+  connect() {
+    this.#stopped = false;
+    clearTimeout(this.#retryTimer);
+    const socket = new WebSocket(this.#url);
+    this.#socket = socket;
+    this.#lastError = null;
+    socket.addEventListener("open", () => this.#opened());
+    socket.addEventListener("message", (event) => this.#received(event.data));
+    socket.addEventListener("close", (event) => this.#closed(socket, event.code));
+  }
+
+  /** Send one message; returns false (and drops it) while disconnected. */
+  send(message) {
+    if (!this.connected) return false;
+    this.#socket.send(JSON.stringify(message));
+    return true;
+  }
+
+  /** Leave for good: no reconnection. */
+  close() {
+    this.#stopped = true;
+    clearTimeout(this.#retryTimer);
+    this.#stopPing();
+    this.#socket?.close(1000, "leaving");
+  }
+
+  #opened() {
+    this.#attempt = 0;
+    this.#lastPong = Date.now();
+    this.#startPing();
+    this.emit("open");
+  }
+
+  #received(data) {
+    let message;
+    try {
+      message = JSON.parse(data);
+    } catch {
+      console.warn("[signaling] ignoring a frame that is not JSON");
+      return;
+    }
+    if (!message || typeof message.type !== "string") return;
+    if (message.type === "pong") this.#lastPong = Date.now();
+    if (message.type === "error") this.#lastError = message;
+    this.emit(message.type, message);
+  }
+
+  #closed(socket, code) {
+    if (socket !== this.#socket) return; // a socket we already gave up on
+    this.#stopPing();
+    this.#socket = null;
+    if (this.#stopped) {
+      this.emit("closed", { code });
+    } else if (code >= 4000 && code < 5000) {
+      this.#stopped = true;
+      const message = this.#lastError?.message || REFUSALS[code] || `The server refused the connection (${code}).`;
+      this.emit("refused", { code, reason: this.#lastError?.code || "", message });
+    } else if (RETRY_CODES.has(code)) {
+      this.#scheduleRetry(code);
+    } else {
+      this.#stopped = true;
+      this.emit("closed", { code });
+    }
+  }
+
+  #scheduleRetry(code) {
+    const delay = backoffDelay(this.#attempt);
+    this.#attempt += 1;
+    this.emit("reconnecting", { attempt: this.#attempt, delay, code });
+    this.#retryTimer = setTimeout(() => this.connect(), delay);
+  }
+
+  #startPing() {
+    this.#stopPing();
+    this.#pingTimer = setInterval(() => {
+      // A half-open TCP connection never closes by itself: two missed pongs and we start over.
+      if (Date.now() - this.#lastPong > 2.5 * this.pingIntervalMs) {
+        this.#abandon();
+        return;
+      }
+      this.send({ type: "ping" });
+    }, this.pingIntervalMs);
+  }
+
+  #stopPing() {
+    clearInterval(this.#pingTimer);
+    this.#pingTimer = null;
+  }
+
+  #abandon() {
+    const socket = this.#socket;
+    this.#socket = null;
+    this.#stopPing();
+    socket?.close();
+    this.#scheduleRetry(1006);
+  }
+}

@@ -1,0 +1,276 @@
+// The call screen: a tile per participant, the participant list, the controls and a status banner.
+// Names come from other users: they are only ever set with textContent.
+//
+// Events: "mute" (wanted: boolean), "camera" (wanted on: boolean), "leave".
+
+import { Emitter } from "./emitter.js";
+
+const STATE_LABELS = {
+  new: "connecting",
+  connecting: "connecting",
+  connected: "connected",
+  disconnected: "reconnecting",
+  failed: "failed",
+  closed: "left",
+};
+
+export function initials(name) {
+  // First letter or digit of the first and last words: "Bob B." -> "BB", "carol" -> "CA".
+  const words = String(name || "").match(/[\p{L}\p{N}][^\s]*/gu) ?? [];
+  if (words.length === 0) return "?";
+  const first = words[0].match(/[\p{L}\p{N}]/gu);
+  const last = words.length > 1 ? words[words.length - 1].match(/[\p{L}\p{N}]/u) : first.slice(1);
+  return (first[0] + (last?.[0] ?? "")).toUpperCase();
+}
+
+function element(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+class Tile {
+  constructor({ peerId, name, audioOnly, local }) {
+    this.peerId = peerId;
+    this.local = local;
+    this.videoFlowing = false; // a live, unmuted video track is attached
+    this.cameraOn = true; // what the other side says (state channel); assumed until told otherwise
+    this.root = element("figure", local ? "tile local" : "tile");
+    this.root.dataset.peerId = peerId;
+    this.avatar = element("div", "avatar");
+    this.avatar.setAttribute("aria-hidden", "true");
+    // Audio-only rooms get no <video> element at all, so not even a black frame is shown.
+    this.media = element(audioOnly ? "audio" : "video", "media");
+    this.media.autoplay = true;
+    this.media.playsInline = true;
+    this.media.muted = local; // never play our own microphone back
+    const caption = element("figcaption");
+    this.label = element("span", "name");
+    this.muteFlag = element("span", "badge muted-flag", "muted");
+    this.muteFlag.hidden = true;
+    this.badge = element("span", "badge state");
+    caption.append(this.label, this.muteFlag, this.badge);
+    this.root.append(this.avatar, this.media, caption);
+    this.setName(name);
+    this.setVideo(false);
+  }
+
+  setName(name) {
+    this.label.textContent = this.local ? `${name} (you)` : name;
+    this.avatar.textContent = initials(name);
+  }
+
+  setStream(stream) {
+    if (this.media.srcObject !== stream) this.media.srcObject = stream;
+    this.media.play?.().catch(() => {}); // autoplay can be refused before a click; the Join click counts
+  }
+
+  setVideo(flowing) {
+    this.videoFlowing = flowing;
+    this.#render();
+  }
+
+  setCameraOn(on) {
+    this.cameraOn = on;
+    this.#render();
+  }
+
+  #render() {
+    const showing = this.videoFlowing && this.cameraOn && this.media.tagName === "VIDEO";
+    this.root.classList.toggle("has-video", showing);
+  }
+
+  setMuted(muted) {
+    this.muteFlag.hidden = !muted;
+  }
+
+  setState(state) {
+    this.badge.textContent = STATE_LABELS[state] ?? state;
+    this.badge.dataset.state = state;
+    this.badge.hidden = state === "connected" || state === "local";
+  }
+}
+
+export class CallScreen extends Emitter {
+  #tiles = new Map();
+  #people = new Map();
+
+  constructor({ root, audioOnlyRoom, displayName, lobbyUrl }) {
+    super();
+    this.root = root;
+    this.audioOnlyRoom = audioOnlyRoom;
+    this.displayName = displayName;
+    this.lobbyUrl = lobbyUrl;
+    this.grid = root.querySelector("#grid");
+    this.peopleList = root.querySelector("#people-list");
+    this.peopleCount = root.querySelector("#people-count");
+    this.banner = root.querySelector("#call-banner");
+    this.muteButton = root.querySelector("#mute-button");
+    this.cameraButton = root.querySelector("#camera-button");
+    this.leaveButton = root.querySelector("#leave-button");
+    this.muteButton.addEventListener("click", () => this.emit("mute", this.muteButton.getAttribute("aria-pressed") !== "true"));
+    this.cameraButton?.addEventListener("click", () =>
+      this.emit("camera", this.cameraButton.getAttribute("aria-pressed") === "true"),
+    );
+    this.leaveButton.addEventListener("click", () => this.emit("leave"));
+  }
+
+  show(devicesPanel) {
+    this.root.hidden = false;
+    if (devicesPanel) this.root.querySelector("#devices-slot")?.append(devicesPanel);
+    if (this.audioOnlyRoom && this.cameraButton) this.cameraButton.hidden = true;
+    this.#addTile({ peerId: "local", name: this.displayName, local: true }).setState("local");
+  }
+
+  setLocalStream(stream, state) {
+    const tile = this.#tiles.get("local");
+    if (!tile) return;
+    tile.setStream(stream);
+    this.setLocalState(state);
+  }
+
+  setLocalState({ muted, cameraOn }) {
+    this.#tiles.get("local")?.setMuted(muted);
+    this.#tiles.get("local")?.setVideo(cameraOn);
+    this.#person("local")?.setMuted(muted);
+    this.muteButton.setAttribute("aria-pressed", String(muted));
+    this.muteButton.textContent = muted ? "Unmute" : "Mute";
+    if (this.cameraButton) {
+      // Pressed means "camera off", the way a mute button's pressed means "muted".
+      this.cameraButton.setAttribute("aria-pressed", String(!cameraOn));
+      this.cameraButton.textContent = cameraOn ? "Camera off" : "Camera on";
+    }
+  }
+
+  addPeer(peerId, name) {
+    if (this.#tiles.has(peerId)) return;
+    this.#addTile({ peerId, name: name || "Someone", local: false });
+  }
+
+  renamePeer(peerId, name) {
+    this.#tiles.get(peerId)?.setName(name);
+    this.#person(peerId)?.setName(name);
+  }
+
+  removePeer(peerId) {
+    const tile = this.#tiles.get(peerId);
+    if (tile) {
+      tile.media.srcObject = null;
+      tile.root.remove();
+      this.#tiles.delete(peerId);
+    }
+    this.#people.get(peerId)?.root.remove();
+    this.#people.delete(peerId);
+    this.#layout();
+  }
+
+  /** A remote track arrived: play it, and show the video only while frames flow. */
+  addTrack(peerId, track, stream) {
+    const tile = this.#tiles.get(peerId);
+    if (!tile) return;
+    tile.setStream(stream);
+    if (track.kind !== "video") return;
+    const update = () => tile.setVideo(track.readyState === "live" && !track.muted);
+    track.addEventListener("mute", update);
+    track.addEventListener("unmute", update);
+    track.addEventListener("ended", update);
+    update();
+  }
+
+  setPeerState(peerId, state) {
+    this.#tiles.get(peerId)?.setState(state);
+    this.#person(peerId)?.setState(state);
+  }
+
+  setPeerMedia(peerId, { muted, cameraOn }) {
+    this.#tiles.get(peerId)?.setMuted(muted);
+    this.#tiles.get(peerId)?.setCameraOn(cameraOn);
+    this.#person(peerId)?.setMuted(muted);
+  }
+
+  /** A passing notice (`kind` "info") or a problem ("error"); `link` adds a way out. */
+  showBanner(text, { kind = "info", link = null } = {}) {
+    this.banner.replaceChildren(element("span", "", text));
+    if (link) {
+      const anchor = element("a", "button secondary", link.text);
+      anchor.href = link.href;
+      this.banner.append(" ", anchor);
+    }
+    this.banner.dataset.kind = kind;
+    this.banner.hidden = false;
+  }
+
+  hideBanner() {
+    this.banner.hidden = true;
+    this.banner.replaceChildren();
+  }
+
+  /** The call is over for good (refused, closed): say why and offer the way back to the lobby. */
+  end(message) {
+    this.showBanner(message, { kind: "error", link: { href: this.lobbyUrl, text: "Back to the lobby" } });
+    for (const peerId of [...this.#tiles.keys()]) this.removePeer(peerId);
+    this.root.classList.add("ended"); // call.css hides the grid and the controls
+  }
+
+  #addTile({ peerId, name, local }) {
+    const tile = new Tile({ peerId, name, local, audioOnly: this.audioOnlyRoom });
+    this.#tiles.set(peerId, tile);
+    if (local) this.grid.prepend(tile.root);
+    else this.grid.append(tile.root);
+    const person = new Person(peerId, local ? `${name} (you)` : name);
+    this.#people.set(peerId, person);
+    if (local) this.peopleList.prepend(person.root);
+    else this.peopleList.append(person.root);
+    this.#layout();
+    return tile;
+  }
+
+  #person(peerId) {
+    return this.#people.get(peerId);
+  }
+
+  #layout() {
+    const count = this.#tiles.size;
+    this.peopleCount.textContent = String(this.#people.size);
+    this.grid.dataset.count = String(count);
+    // Wide screens: near-square arrangements, sized by call.css so every row fits the window.
+    const columns = count <= 1 ? 1 : count <= 4 ? 2 : count <= 9 ? 3 : 4;
+    this.grid.style.setProperty("--columns", String(columns));
+    this.grid.style.setProperty("--rows", String(Math.ceil(count / columns)));
+  }
+}
+
+class Person {
+  constructor(peerId, name) {
+    this.root = element("li");
+    this.root.dataset.peerId = peerId;
+    this.name = element("span", "name");
+    this.flags = element("span", "muted flags");
+    this.root.append(this.name, " ", this.flags);
+    this.muted = false;
+    this.state = peerId === "local" ? "connected" : "new";
+    this.setName(name);
+  }
+
+  setName(name) {
+    this.name.textContent = name;
+  }
+
+  setMuted(muted) {
+    this.muted = muted;
+    this.#render();
+  }
+
+  setState(state) {
+    this.state = state;
+    this.#render();
+  }
+
+  #render() {
+    const flags = [];
+    if (this.muted) flags.push("muted");
+    if (this.state !== "connected" && this.state !== "local") flags.push(STATE_LABELS[this.state] ?? this.state);
+    this.flags.textContent = flags.join(" · ");
+  }
+}

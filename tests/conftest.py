@@ -1,0 +1,68 @@
+"""Fixtures for end-to-end tests: the real app in a subprocess over a fresh PostgreSQL
+database, and headless Chromium with fake camera and microphone.
+
+On failure, the log of every app server the test used is attached to the report.
+"""
+
+from collections.abc import Generator, Iterator
+
+import psycopg
+import pytest
+from playwright.sync_api import Browser, sync_playwright
+
+from tests.live_server import POSTGRES_ADMIN_URL, AppServer, PostgresDatabase
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session")
+def live_database() -> Iterator[PostgresDatabase]:
+    """A fresh PostgreSQL database for this test run, dropped at the end."""
+    database = PostgresDatabase()
+    try:
+        database.create()
+    except psycopg.OperationalError as error:
+        pytest.fail(f"PostgreSQL at {POSTGRES_ADMIN_URL} is needed (run `make services`): {error}")
+    yield database
+    database.drop()
+
+
+@pytest.fixture(scope="session")
+def app_server(live_database: PostgresDatabase, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
+    """One production-like app process (DEBUG off, in-memory channel layer), migrated and serving."""
+    server = AppServer(live_database.url, tmp_path_factory.mktemp("static"))
+    server.prepare()
+    server.start()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Browser]:
+    """Headless Chromium whose getUserMedia gets a synthetic camera and microphone without asking."""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if report.failed:
+        for value in getattr(item, "funcargs", {}).values():
+            if isinstance(value, AppServer):
+                report.sections.append((f"{value.name} log ({value.log_path})", value.log_tail()))
+    return report
