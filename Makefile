@@ -25,6 +25,7 @@ run: $(BIN)/.installed
 
 services:
 	bash scripts/test-services.sh
+	bash scripts/install-deploy-tools.sh
 
 # Every test against PostgreSQL and channels-redis, then the in-process suite again on the
 # embedded defaults (SQLite, in-memory layer), so both configurations stay green.

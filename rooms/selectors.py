@@ -56,4 +56,5 @@ def call_config(room: Room, user: Any) -> dict[str, Any]:
         },
         "display_name": user.public_name,
         "lobby_url": reverse("lobby"),
+        "ice_servers_url": reverse("ice-servers"),
     }

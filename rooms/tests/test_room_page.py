@@ -37,6 +37,7 @@ def test_bob_gets_the_call_page_with_its_config(client: Client, room: Room, bob:
         "room": {"slug": "standup", "name": "Daily standup", "audio_only": False, "max_participants": 8},
         "display_name": "Bob B.",
         "lobby_url": "/",
+        "ice_servers_url": "/ice-servers/",
     }
 
 
