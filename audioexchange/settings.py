@@ -103,7 +103,7 @@ STORAGES = {
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
         if DEBUG
-        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        else "audioexchange.storage.StaticStorage"
     },
 }
 WHITENOISE_USE_FINDERS = DEBUG

@@ -10,6 +10,7 @@
 
 import { LocalMedia } from "./media.js";
 import { PeerMesh } from "./mesh.js";
+import { showNetworkCheck } from "./netcheck.js";
 import { PreJoinScreen } from "./prejoin.js";
 import { SignalingClient } from "./signaling.js";
 import { CallTelemetry } from "./telemetry.js";
@@ -32,6 +33,7 @@ window.audioExchange = Object.freeze({
 const media = new LocalMedia({ audioOnlyRoom });
 
 async function main() {
+  showNetworkCheck(document.getElementById("network-check"), config.ice_servers_url);
   const prejoin = new PreJoinScreen({
     root: document.getElementById("prejoin"),
     media,

@@ -69,3 +69,28 @@ export async function checkNetwork(iceServers) {
   }
   return result;
 }
+
+const VERDICT_TITLES = {
+  direct: 'Network: direct calls work.',
+  relayed: 'Network: your call will be relayed.',
+  blocked: 'Network: calls are blocked here.',
+  local: 'Network: local calls only.',
+};
+
+// Fetch fresh ICE servers, run the check, and tell the person in `element`.
+export async function showNetworkCheck(element, iceServersUrl) {
+  if (!element) return null;
+  try {
+    const response = await fetch(iceServersUrl, { credentials: 'same-origin', cache: 'no-store' });
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    const { ice_servers: iceServers } = await response.json();
+    const result = await checkNetwork(iceServers);
+    element.dataset.verdict = result.verdict;
+    element.textContent = `${VERDICT_TITLES[result.verdict]} ${result.advice}`;
+    return result;
+  } catch (error) {
+    element.dataset.verdict = 'unknown';
+    element.textContent = 'Could not check your network; you can still try to join.';
+    return null;
+  }
+}
