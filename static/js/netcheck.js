@@ -3,13 +3,16 @@
 
 const PROBE_TIMEOUT_MS = 6000;
 
-// Gather candidates for one ICE server URL; resolve with the candidate types seen.
+// Gather candidates for one ICE server URL; resolve with the candidate types seen and the
+// STUN/TURN error codes the server answered (401/403: it refused our credentials).
 async function probe(server, url, relayOnly) {
   const config = { iceServers: [{ ...server, urls: [url] }], iceTransportPolicy: relayOnly ? 'relay' : 'all' };
   const pc = new RTCPeerConnection(config);
   const types = new Set();
+  const errors = new Set();
   try {
     pc.createDataChannel('probe');
+    pc.addEventListener('icecandidateerror', (event) => { if (event.errorCode) errors.add(event.errorCode); });
     const done = new Promise((resolve) => {
       const timer = setTimeout(resolve, PROBE_TIMEOUT_MS);
       pc.addEventListener('icecandidate', (event) => {
@@ -22,7 +25,16 @@ async function probe(server, url, relayOnly) {
   } finally {
     pc.close();
   }
-  return types;
+  return { types, errors };
+}
+
+function portsOf(urls) {
+  const ports = urls.map((url) => {
+    const match = /^(turns?|stun):[^?]*:(\d+)/.exec(url);
+    const port = match ? match[2] : (url.startsWith('turns:') ? '5349' : '3478');
+    return `${url.startsWith('turns:') || /transport=tcp/i.test(url) ? 'TCP' : 'UDP'} ${port}`;
+  });
+  return [...new Set(ports)].join(', ');
 }
 
 function transportOf(url) {
@@ -30,50 +42,70 @@ function transportOf(url) {
   return /transport=tcp/i.test(url) ? 'tcp' : 'udp';
 }
 
-// Returns {stun, turn: {udp, tcp, tls}, verdict: 'direct'|'relayed'|'blocked'|'local', advice}.
+// Returns {stun, turn: {udp, tcp, tls}, refused, verdict, advice}; verdict is one of
+// 'direct', 'relayed', 'blocked', 'misconfigured' (the relay refused our credentials), 'local'.
 export async function checkNetwork(iceServers) {
-  const result = { stun: null, turn: { udp: null, tcp: null, tls: null }, verdict: 'local', advice: '' };
+  const result = { stun: null, turn: { udp: null, tcp: null, tls: null }, refused: false, verdict: 'local', advice: '' };
   const probes = [];
+  const probed = [];
   for (const server of iceServers || []) {
     for (const url of [].concat(server.urls)) {
       if (url.startsWith('stun:')) {
-        probes.push(probe(server, url, false).then((t) => { result.stun = result.stun || t.has('srflx'); }));
+        probed.push(url);
+        probes.push(probe(server, url, false).then(({ types }) => { result.stun = result.stun || types.has('srflx'); }));
       } else if (url.startsWith('turn:') || url.startsWith('turns:')) {
+        probed.push(url);
         const transport = transportOf(url);
-        probes.push(probe(server, url, true).then((t) => {
-          result.turn[transport] = result.turn[transport] || t.has('relay');
+        probes.push(probe(server, url, true).then(({ types, errors }) => {
+          result.turn[transport] = result.turn[transport] || types.has('relay');
+          if (errors.has(401) || errors.has(403)) result.refused = true;
         }));
       }
     }
   }
   await Promise.all(probes.map((p) => p.catch(() => undefined)));
-  const anyTurn = Object.values(result.turn).some(Boolean);
-  const triedAnything = result.stun !== null || Object.values(result.turn).some((v) => v !== null);
-  if (!triedAnything) {
-    result.verdict = 'local';
-    result.advice = 'This server offers no STUN or TURN: calls work between people on the same network only.';
-  } else if (result.stun) {
-    result.verdict = 'direct';
-    result.advice = anyTurn
-      ? 'Your network allows direct calls, with the relay as a fallback.'
-      : 'Your network allows direct calls, but the relay is unreachable: calls with people behind strict firewalls may fail.';
-  } else if (anyTurn) {
-    result.verdict = 'relayed';
-    result.advice = result.turn.udp
-      ? 'Direct connections are blocked; your call will go through the relay server.'
-      : 'Only TCP/TLS to the relay works (UDP is blocked): your call will be relayed, with some extra delay.';
-  } else {
-    result.verdict = 'blocked';
-    result.advice = 'Your network blocks both direct calls and the relay server. Try another network, '
-      + 'or ask your network administrator to allow UDP 3478 and TCP 443/5349 to this server.';
-  }
+  Object.assign(result, verdictOf(result, probed));
   return result;
+}
+
+function verdictOf(result, probed) {
+  const anyTurn = Object.values(result.turn).some(Boolean);
+  const stunTried = result.stun !== null;
+  if (!probed.length) {
+    return { verdict: 'local', advice: 'This server offers no STUN or TURN: calls work between people on the same network only.' };
+  }
+  if (result.stun) {
+    return {
+      verdict: 'direct',
+      advice: anyTurn
+        ? 'Your network allows direct calls, with the relay as a fallback.'
+        : 'Your network allows direct calls, but the relay is unreachable: calls with people behind strict firewalls may fail.',
+    };
+  }
+  if (anyTurn) {
+    const how = result.turn.udp ? 'your call will go through the relay server.'
+      : 'only TCP/TLS to the relay works (UDP is blocked), so your call will be relayed with some extra delay.';
+    return { verdict: 'relayed', advice: stunTried ? `Direct connections are blocked; ${how}` : `Relay checked: ${how}` };
+  }
+  if (result.refused) {
+    return {
+      verdict: 'misconfigured',
+      advice: "The relay server refused this site's credentials: this is a server problem, not your network. "
+        + 'Tell the site administrator (TURN_SHARED_SECRET must match coturn\'s static-auth-secret).',
+    };
+  }
+  return {
+    verdict: 'blocked',
+    advice: `Your network reaches neither ${stunTried ? 'the STUN server nor ' : ''}the relay server. Try another network, `
+      + `or ask your network administrator to allow ${portsOf(probed)} to this server.`,
+  };
 }
 
 const VERDICT_TITLES = {
   direct: 'Network: direct calls work.',
   relayed: 'Network: your call will be relayed.',
   blocked: 'Network: calls are blocked here.',
+  misconfigured: 'Network: the relay server is misconfigured.',
   local: 'Network: local calls only.',
 };
 
