@@ -16,6 +16,18 @@ from signaling.presence import reset_presence
 PASSWORD = "correct horse battery staple"
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run `embedded_only` tests without REDIS_URL and `redis_only` ones with it; `make test`
+    runs both passes, so each runs once (deselected, not skipped, in the other)."""
+    from django.conf import settings
+
+    unwanted = "embedded_only" if settings.REDIS_URL else "redis_only"
+    deselected = [item for item in items if item.get_closest_marker(unwanted)]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = [item for item in items if not item.get_closest_marker(unwanted)]
+
+
 def make_user(username: str, display_name: str = "") -> User:
     return User.objects.create_user(username=username, password=PASSWORD, display_name=display_name)
 

@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "accounts",
     "rooms",
     "signaling",
+    "mediaworker",
 ]
 
 MIDDLEWARE = [
@@ -160,6 +161,16 @@ TURN_SHARED_SECRET = env_str("TURN_SHARED_SECRET", "")
 TURN_CREDENTIAL_TTL = env_int("TURN_CREDENTIAL_TTL", 3600, minimum=60)
 if TURN_URLS and not TURN_SHARED_SECRET:
     raise ImproperlyConfigured("TURN_URLS is set but TURN_SHARED_SECRET is empty: set both.")
+
+# The media worker (mediaworker/): server-side recordings.
+# Recordings older than this many days are deleted by `manage.py purgerecordings`.
+RECORDING_RETENTION_DAYS = env_int("RECORDING_RETENTION_DAYS", 30, minimum=1)
+# Incoming media streams (one per participant and kind) one worker records at most.
+MEDIAWORKER_MAX_STREAMS = env_int("MEDIAWORKER_MAX_STREAMS", 40, minimum=1)
+# Seconds the signaling waits for a worker to take a room (REDIS_URL: `manage.py mediaworker` must run).
+MEDIAWORKER_START_TIMEOUT = env_float("MEDIAWORKER_START_TIMEOUT", 5.0, minimum=0.1)
+# Seconds a worker's hold on a room lasts unless renewed (with REDIS_URL).
+MEDIAWORKER_LEASE_SECONDS = env_int("MEDIAWORKER_LEASE_SECONDS", 30, minimum=2)
 
 PROMETHEUS_EXPORT_MIGRATIONS = False
 

@@ -5,6 +5,7 @@ urlpatterns = [
     path("", include("rooms.urls")),
     path("accounts/", include("accounts.urls")),
     path("", include("signaling.urls")),
+    path("", include("mediaworker.urls")),
     path("admin/", admin.site.urls),
     path("", include("django_prometheus.urls")),
 ]

@@ -6,6 +6,8 @@ from typing import Any
 
 from django.urls import reverse
 
+from mediaworker import selectors as recording_selectors
+from rooms import services
 from rooms.models import Room
 from signaling.presence import get_presence
 
@@ -57,4 +59,7 @@ def call_config(room: Room, user: Any) -> dict[str, Any]:
         "display_name": user.public_name,
         "lobby_url": reverse("lobby"),
         "ice_servers_url": reverse("ice-servers"),
+        # Recording (mediaworker): who sees the buttons, and what the pre-join screen says.
+        "can_record": services.can_manage(user, room),
+        "recording_active": recording_selectors.is_recording(room),
     }

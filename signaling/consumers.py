@@ -100,6 +100,8 @@ class RoomConsumer(AsyncWebsocketConsumer):
                 await self.send(text_data=protocol.render_pong())
             elif isinstance(message, protocol.CallStats):
                 services.record_call_stats(self.room_kind, message)
+            elif isinstance(message, protocol.RecordingControl):
+                await services.control_recording(self.slug, self.peer, message)
             else:
                 await services.relay_signal(self.slug, self.peer, message)
         except ProtocolError as error:
@@ -152,6 +154,9 @@ class RoomConsumer(AsyncWebsocketConsumer):
     async def room_peer_left(self, event: dict[str, Any]) -> None:
         if self.peer is not None and event["peer_id"] != self.peer.peer_id:
             await self.deliver(event["text"])
+
+    async def room_recording(self, event: dict[str, Any]) -> None:
+        await self.deliver(event["text"])
 
     async def room_closed(self, event: dict[str, Any]) -> None:
         await self.shut(CloseCode.ROOM_CLOSED, event["text"])

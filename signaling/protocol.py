@@ -12,6 +12,9 @@ from enum import IntEnum
 from typing import Any, Literal
 
 PeerId = str
+# The media worker's peer id: browsers negotiate with it like with any peer while a room is
+# recorded. Real peer ids are 11 characters (`secrets.token_urlsafe(8)`), so they never clash.
+SERVER_PEER_ID: PeerId = "server"
 MAX_PEER_ID_LENGTH = 64
 MAX_CANDIDATE_LENGTH = 2048
 
@@ -79,8 +82,16 @@ class CallStats:
     type: Literal["stats"] = "stats"
 
 
+@dataclass(frozen=True, slots=True)
+class RecordingControl:
+    """`recording`: the room's owner starts or stops the server-side recording."""
+
+    action: Literal["start", "stop"]
+    type: Literal["recording"] = "recording"
+
+
 Signal = SessionDescription | IceCandidate
-ClientMessage = SessionDescription | IceCandidate | Ping | CallStats
+ClientMessage = SessionDescription | IceCandidate | Ping | CallStats | RecordingControl
 
 # `from` is tolerated and dropped: the server always sets it from the connection.
 _IGNORED_FIELDS = frozenset({"from"})
@@ -90,6 +101,7 @@ _FIELDS: dict[str, frozenset[str]] = {
     "ice": frozenset({"type", "to", "candidate"}),
     "ping": frozenset({"type"}),
     "stats": frozenset({"type", "rtt_ms", "packet_loss", "inbound_kbps", "outbound_kbps", "path"}),
+    "recording": frozenset({"type", "action"}),
 }
 # Plausible ranges for `stats` numbers; anything outside is a client bug or a lie.
 _STATS_RANGES: dict[str, tuple[float, float]] = {
@@ -129,6 +141,8 @@ def parse_client_message(text: str | None, binary: bytes | None, max_bytes: int)
         return Ping()
     if kind == "stats":
         return _call_stats(data)
+    if kind == "recording":
+        return _recording_control(data)
     to = _peer_id(data.get("to"))
     if kind == "ice":
         return IceCandidate(to=to, candidate=_candidate(data.get("candidate", ...)))
@@ -149,6 +163,13 @@ def _call_stats(data: dict[str, Any]) -> CallStats:
         outbound_kbps=_stat_number("outbound_kbps", data.get("outbound_kbps")),
         path=path,
     )
+
+
+def _recording_control(data: dict[str, Any]) -> RecordingControl:
+    action = data.get("action")
+    if action not in ("start", "stop"):
+        raise ProtocolError("bad_field", "`action` must be start or stop.")
+    return RecordingControl(action=action)
 
 
 def _stat_number(name: str, value: object) -> float | None:
@@ -217,6 +238,11 @@ def render_signal(message: Signal, sender: PeerId) -> str:
     if isinstance(message, IceCandidate):
         return _dump({"type": "ice", "from": sender, "to": message.to, "candidate": message.candidate})
     return _dump({"type": message.type, "from": sender, "to": message.to, "sdp": message.sdp})
+
+
+def render_recording(active: bool, by: str) -> str:
+    """Everyone in the room: the recording started (`active`) or stopped, and who did it."""
+    return _dump({"type": "recording", "active": active, "by": by})
 
 
 def render_pong() -> str:

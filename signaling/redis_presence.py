@@ -9,6 +9,7 @@ surviving process removes them and announces them as gone. Admission runs in
 one Lua script, so capacity holds across processes.
 """
 
+import asyncio
 import json
 import time
 from collections.abc import Iterable
@@ -92,14 +93,17 @@ class RedisPresence:
         self._url = url
         self._ttl_ms = int(ttl_seconds * 1000)
         self._async: aioredis.Redis | None = None
+        self._async_loop: asyncio.AbstractEventLoop | None = None
         self._sync = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
         self.local: dict[str, dict[str, Peer]] = {}
 
     @property
     def client(self) -> aioredis.Redis:
-        # Created lazily inside the serving event loop.
-        if self._async is None:
+        # An asyncio client belongs to the loop that made it: make one per serving loop.
+        loop = asyncio.get_running_loop()
+        if self._async is None or self._async_loop is not loop:
             self._async = aioredis.Redis.from_url(self._url, socket_timeout=5, socket_connect_timeout=2)
+            self._async_loop = loop
         return self._async
 
     async def admit(self, room: str, peer: Peer, capacity: int) -> list[Peer]:

@@ -15,12 +15,18 @@ from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 
+from accounts.models import User
+from mediaworker import dispatch as worker_dispatch
+from mediaworker import selectors as recording_selectors
+from mediaworker import services as recording_services
+from mediaworker.models import Recording
 from rooms import services as room_services
 from rooms.models import Room
 from signaling import metrics, protocol
 from signaling.hub import hub
 from signaling.ice import ice_servers_for
 from signaling.presence import Peer, RoomFull, get_presence
+from signaling.presence import is_shared as is_shared_presence
 from signaling.protocol import CloseCode, ProtocolError
 
 log = logging.getLogger(__name__)
@@ -82,6 +88,7 @@ def _check_entry(scope: dict[str, Any], slug: str) -> RoomTicket:
         "name": room.name,
         "audio_only": room.audio_only,
         "max_participants": room.max_participants,
+        "recording": recording_selectors.is_recording(room),
     }
     return RoomTicket(slug=room.slug, capacity=room.max_participants, info=info)
 
@@ -109,7 +116,14 @@ async def admit_peer(scope: dict[str, Any], slug: str, channel_name: str) -> Adm
 
 
 async def relay_signal(slug: str, sender: Peer, message: protocol.Signal) -> None:
-    """Deliver an offer, answer or ICE candidate to one peer of the same room, `from` set to the sender."""
+    """Deliver an offer, answer or ICE candidate to one peer of the same room, `from` set to the sender.
+
+    The reserved peer (`protocol.SERVER_PEER_ID`) is the media worker recording the room.
+    """
+    if message.to == protocol.SERVER_PEER_ID:
+        await worker_dispatch.relay_to_worker(slug, sender.peer_id, protocol.render_signal(message, sender.peer_id))
+        metrics.MESSAGES_RELAYED.labels(type=message.type).inc()
+        return
     target = await get_presence().find(slug, message.to)
     if target is None or target.peer_id == sender.peer_id:
         raise ProtocolError("unknown_peer", f"No peer {message.to!r} in this room; it may have left.")
@@ -143,7 +157,65 @@ async def leave_room(slug: str, peer: Peer) -> None:
 async def _group_send(slug: str, event_type: str, peer_id: str, text: str) -> None:
     layer = get_channel_layer()
     assert layer is not None
-    await layer.group_send(room_group(slug), {"type": event_type, "peer_id": peer_id, "text": text})
+    # `slug` for the media worker, which sits in several rooms' groups at once.
+    await layer.group_send(room_group(slug), {"type": event_type, "peer_id": peer_id, "slug": slug, "text": text})
+
+
+@dataclass(frozen=True)
+class RecordingChange:
+    recording_id: int
+    by: str
+
+
+@database_sync_to_async
+def _change_recording(slug: str, peer: Peer, action: str, participants: int) -> RecordingChange:
+    room = Room.objects.select_related("owner").filter(slug=slug).first()
+    user = User.objects.filter(pk=peer.user_id).first() if room and peer.user_id is not None else None
+    if room is None or user is None or not room_services.can_manage(user, room):
+        raise ProtocolError("forbidden", "Only the room's owner can start or stop recording.")
+    try:
+        if action == "start":
+            streams = participants * (1 if room.audio_only else 2)
+            recording = recording_services.start_recording(room, user, expected_streams=streams)
+        else:
+            recording = recording_services.stop_recording(room)
+    except recording_services.RecordingRefused as refusal:
+        raise ProtocolError("recording_unavailable", refusal.message) from None
+    return RecordingChange(recording_id=recording.pk, by=user.public_name)
+
+
+@database_sync_to_async
+def _worker_missing(recording_id: int) -> None:
+    recording = Recording.objects.get(pk=recording_id)
+    recording_services.fail_recording(recording, "No media worker took the recording.")
+
+
+async def control_recording(slug: str, peer: Peer, message: protocol.RecordingControl) -> None:
+    """The owner starts or stops recording the room; everyone in it is told who did.
+
+    Raises `ProtocolError` (`forbidden` for anyone else, `recording_unavailable` when it cannot).
+    """
+    if is_shared_presence():
+        # Known gap: with REDIS_URL the separate worker process does not yet receive the
+        # room's signals reliably; refuse clearly instead of leaving the call waiting.
+        raise ProtocolError(
+            "recording_unavailable",
+            "Recording is not available yet when the server runs as several processes (REDIS_URL). Ask an operator.",
+        )
+    participants = len(await get_presence().members(slug))
+    change = await _change_recording(slug, peer, message.action, participants)
+    if message.action == "start":
+        try:
+            await worker_dispatch.start_worker(slug, change.recording_id)
+        except worker_dispatch.WorkerUnavailable:
+            await _worker_missing(change.recording_id)
+            raise ProtocolError(
+                "recording_unavailable", "Recording is unavailable: no media worker is running. Ask an operator."
+            ) from None
+    else:
+        await worker_dispatch.stop_worker(slug, change.recording_id)
+    text = protocol.render_recording(message.action == "start", change.by)
+    await _group_send(slug, "room.recording", peer.peer_id, text)
 
 
 async def maintain_presence() -> None:

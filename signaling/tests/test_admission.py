@@ -17,7 +17,13 @@ async def test_bob_is_welcomed_with_the_people_already_there(connect: Connect, a
     alice_ws = await connect(alice)
     welcome = await alice_ws.join()
     assert welcome["peers"] == []
-    assert welcome["room"] == {"slug": "standup", "name": "Daily standup", "audio_only": False, "max_participants": 8}
+    assert welcome["room"] == {
+        "slug": "standup",
+        "name": "Daily standup",
+        "audio_only": False,
+        "max_participants": 8,
+        "recording": False,
+    }
     assert isinstance(welcome["ice_servers"], list)
 
     bob_ws = await connect(bob)

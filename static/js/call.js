@@ -12,6 +12,7 @@ import { LocalMedia } from "./media.js";
 import { PeerMesh } from "./mesh.js";
 import { showNetworkCheck } from "./netcheck.js";
 import { PreJoinScreen } from "./prejoin.js";
+import { RecordingControls, SERVER_PEER_ID, showRecordingNotice } from "./recording.js";
 import { SignalingClient } from "./signaling.js";
 import { CallTelemetry } from "./telemetry.js";
 import { CallScreen } from "./ui.js";
@@ -34,6 +35,7 @@ const media = new LocalMedia({ audioOnlyRoom });
 
 async function main() {
   showNetworkCheck(document.getElementById("network-check"), config.ice_servers_url);
+  if (config.recording_active) showRecordingNotice(document.getElementById("prejoin"));
   const prejoin = new PreJoinScreen({
     root: document.getElementById("prejoin"),
     media,
@@ -53,8 +55,18 @@ function joinCall(devicesPanel) {
     lobbyUrl: config.lobby_url,
   });
   const signaling = new SignalingClient(config.ws_path);
-  const mesh = new PeerMesh({ send: (message) => signaling.send(message), media, audioOnlyRoom });
+  const mesh = new PeerMesh({
+    send: (message) => signaling.send(message),
+    media,
+    audioOnlyRoom,
+    iceServersUrl: config.ice_servers_url,
+  });
   const telemetry = new CallTelemetry({ connections: () => mesh.connections(), send: (message) => signaling.send(message) });
+  const recording = new RecordingControls({
+    root: document.getElementById("call"),
+    canRecord: Boolean(config.can_record),
+    send: (message) => signaling.send(message),
+  });
   session.mesh = mesh;
   // Everything a call holds, let go of at once when it ends (leave, refusal, page closed).
   session.hangUp = () => {
@@ -72,6 +84,7 @@ function joinCall(devicesPanel) {
   wireMedia(screen, mesh);
   wireMesh(screen, mesh);
   wireSignaling(screen, signaling, mesh);
+  wireRecording(recording, signaling, mesh);
   wireControls(screen);
   signaling.connect();
   telemetry.start();
@@ -119,6 +132,17 @@ function wireSignaling(screen, signaling, mesh) {
   signaling.on("refused", ({ message }) => endCall(screen, message));
   signaling.on("closed", ({ code }) => {
     if (session.state !== "left") endCall(screen, `Disconnected from the server (code ${code}).`);
+  });
+}
+
+function wireRecording(recording, signaling, mesh) {
+  signaling.on("welcome", (welcome) => recording.setActive(Boolean(welcome.room?.recording)));
+  signaling.on("recording", ({ active, by }) => {
+    recording.setActive(active, by);
+    if (!active) mesh.removePeer(SERVER_PEER_ID); // the worker closed its side
+  });
+  signaling.on("error", ({ code }) => {
+    if (code === "forbidden" || code === "recording_unavailable") recording.enable();
   });
 }
 

@@ -12,6 +12,7 @@
 // "peer-media" {peerId, muted, cameraOn} (what the other side says about its microphone and camera).
 
 import { Emitter } from "./emitter.js";
+import { SERVER_PEER_ID } from "./recording.js";
 
 const STATE_CHANNEL = { negotiated: true, id: 0 };
 
@@ -46,6 +47,8 @@ export class PeerMesh extends Emitter {
   #send;
   #media;
   #iceServers = [];
+  #iceServersUrl;
+  #iceRefresh = null;
   #localState = { muted: false, cameraOn: false };
 
   /**
@@ -53,9 +56,10 @@ export class PeerMesh extends Emitter {
    * @param media - the LocalMedia whose tracks are sent
    * @param audioOnlyRoom - never send or accept video
    */
-  constructor({ send, media, audioOnlyRoom, bitrate = {} }) {
+  constructor({ send, media, audioOnlyRoom, bitrate = {}, iceServersUrl = null }) {
     super();
     this.#send = send;
+    this.#iceServersUrl = iceServersUrl;
     this.#media = media;
     this.audioOnlyRoom = audioOnlyRoom;
     this.bitrate = bitrate;
@@ -71,7 +75,7 @@ export class PeerMesh extends Emitter {
   start(welcome) {
     this.closeAll();
     this.localId = welcome.peer_id;
-    this.#iceServers = Array.isArray(welcome.ice_servers) ? welcome.ice_servers : [];
+    this.#useIceServers(Array.isArray(welcome.ice_servers) ? welcome.ice_servers : []);
     for (const peer of welcome.peers ?? []) this.#createPeer(peer.peer_id, peer.name, { initiator: true });
     this.#applyBitrateCaps();
   }
@@ -98,6 +102,7 @@ export class PeerMesh extends Emitter {
   }
 
   closeAll() {
+    clearTimeout(this.#iceRefresh);
     for (const peerId of [...this.#peers.keys()]) this.removePeer(peerId);
   }
 
@@ -130,6 +135,34 @@ export class PeerMesh extends Emitter {
   setLocalState(state) {
     this.#localState = { muted: Boolean(state.muted), cameraOn: Boolean(state.cameraOn) };
     for (const peer of this.#peers.values()) this.#sendState(peer);
+  }
+
+  // TURN credentials are short-lived (username "<expiry>:<user>"): new peers and ICE restarts
+  // need live ones, so fetch fresh servers when 60% of their lifetime has passed.
+  #useIceServers(servers) {
+    this.#iceServers = servers;
+    clearTimeout(this.#iceRefresh);
+    const expiries = servers
+      .map((server) => Number.parseInt(String(server.username ?? "").split(":")[0], 10))
+      .filter(Number.isFinite);
+    if (!expiries.length || !this.#iceServersUrl) return;
+    const lifetime = Math.min(...expiries) * 1000 - Date.now();
+    this.#iceRefresh = setTimeout(() => this.#refreshIceServers(), Math.max(5000, lifetime * 0.6));
+  }
+
+  async #refreshIceServers() {
+    try {
+      const response = await fetch(this.#iceServersUrl, { credentials: "same-origin", cache: "no-store" });
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      const { ice_servers: servers } = await response.json();
+      this.#useIceServers(servers);
+      for (const peer of this.#peers.values()) {
+        peer.pc.setConfiguration({ ...peer.pc.getConfiguration(), iceServers: servers });
+      }
+    } catch (error) {
+      console.warn("could not refresh ICE servers; retrying in 30 s", error);
+      this.#iceRefresh = setTimeout(() => this.#refreshIceServers(), 30000);
+    }
   }
 
   #createPeer(peerId, name, { initiator }) {
@@ -176,7 +209,8 @@ export class PeerMesh extends Emitter {
         continue;
       }
       peer.senders[kind] = transceiver.sender;
-      transceiver.direction = "sendrecv";
+      // The recording worker only receives.
+      transceiver.direction = peer.peerId === SERVER_PEER_ID ? "sendonly" : "sendrecv";
       transceiver.sender.setStreams?.(this.#media.stream);
       await transceiver.sender.replaceTrack(kind === "audio" ? this.#media.audioTrack : this.#media.videoTrack);
     }
@@ -226,7 +260,7 @@ export class PeerMesh extends Emitter {
   }
 
   #receiveTrack(peer, track) {
-    if (track.kind === "video" && this.audioOnlyRoom) return;
+    if ((track.kind === "video" && this.audioOnlyRoom) || peer.peerId === SERVER_PEER_ID) return;
     for (const old of peer.stream.getTracks()) {
       if (old.kind === track.kind) peer.stream.removeTrack(old);
     }
@@ -266,7 +300,8 @@ export class PeerMesh extends Emitter {
   /** Keep the total video upload near the budget: each of N-1 peers gets an equal share. */
   #applyBitrateCaps() {
     if (this.audioOnlyRoom) return;
-    const cap = videoBitrateCap(this.#peers.size, this.bitrate);
+    const people = this.#peers.size - (this.#peers.has(SERVER_PEER_ID) ? 1 : 0);
+    const cap = videoBitrateCap(Math.max(1, people), this.bitrate);
     for (const peer of this.#peers.values()) {
       const sender = peer.senders.video;
       if (!sender || peer.closed) continue;

@@ -4,6 +4,7 @@
 // Events: "mute" (wanted: boolean), "camera" (wanted on: boolean), "leave".
 
 import { Emitter } from "./emitter.js";
+import { SERVER_PEER_ID } from "./recording.js";
 
 const STATE_LABELS = {
   new: "connecting",
@@ -144,7 +145,7 @@ export class CallScreen extends Emitter {
   }
 
   addPeer(peerId, name) {
-    if (this.#tiles.has(peerId)) return;
+    if (this.#tiles.has(peerId) || peerId === SERVER_PEER_ID) return; // the recorder is no participant
     this.#addTile({ peerId, name: name || "Someone", local: false });
   }
 

@@ -1,0 +1,36 @@
+from typing import Any
+
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from mediaworker import services
+from mediaworker.models import Recording, RecordingTrack
+
+
+class RecordingTrackInline(admin.TabularInline):
+    model = RecordingTrack
+    extra = 0
+    can_delete = False
+    readonly_fields = ("peer_id", "name", "kind", "file", "start_offset", "end_offset")
+
+
+@admin.register(Recording)
+class RecordingAdmin(admin.ModelAdmin):
+    """Recordings; deleting one here removes its files too."""
+
+    list_display = ("room", "started_by", "started", "duration", "size", "status")
+    list_filter = ("status",)
+    search_fields = ("room__slug", "room__name", "started_by__username")
+    readonly_fields = ("directory", "file", "started", "ended", "duration", "size")
+    inlines = [RecordingTrackInline]
+
+    def delete_model(self, request: HttpRequest, obj: Recording) -> None:
+        services.delete_recording(obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Recording]) -> None:
+        for recording in queryset:
+            services.delete_recording(recording)
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -1,0 +1,92 @@
+"""How signaling reaches the media worker: start, stop, relay, and the embedded worker.
+
+Embedded (no REDIS_URL) the worker is started on first need as a task in the serving
+event loop. With REDIS_URL, `manage.py mediaworker` runs it; if none takes a room
+within MEDIAWORKER_START_TIMEOUT, starting is refused.
+"""
+
+import asyncio
+import logging
+
+from channels.layers import get_channel_layer
+from django.conf import settings
+
+from mediaworker.lease import get_leases
+from mediaworker.worker import CONTROL_CHANNEL, MediaWorker, composite_in_background
+from signaling.protocol import SERVER_PEER_ID, ProtocolError
+
+log = logging.getLogger(__name__)
+
+
+class WorkerUnavailable(Exception):
+    """No media worker took the room in time."""
+
+
+_embedded: asyncio.Task[None] | None = None
+_embedded_worker: MediaWorker | None = None
+_background: set[asyncio.Task[None]] = set()
+
+
+def embedded_worker() -> MediaWorker | None:
+    """The worker running in this process, if any (tests and debugging)."""
+    return _embedded_worker
+
+
+def ensure_embedded_worker() -> None:
+    """Run a worker in this event loop (once per loop) unless a separate process serves."""
+    global _embedded, _embedded_worker
+    if settings.REDIS_URL:
+        return
+    loop = asyncio.get_running_loop()
+    if _embedded is not None and not _embedded.done() and _embedded.get_loop() is loop:
+        return
+    _embedded_worker = MediaWorker()
+    _embedded = loop.create_task(_embedded_worker.run())
+
+
+async def stop_embedded_worker() -> None:
+    """Cancel the embedded worker; it closes its peers and files first (tests, shutdown)."""
+    global _embedded, _embedded_worker
+    task, worker, _embedded, _embedded_worker = _embedded, _embedded_worker, None, None
+    if task is not None and not task.done():
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    if worker is not None:
+        await worker.wait_background()
+    await asyncio.gather(*_background, return_exceptions=True)
+
+
+async def start_worker(slug: str, recording_id: int) -> None:
+    """Ask a worker to record `slug` and wait until one holds it (or raise WorkerUnavailable)."""
+    ensure_embedded_worker()
+    layer = get_channel_layer()
+    assert layer is not None
+    await layer.send(CONTROL_CHANNEL, {"type": "worker.start", "slug": slug, "recording_id": recording_id})
+    deadline = asyncio.get_running_loop().time() + settings.MEDIAWORKER_START_TIMEOUT
+    while await get_leases().holder(slug) is None:
+        if asyncio.get_running_loop().time() > deadline:
+            raise WorkerUnavailable(slug)
+        await asyncio.sleep(0.05)
+
+
+async def stop_worker(slug: str, recording_id: int) -> None:
+    """Tell the worker holding `slug` to stop; with none (it died), make the composite here."""
+    holder = await get_leases().holder(slug)
+    if holder is not None:
+        layer = get_channel_layer()
+        assert layer is not None
+        await layer.send(holder, {"type": "worker.stop", "slug": slug})
+        return
+    task = asyncio.get_running_loop().create_task(composite_in_background(recording_id))
+    _background.add(task)
+    task.add_done_callback(_background.discard)
+
+
+async def relay_to_worker(slug: str, sender: str, text: str) -> None:
+    """A browser's signal to the reserved peer: to the worker recording the room."""
+    holder = await get_leases().holder(slug)
+    if holder is None:
+        raise ProtocolError("unknown_peer", f"No peer {SERVER_PEER_ID!r} in this room: it is not being recorded.")
+    layer = get_channel_layer()
+    assert layer is not None
+    await layer.send(holder, {"type": "worker.signal", "slug": slug, "from": sender, "text": text})

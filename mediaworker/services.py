@@ -1,0 +1,135 @@
+"""Recording business rules: start, stop, track files, the composite, retention.
+
+Signaling (the owner's start/stop), the worker (track files) and the management
+commands call these; the worker runs `composite_recording` in a thread after a stop.
+"""
+
+import logging
+import secrets
+import shutil
+import subprocess
+from datetime import timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.models import User
+from mediaworker import compositor, selectors
+from mediaworker.models import Recording, RecordingTrack
+from rooms.models import Room
+
+log = logging.getLogger(__name__)
+COMPOSITE_TIMEOUT_SECONDS = 3600
+
+
+class RecordingRefused(Exception):
+    """The recording cannot start or stop; `message` says why, for the person who asked."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def start_recording(room: Room, user: User | None, expected_streams: int) -> Recording:
+    """Open a recording of `room`, unless one is running or the worker has no room for its streams."""
+    if selectors.is_recording(room):
+        raise RecordingRefused("This call is already being recorded.")
+    limit = settings.MEDIAWORKER_MAX_STREAMS
+    if selectors.live_stream_count() + expected_streams > limit:
+        raise RecordingRefused(
+            f"Recording is unavailable: the media worker is at capacity ({limit} streams). Try again later."
+        )
+    try:
+        with transaction.atomic():
+            return Recording.objects.create(
+                room=room, started_by=user, started=timezone.now(), directory=secrets.token_urlsafe(24)
+            )
+    except IntegrityError:
+        raise RecordingRefused("This call is already being recorded.") from None
+
+
+def stop_recording(room: Room) -> Recording:
+    """Close the running recording of `room`; its composite is made next, in the background."""
+    recording = selectors.active_recording(room)
+    if recording is None:
+        raise RecordingRefused("This call is not being recorded.")
+    return _close(recording, Recording.Status.PROCESSING)
+
+
+def fail_recording(recording: Recording, error: str) -> Recording:
+    """Mark `recording` failed with a reason the owner can read."""
+    recording.error = error
+    return _close(recording, Recording.Status.FAILED)
+
+
+def _close(recording: Recording, status: str) -> Recording:
+    now = timezone.now()
+    recording.ended = recording.ended or now
+    recording.duration = max(0.0, (recording.ended - recording.started).total_seconds())
+    recording.status = status
+    recording.save(update_fields=["ended", "duration", "status", "error"])
+    return recording
+
+
+def open_track(recording_id: int, peer_id: str, name: str, kind: str, path: Path, start_offset: float) -> int:
+    """Note a participant's track file as soon as its first frame is written (it survives a crash)."""
+    track = RecordingTrack.objects.create(
+        recording_id=recording_id,
+        peer_id=peer_id,
+        name=name,
+        kind=kind,
+        file=path.name,
+        start_offset=round(start_offset, 3),
+    )
+    return track.pk
+
+
+def close_track(track_id: int, end_offset: float) -> None:
+    RecordingTrack.objects.filter(pk=track_id).update(end_offset=round(end_offset, 3))
+
+
+def composite_recording(recording_id: int) -> Recording:
+    """Mix the track files of a stopped recording into one file (ffmpeg); READY or FAILED."""
+    recording = Recording.objects.get(pk=recording_id)
+    directory = selectors.recording_directory(recording)
+    spans = [
+        compositor.TrackSpan(directory / track.file, track.kind, track.start_offset)
+        for track in recording.tracks.all()
+        if (directory / track.file).is_file() and (directory / track.file).stat().st_size > 0
+    ]
+    if not spans:
+        return fail_recording(recording, "Nothing was recorded: no participant sent audio or video.")
+    output = directory / compositor.output_name(spans)
+    total = max(recording.duration or 0.0, max(span.start for span in spans) + 0.5)
+    command = compositor.build_command(spans, total, output)
+    try:
+        subprocess.run(command, check=True, capture_output=True, timeout=COMPOSITE_TIMEOUT_SECONDS)  # noqa: S603
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as error:
+        detail = getattr(error, "stderr", b"") or b""
+        log.warning("recording %s: ffmpeg failed: %s %s", recording.pk, error, detail[-2000:])
+        return fail_recording(recording, f"Making the file failed: {str(error)[:200]}")
+    recording.file = output.name
+    recording.size = output.stat().st_size
+    recording.status = Recording.Status.READY
+    recording.save(update_fields=["file", "size", "status"])
+    log.info("recording %s ready: %s (%d bytes)", recording.pk, output, recording.size)
+    return recording
+
+
+def delete_recording(recording: Recording) -> None:
+    """Remove a recording's files and its row."""
+    shutil.rmtree(selectors.recording_directory(recording), ignore_errors=True)
+    recording.delete()
+
+
+def purge_recordings(days: int | None = None) -> int:
+    """Delete finished recordings started more than `days` (RECORDING_RETENTION_DAYS) ago; how many."""
+    cutoff = timezone.now() - timedelta(days=days if days is not None else settings.RECORDING_RETENTION_DAYS)
+    old = Recording.objects.filter(started__lt=cutoff).exclude(status=Recording.Status.RECORDING)
+    count = 0
+    for recording in old:
+        delete_recording(recording)
+        count += 1
+    return count
