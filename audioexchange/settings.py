@@ -171,6 +171,8 @@ MEDIAWORKER_MAX_STREAMS = env_int("MEDIAWORKER_MAX_STREAMS", 40, minimum=1)
 MEDIAWORKER_START_TIMEOUT = env_float("MEDIAWORKER_START_TIMEOUT", 5.0, minimum=0.1)
 # Seconds a worker's hold on a room lasts unless renewed (with REDIS_URL).
 MEDIAWORKER_LEASE_SECONDS = env_int("MEDIAWORKER_LEASE_SECONDS", 30, minimum=2)
+# Port of the separate `manage.py mediaworker` process's /metrics (0: none).
+MEDIAWORKER_METRICS_PORT = env_int("WORKER_METRICS_PORT", 9200)
 
 PROMETHEUS_EXPORT_MIGRATIONS = False
 

@@ -5,3 +5,6 @@ class MediaworkerConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "mediaworker"
     verbose_name = "Media worker and recordings"
+
+    def ready(self) -> None:
+        from mediaworker import metrics  # noqa: F401 - registers the metrics at start-up

@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import User
-from mediaworker import compositor, selectors
+from mediaworker import compositor, metrics, selectors
 from mediaworker.models import Recording, RecordingTrack
 from rooms.models import Room
 
@@ -43,11 +43,13 @@ def start_recording(room: Room, user: User | None, expected_streams: int) -> Rec
         )
     try:
         with transaction.atomic():
-            return Recording.objects.create(
+            recording = Recording.objects.create(
                 room=room, started_by=user, started=timezone.now(), directory=secrets.token_urlsafe(24)
             )
     except IntegrityError:
         raise RecordingRefused("This call is already being recorded.") from None
+    metrics.RECORDINGS_STARTED.inc()
+    return recording
 
 
 def stop_recording(room: Room) -> Recording:
@@ -61,6 +63,7 @@ def stop_recording(room: Room) -> Recording:
 def fail_recording(recording: Recording, error: str) -> Recording:
     """Mark `recording` failed with a reason the owner can read."""
     recording.error = error
+    metrics.RECORDINGS_FAILED.inc()
     return _close(recording, Recording.Status.FAILED)
 
 
@@ -105,7 +108,8 @@ def composite_recording(recording_id: int) -> Recording:
     total = max(recording.duration or 0.0, max(span.start for span in spans) + 0.5)
     command = compositor.build_command(spans, total, output)
     try:
-        subprocess.run(command, check=True, capture_output=True, timeout=COMPOSITE_TIMEOUT_SECONDS)  # noqa: S603
+        with metrics.COMPOSITE_SECONDS.time():
+            subprocess.run(command, check=True, capture_output=True, timeout=COMPOSITE_TIMEOUT_SECONDS)  # noqa: S603
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as error:
         detail = getattr(error, "stderr", b"") or b""
         log.warning("recording %s: ffmpeg failed: %s %s", recording.pk, error, detail[-2000:])
@@ -114,6 +118,7 @@ def composite_recording(recording_id: int) -> Recording:
     recording.size = output.stat().st_size
     recording.status = Recording.Status.READY
     recording.save(update_fields=["file", "size", "status"])
+    metrics.RECORDINGS_READY.inc()
     log.info("recording %s ready: %s (%d bytes)", recording.pk, output, recording.size)
     return recording
 

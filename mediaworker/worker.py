@@ -21,7 +21,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import connections
 
-from mediaworker import selectors, services
+from mediaworker import metrics, selectors, services
 from mediaworker.lease import get_leases
 from mediaworker.models import Recording
 from mediaworker.peer import BrowserPeer
@@ -112,6 +112,7 @@ class MediaWorker:
         self.channel = ""
         self.sessions: dict[str, RoomSession] = {}
         self._background: set[asyncio.Task[Any]] = set()
+        metrics.WORKER_STREAMS.set_function(self.stream_count)
 
     def stream_count(self) -> int:
         return sum(len(session.kinds) * len(session.peers) for session in self.sessions.values())

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from prometheus_client import start_http_server
 
 from mediaworker.worker import MediaWorker
 
@@ -20,6 +21,8 @@ class Command(BaseCommand):
             "Note: recording with REDIS_URL is not enabled yet; the signaling refuses it with "
             "`recording_unavailable` (see docs/protocol.md). Run single-process to record."
         )
+        if settings.MEDIAWORKER_METRICS_PORT:
+            start_http_server(settings.MEDIAWORKER_METRICS_PORT)
         self.stdout.write("Media worker running; Ctrl-C or SIGTERM stops it (recordings in progress are closed).")
         asyncio.run(self._serve())
 
