@@ -1,0 +1,160 @@
+"""Server-side recording seen from real browsers: headless Chromium against the app served by
+daphne, whose embedded media worker (aiortc) joins the call as the peer "server".
+
+alice owns the room and records it; bob is in the call with her; carol arrives while it is
+being recorded. What the worker receives is read from each page's connection to "server"
+(outbound-rtp in getStats()); the result is fetched from alice's recordings page.
+"""
+
+import re
+import secrets
+from collections.abc import Callable, Iterator
+
+import pytest
+from playwright.sync_api import Browser, Locator, expect
+
+from tests.live_server import AppServer, PostgresDatabase
+from tests.test_browser_call import DEADLINE, PEOPLE, Caller, Party, eventually
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+SERVER_PEER_ID = "server"
+COMPOSITE_DEADLINE = 90.0
+
+# What this page sends to the recorder, per kind.
+SERVER_STATS_JS = """async (serverId) => {
+  const pc = window.audioExchange.peerConnections().get(serverId);
+  if (!pc) return null;
+  const sent = { audio: 0, video: 0 };
+  (await pc.getStats()).forEach((report) => {
+    if (report.type === "outbound-rtp") sent[report.kind] += report.packetsSent ?? 0;
+  });
+  return { connection: pc.connectionState, sent };
+}"""
+
+
+@pytest.fixture(scope="module")
+def recording_server(
+    app_server: AppServer, live_database: PostgresDatabase, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[AppServer]:
+    """An app process of its own whose recordings go to a temporary MEDIA_ROOT, not the checkout.
+
+    `app_server` has already migrated the database and collected the static files."""
+    media_root = tmp_path_factory.mktemp("media")
+    server = AppServer(
+        live_database.url, app_server.static_root, env={"MEDIA_ROOT": str(media_root)}, name="recording app"
+    )
+    server.create_users(PEOPLE)
+    server.start()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def party(chromium: Browser, recording_server: AppServer) -> Iterator[Party]:
+    party = Party(chromium, recording_server)
+    yield party
+    for caller in party.callers:
+        print(f"--- {caller.name}'s browser console ---", *caller.console[-60:], sep="\n")
+    party.close()
+
+
+def recording_indicator(caller: Caller) -> Locator:
+    return caller.page.locator(".recording-indicator")
+
+
+def sends_to_recorder(*callers: Caller) -> Callable[[], str | None]:
+    """Each caller is connected to "server" and has sent it audio and video packets."""
+
+    def check() -> str | None:
+        for caller in callers:
+            got = caller.page.evaluate(SERVER_STATS_JS, SERVER_PEER_ID)
+            if got is None:
+                return f"{caller} has no connection to {SERVER_PEER_ID!r}"
+            if got["connection"] != "connected" or got["sent"]["audio"] <= 0 or got["sent"]["video"] <= 0:
+                return f"{caller} -> {SERVER_PEER_ID}: {got}"
+        return None
+
+    return check
+
+
+def recorder_gone(*callers: Caller) -> Callable[[], str | None]:
+    def check() -> str | None:
+        for caller in callers:
+            got = caller.page.evaluate(SERVER_STATS_JS, SERVER_PEER_ID)
+            if got is not None and got["connection"] != "closed":
+                return f"{caller} still has a live connection to {SERVER_PEER_ID!r}: {got}"
+        return None
+
+    return check
+
+
+def download_link(owner: Caller, list_url: str) -> Callable[[], str | None]:
+    """The owner's recordings page (reloaded on each try) offers a download: the composite is ready."""
+
+    def check() -> str | None:
+        owner.page.goto(list_url)
+        links = owner.page.get_by_role("link", name="Download")
+        if links.count() == 0:
+            return f"no Download link yet; the page says: {owner.page.locator('main').inner_text()!r}"
+        return None
+
+    return check
+
+
+@pytest.mark.timeout(120)
+def test_alice_records_a_call_with_bob_and_only_she_can_download_it(recording_server: AppServer, party: Party):
+    server = recording_server
+    slug = f"recorded-{secrets.token_hex(3)}"
+    server.create_room(slug, owner="alice", name="Recorded sync")
+    alice, bob = party.arrive("alice", slug), party.arrive("bob", slug)
+
+    expect(bob.page.get_by_role("button", name="Start recording")).to_have_count(0)
+    for caller in (alice, bob):
+        expect(recording_indicator(caller)).to_be_hidden()
+
+    alice.page.get_by_role("button", name="Start recording").click()
+
+    for caller in (alice, bob):
+        expect(recording_indicator(caller)).to_be_visible(timeout=DEADLINE * 1000)
+        expect(recording_indicator(caller)).to_contain_text(re.compile("recording", re.IGNORECASE))
+    expect(recording_indicator(bob)).to_contain_text("Alice A.")  # who started it
+    expect(alice.page.get_by_role("button", name="Stop recording")).to_be_visible()
+    expect(bob.page.get_by_role("button", name="Stop recording")).to_have_count(0)
+    eventually(sends_to_recorder(alice, bob))
+    for caller in (alice, bob):
+        assert SERVER_PEER_ID not in caller.tile_ids(), f"{caller} shows a tile for the recorder"
+
+    carol = Caller(party.browser, server, "carol")
+    party.callers.append(carol)
+    carol.log_in()
+    carol.page.goto(f"{server.url}/rooms/{slug}/")
+    expect(carol.page.get_by_text("This call is being recorded")).to_be_visible()
+    assert carol.page.evaluate("window.audioExchange.state") == "prejoin"
+
+    alice.page.get_by_role("button", name="Stop recording").click()
+
+    for caller in (alice, bob):
+        expect(recording_indicator(caller)).to_be_hidden(timeout=DEADLINE * 1000)
+    expect(alice.page.get_by_role("button", name="Start recording")).to_be_visible()
+    eventually(recorder_gone(alice, bob))
+
+    list_url = f"{server.url}/rooms/{slug}/recordings/"
+    eventually(download_link(alice, list_url), timeout=COMPOSITE_DEADLINE)
+    href = alice.page.get_by_role("link", name="Download").first.get_attribute("href")
+    assert href, "the Download link has an address"
+    file_url = f"{server.url}{href}"
+    download = alice.page.request.get(file_url)
+    assert download.status == 200, download.status
+    body = download.body()
+    assert len(body) > 0, "the recording is not empty"
+    assert_is_media(body)
+
+    for url in (list_url, file_url):
+        assert bob.page.request.get(url).status == 404, url
+    assert [caller.protocol_errors() for caller in (alice, bob)] == [[], []]
+
+
+def assert_is_media(body: bytes) -> None:
+    """The download is a real WebM (Matroska) file, as a video room's composite is, not an error page."""
+    assert body[:4] == b"\x1a\x45\xdf\xa3", f"not a WebM file: {body[:32]!r}"
