@@ -221,7 +221,8 @@ def turn_app(live_database: PostgresDatabase, tmp_path_factory: pytest.TempPathF
 
 
 def scripted_call_then_metrics(app: AppServer) -> str:
-    """alice and bob meet, bob signals and sends garbage, mallory knocks on a missing room;
+    """alice and bob meet, bob signals, reports call quality and sends garbage, mallory knocks
+    on a missing room;
     /metrics is read while the call is still on."""
     alice, bob, mallory = (Session(app.url) for _ in range(3))
     for session, person in ((alice, ALICE), (bob, BOB), (mallory, MALLORY)):
@@ -235,6 +236,10 @@ def scripted_call_then_metrics(app: AppServer) -> str:
         assert alice_ws.receive_json()["type"] == "offer"
         bob_ws.send_text("this is not json")
         assert bob_ws.receive_json()["code"] == "bad_json"
+        quality = {"rtt_ms": 35, "packet_loss": 0.002, "inbound_kbps": 800, "outbound_kbps": 750}
+        bob_ws.send_json({"type": "stats", "path": "direct", **quality})
+        bob_ws.send_json({"type": "ping"})
+        assert bob_ws.receive_json()["type"] == "pong", "the stats report was taken without an error"
         with mallory.websocket("/ws/rooms/no-such-room/") as mallory_ws:
             assert mallory_ws.receive_json()["code"] == "room_not_found"
         return Session(app.url).request("GET", "/metrics").body.decode()
