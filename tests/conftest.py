@@ -47,9 +47,12 @@ def app_server(live_database: PostgresDatabase, tmp_path_factory: pytest.TempPat
     server.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Browser]:
-    """Headless Chromium whose getUserMedia gets a synthetic camera and microphone without asking."""
+    """Headless Chromium whose getUserMedia gets a synthetic camera and microphone without asking.
+
+    Per module, not per session: Playwright's sync API keeps an event loop running in this
+    thread while it lives, which would break the asyncio tests collected after it."""
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
