@@ -128,7 +128,10 @@ if REDIS_URL:
             # redis-py 8 reads with a 5 s socket timeout by default, the same as channels-redis'
             # blocking BZPOPMIN: without a longer one, idle consumers die with TimeoutError.
             "CONFIG": {
-                "hosts": [{"address": REDIS_URL, "socket_timeout": 15, "socket_connect_timeout": 3}],
+                # redis-py 8 pools refuse (MaxConnectionsError) past 100 connections by default.
+                "hosts": [
+                    {"address": REDIS_URL, "socket_timeout": 15, "socket_connect_timeout": 3, "max_connections": 2000}
+                ],
                 "capacity": 1500,
                 "expiry": 30,
             },

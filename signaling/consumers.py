@@ -4,6 +4,7 @@ import logging
 import time
 from typing import Any
 
+from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
@@ -36,6 +37,15 @@ class RoomConsumer(AsyncWebsocketConsumer):
                 self.closing = True
                 await send({"type": "websocket.send", "text": services.UNAVAILABLE_TEXT})
                 await send({"type": "websocket.close", "code": int(CloseCode.SERVICE_RESTART)})
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # Channels runs close_old_connections() through a thread hop before every frame and
+        # event; this consumer reaches the database only through database_sync_to_async
+        # helpers, which do that themselves, so the hot path skips two hops per relay.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def connect(self) -> None:
         started = time.perf_counter()

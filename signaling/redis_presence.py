@@ -102,7 +102,12 @@ class RedisPresence:
         # An asyncio client belongs to the loop that made it: make one per serving loop.
         loop = asyncio.get_running_loop()
         if self._async is None or self._async_loop is not loop:
-            self._async = aioredis.Redis.from_url(self._url, socket_timeout=5, socket_connect_timeout=2)
+            # A blocking pool: under load wait for a free connection rather than fail (redis-py 8
+            # raises MaxConnectionsError at once, which would read as "Redis is down").
+            pool = aioredis.BlockingConnectionPool.from_url(
+                self._url, max_connections=200, timeout=5, socket_timeout=5, socket_connect_timeout=2
+            )
+            self._async = aioredis.Redis(connection_pool=pool)
             self._async_loop = loop
         return self._async
 

@@ -13,6 +13,7 @@ from typing import Any
 import redis.exceptions
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
+from channels.exceptions import ChannelFull
 from channels.layers import get_channel_layer
 
 from accounts.models import User
@@ -127,11 +128,15 @@ async def relay_signal(slug: str, sender: Peer, message: protocol.Signal) -> Non
     target = await get_presence().find(slug, message.to)
     if target is None or target.peer_id == sender.peer_id:
         raise ProtocolError("unknown_peer", f"No peer {message.to!r} in this room; it may have left.")
-    layer = get_channel_layer()
-    assert layer is not None
-    await layer.send(
-        target.channel_name, {"type": "peer.signal", "text": protocol.render_signal(message, sender.peer_id)}
-    )
+    text = protocol.render_signal(message, sender.peer_id)
+    # Same process (the common case with room affinity): straight to the target's socket.
+    if not await hub.deliver(target.channel_name, text):
+        layer = get_channel_layer()
+        assert layer is not None
+        try:
+            await layer.send(target.channel_name, {"type": "peer.signal", "text": text})
+        except ChannelFull:
+            raise ProtocolError("busy", "The server is too busy to deliver this message; send it again.") from None
     metrics.MESSAGES_RELAYED.labels(type=message.type).inc()
 
 
