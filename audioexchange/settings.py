@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "accounts",
     "rooms",
     "signaling",
+    "chat",
     "mediaworker",
 ]
 
@@ -147,6 +148,10 @@ if PRESENCE_HEARTBEAT_SECONDS >= PRESENCE_TTL_SECONDS:
     raise ImproperlyConfigured("PRESENCE_HEARTBEAT_SECONDS must be shorter than PRESENCE_TTL_SECONDS.")
 # Seconds between SIGTERM and closing every socket with 1001.
 SIGNALING_SHUTDOWN_DRAIN_SECONDS = env_float("SIGNALING_SHUTDOWN_DRAIN_SECONDS", 0.5)
+
+# Chat: a token bucket per connection, separate from the signaling one.
+CHAT_RATE_PER_SECOND = env_float("CHAT_RATE_PER_SECOND", 1.0, minimum=0.01)
+CHAT_BURST = env_int("CHAT_BURST", 5, minimum=1)
 
 # Signaling limits (docs/protocol.md).
 SIGNALING_MAX_MESSAGE_BYTES = env_int("SIGNALING_MAX_MESSAGE_BYTES", 64 * 1024, minimum=1024)

@@ -52,6 +52,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         self.slug = self.scope["url_route"]["kwargs"]["slug"]
         self.bucket = TokenBucket(settings.SIGNALING_RATE_LIMIT_PER_SECOND, settings.SIGNALING_RATE_LIMIT_BURST)
         self.strikes = 0
+        self.chat_bucket = TokenBucket(settings.CHAT_RATE_PER_SECOND, settings.CHAT_BURST)
         # Accept first so a refusal can carry a readable message and a close code.
         await self.accept()
         hub.register(self.channel_name, self)
@@ -108,6 +109,8 @@ class RoomConsumer(AsyncWebsocketConsumer):
             message = protocol.parse_client_message(text_data, bytes_data, settings.SIGNALING_MAX_MESSAGE_BYTES)
             if isinstance(message, protocol.Ping):
                 await self.send(text_data=protocol.render_pong())
+            elif isinstance(message, protocol.ChatSend):
+                await self._post_chat(message)
             elif isinstance(message, protocol.CallStats):
                 services.record_call_stats(self.room_kind, message)
             elif isinstance(message, protocol.RecordingControl):
@@ -118,6 +121,12 @@ class RoomConsumer(AsyncWebsocketConsumer):
             await self._send_error(error.code, error.message)
         except services.BACKEND_ERRORS:
             await self.shut(CloseCode.SERVICE_RESTART, services.UNAVAILABLE_TEXT)
+
+    async def _post_chat(self, message: protocol.ChatSend) -> None:
+        assert self.peer is not None
+        if not self.chat_bucket.allow():
+            raise ProtocolError("chat_too_fast", "You are sending chat messages too fast; wait a moment.")
+        await services.post_chat(self.slug, self.peer, message)
 
     async def _within_rate(self) -> bool:
         if self.bucket.allow():
@@ -166,6 +175,9 @@ class RoomConsumer(AsyncWebsocketConsumer):
             await self.deliver(event["text"])
 
     async def room_recording(self, event: dict[str, Any]) -> None:
+        await self.deliver(event["text"])
+
+    async def room_chat(self, event: dict[str, Any]) -> None:
         await self.deliver(event["text"])
 
     async def room_closed(self, event: dict[str, Any]) -> None:

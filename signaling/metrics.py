@@ -44,6 +44,7 @@ CALL_BITRATE = Histogram(
     ["room_kind", "direction"],
     buckets=(16, 32, 64, 128, 256, 512, 1000, 2000, 4000),
 )
+CHAT_MESSAGES = Counter("audioexchange_chat_messages_total", "Chat messages posted in rooms.")
 TURN_CREDENTIALS_ISSUED = Counter(
     "audioexchange_turn_credentials_issued_total", "Short-lived TURN credentials handed to browsers."
 )

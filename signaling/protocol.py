@@ -90,8 +90,18 @@ class RecordingControl:
     type: Literal["recording"] = "recording"
 
 
+@dataclass(frozen=True, slots=True)
+class ChatSend:
+    """`chat`: a line of text for everyone in the room."""
+
+    text: str
+    type: Literal["chat"] = "chat"
+
+
 Signal = SessionDescription | IceCandidate
-ClientMessage = SessionDescription | IceCandidate | Ping | CallStats | RecordingControl
+ClientMessage = SessionDescription | IceCandidate | Ping | CallStats | RecordingControl | ChatSend
+# Longer chat lines are refused by the chat service; this only bounds what is parsed.
+MAX_CHAT_FRAME_TEXT = 4000
 
 # `from` is tolerated and dropped: the server always sets it from the connection.
 _IGNORED_FIELDS = frozenset({"from"})
@@ -102,6 +112,7 @@ _FIELDS: dict[str, frozenset[str]] = {
     "ping": frozenset({"type"}),
     "stats": frozenset({"type", "rtt_ms", "packet_loss", "inbound_kbps", "outbound_kbps", "path"}),
     "recording": frozenset({"type", "action"}),
+    "chat": frozenset({"type", "text"}),
 }
 # Plausible ranges for `stats` numbers; anything outside is a client bug or a lie.
 _STATS_RANGES: dict[str, tuple[float, float]] = {
@@ -141,6 +152,8 @@ def parse_client_message(text: str | None, binary: bytes | None, max_bytes: int)
         return Ping()
     if kind == "stats":
         return _call_stats(data)
+    if kind == "chat":
+        return _chat(data.get("text"))
     if kind == "recording":
         return _recording_control(data)
     to = _peer_id(data.get("to"))
@@ -170,6 +183,12 @@ def _recording_control(data: dict[str, Any]) -> RecordingControl:
     if action not in ("start", "stop"):
         raise ProtocolError("bad_field", "`action` must be start or stop.")
     return RecordingControl(action=action)
+
+
+def _chat(text: object) -> ChatSend:
+    if not isinstance(text, str) or len(text) > MAX_CHAT_FRAME_TEXT:
+        raise ProtocolError("chat_invalid", "A chat message must be text of at most 1000 characters.")
+    return ChatSend(text=text)
 
 
 def _stat_number(name: str, value: object) -> float | None:
@@ -220,9 +239,27 @@ def _dump(message: dict[str, Any]) -> str:
 
 
 def render_welcome(
-    peer_id: PeerId, room: dict[str, Any], peers: list[dict[str, Any]], ice_servers: list[dict[str, Any]]
+    peer_id: PeerId,
+    room: dict[str, Any],
+    peers: list[dict[str, Any]],
+    ice_servers: list[dict[str, Any]],
+    chat: list[dict[str, Any]] | None = None,
 ) -> str:
-    return _dump({"type": "welcome", "peer_id": peer_id, "room": room, "peers": peers, "ice_servers": ice_servers})
+    return _dump(
+        {
+            "type": "welcome",
+            "peer_id": peer_id,
+            "room": room,
+            "peers": peers,
+            "ice_servers": ice_servers,
+            "chat": chat or [],
+        }
+    )
+
+
+def render_chat(sender: PeerId, line: dict[str, Any]) -> str:
+    """A chat line as everyone in the room receives it (`name` and `text` are plain text)."""
+    return _dump({"type": "chat", "from": sender, **line})
 
 
 def render_peer_joined(peer: dict[str, Any]) -> str:

@@ -17,6 +17,8 @@ from channels.exceptions import ChannelFull
 from channels.layers import get_channel_layer
 
 from accounts.models import User
+from chat import selectors as chat_selectors
+from chat import services as chat_services
 from mediaworker import dispatch as worker_dispatch
 from mediaworker import selectors as recording_selectors
 from mediaworker import services as recording_services
@@ -61,6 +63,7 @@ class RoomTicket:
     slug: str
     capacity: int
     info: dict[str, Any]
+    chat: list[dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -91,7 +94,9 @@ def _check_entry(scope: dict[str, Any], slug: str) -> RoomTicket:
         "max_participants": room.max_participants,
         "recording": recording_selectors.is_recording(room),
     }
-    return RoomTicket(slug=room.slug, capacity=room.max_participants, info=info)
+    # The chat history comes in the same database hop as the room: joins are hop-bound.
+    history = chat_selectors.recent_messages(room.slug)
+    return RoomTicket(slug=room.slug, capacity=room.max_participants, info=info, chat=history)
 
 
 async def admit_peer(scope: dict[str, Any], slug: str, channel_name: str) -> Admission:
@@ -110,7 +115,7 @@ async def admit_peer(scope: dict[str, Any], slug: str, channel_name: str) -> Adm
             CloseCode.ROOM_FULL, "room_full", f"This room is full ({ticket.capacity} people); try again later."
         ) from None
     welcome = protocol.render_welcome(
-        peer.peer_id, ticket.info, [other.public() for other in others], ice_servers_for(str(user.pk))
+        peer.peer_id, ticket.info, [other.public() for other in others], ice_servers_for(str(user.pk)), ticket.chat
     )
     await _group_send(slug, "room.peer_joined", peer.peer_id, protocol.render_peer_joined(peer.public()))
     return Admission(peer=peer, welcome=welcome, room_kind="audio" if ticket.info["audio_only"] else "video")
@@ -138,6 +143,22 @@ async def relay_signal(slug: str, sender: Peer, message: protocol.Signal) -> Non
         except ChannelFull:
             raise ProtocolError("busy", "The server is too busy to deliver this message; send it again.") from None
     metrics.MESSAGES_RELAYED.labels(type=message.type).inc()
+
+
+@database_sync_to_async
+def _store_chat(slug: str, peer: Peer, text: str) -> dict[str, Any]:
+    try:
+        line = chat_services.post_message(slug, peer.user_id, peer.name, text)
+    except chat_services.ChatRefused as refusal:
+        raise ProtocolError(refusal.code, refusal.message) from None
+    return chat_selectors.render(line)
+
+
+async def post_chat(slug: str, sender: Peer, message: protocol.ChatSend) -> None:
+    """Store a chat line and send it to everyone in the room, the sender included."""
+    line = await _store_chat(slug, sender, message.text)
+    await _group_send(slug, "room.chat", sender.peer_id, protocol.render_chat(sender.peer_id, line))
+    metrics.CHAT_MESSAGES.inc()
 
 
 def record_call_stats(room_kind: str, stats: protocol.CallStats) -> None:

@@ -10,6 +10,7 @@
 
 import { LocalMedia } from "./media.js";
 import { PeerMesh } from "./mesh.js";
+import { ChatPanel } from "./chat.js";
 import { showNetworkCheck } from "./netcheck.js";
 import { PreJoinScreen } from "./prejoin.js";
 import { RecordingControls, SERVER_PEER_ID, showRecordingNotice } from "./recording.js";
@@ -67,6 +68,11 @@ function joinCall(devicesPanel) {
     canRecord: Boolean(config.can_record),
     send: (message) => signaling.send(message),
   });
+  const chat = new ChatPanel({
+    root: document.getElementById("chat-panel"),
+    toggle: document.getElementById("chat-button"),
+    send: (message) => signaling.send(message),
+  });
   session.mesh = mesh;
   // Everything a call holds, let go of at once when it ends (leave, refusal, page closed).
   session.hangUp = () => {
@@ -85,6 +91,7 @@ function joinCall(devicesPanel) {
   wireMesh(screen, mesh);
   wireSignaling(screen, signaling, mesh);
   wireRecording(recording, signaling, mesh);
+  wireChat(chat, signaling);
   wireControls(screen);
   signaling.connect();
   telemetry.start();
@@ -123,6 +130,7 @@ function wireSignaling(screen, signaling, mesh) {
   signaling.on("error", ({ code, message }) => {
     // A signal to someone who just left is an expected race, not news for the user.
     if (code === "unknown_peer") return console.info("[call]", message);
+    if (code.startsWith("chat_")) return undefined; // shown in the chat panel
     screen.showBanner(message, { kind: "error" });
   });
   signaling.on("reconnecting", ({ delay }) => {
@@ -143,6 +151,14 @@ function wireRecording(recording, signaling, mesh) {
   });
   signaling.on("error", ({ code }) => {
     if (code === "forbidden" || code === "recording_unavailable") recording.enable();
+  });
+}
+
+function wireChat(chat, signaling) {
+  signaling.on("welcome", (welcome) => chat.load(welcome.chat));
+  signaling.on("chat", (message) => chat.add(message));
+  signaling.on("error", ({ code, message }) => {
+    if (code.startsWith("chat_")) chat.showError(message);
   });
 }
 

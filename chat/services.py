@@ -1,0 +1,31 @@
+"""Writing to a room's chat. Text is stored as typed and escaped only where it is shown
+(browsers insert it with textContent; Django templates autoescape)."""
+
+import unicodedata
+
+from chat.models import MAX_MESSAGE_LENGTH, ChatMessage
+from rooms.models import Room
+
+
+class ChatRefused(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def clean_text(text: str) -> str:
+    """Trim, and drop control characters other than newlines and tabs."""
+    kept = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C")
+    return kept.strip()
+
+
+def post_message(room_slug: str, author_id: int | None, author_name: str, text: str) -> ChatMessage:
+    """Store a chat line in room `room_slug`; raises ChatRefused for an empty or too long one."""
+    cleaned = clean_text(text)
+    if not cleaned:
+        raise ChatRefused("chat_empty", "A chat message needs some text.")
+    if len(cleaned) > MAX_MESSAGE_LENGTH:
+        raise ChatRefused("chat_too_long", f"Chat messages are limited to {MAX_MESSAGE_LENGTH} characters.")
+    room = Room.objects.only("pk").get(slug=room_slug)
+    return ChatMessage.objects.create(room=room, author_id=author_id, author_name=author_name, text=cleaned)
