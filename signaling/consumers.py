@@ -9,6 +9,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from signaling import metrics, presence, protocol, services
+from signaling.daphne_compat import SEND_ERRORS
 from signaling.hub import hub
 from signaling.presence import Peer
 from signaling.protocol import CloseCode, ProtocolError
@@ -151,8 +152,15 @@ class RoomConsumer(AsyncWebsocketConsumer):
     # hub.Connection ---------------------------------------------------------------
 
     async def deliver(self, text: str) -> None:
-        if not self.closing:
+        if self.closing:
+            return
+        try:
             await self.send(text_data=text)
+        except SEND_ERRORS:
+            # The hub delivers in the sender's task: a target that has just gone must not take
+            # the sender down with it. Its own disconnect() announces that it left.
+            self.closing = True
+            log.info("peer %s: socket closed while delivering to it", self.channel_name)
 
     async def shut(self, code: int, text: str) -> None:
         if self.closing:

@@ -29,3 +29,18 @@ def allow_server_close_codes() -> None:
 
     server_close.allows_server_codes = True  # type: ignore[attr-defined]
     WebSocketProtocol.serverClose = server_close
+
+
+def _send_errors() -> tuple[type[BaseException], ...]:
+    errors: list[type[BaseException]] = [OSError]  # uvicorn's ClientDisconnected is an OSError
+    try:
+        from autobahn.exception import Disconnected  # daphne's WebSocket library
+    except ImportError:
+        pass
+    else:
+        errors.append(Disconnected)
+    return tuple(errors)
+
+
+# What sending on a socket that has just closed raises, under the ASGI servers we run.
+SEND_ERRORS = _send_errors()
