@@ -1,7 +1,7 @@
 """Writes and business rules for rooms. Views, commands, the admin and consumers call these."""
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase
@@ -32,6 +32,17 @@ def check_slug_free(slug: str) -> None:
     """Refuse a slug that another room already uses (raises ValidationError on `slug`)."""
     if Room.objects.filter(slug=slug).exists():
         raise _slug_taken_error(slug)
+
+
+class RoomFields(TypedDict, total=False):
+    """The optional fields of a new room, as `build_room` takes them."""
+
+    name: str
+    owner: User | None
+    description: str
+    password: str | None
+    max_participants: int | None
+    audio_only: bool
 
 
 def build_room(
@@ -68,29 +79,12 @@ def _insert(room: Room) -> None:
         raise _slug_taken_error(room.slug) from exc
 
 
-def create_room(
-    *,
-    slug: str,
-    name: str = "",
-    owner: User | None = None,
-    description: str = "",
-    password: str | None = None,
-    max_participants: int | None = None,
-    audio_only: bool = False,
-) -> Room:
-    """Create a room; `name` defaults to the slug, the password is stored hashed.
+def create_room(*, slug: str, **fields: Unpack[RoomFields]) -> Room:
+    """Create a room (the fields of `build_room`); the database settles slug races.
 
     Raises ValidationError (keyed by field) for a bad value or a slug already in use.
     """
-    room = build_room(
-        slug=slug,
-        name=name,
-        owner=owner,
-        description=description,
-        password=password,
-        max_participants=max_participants,
-        audio_only=audio_only,
-    )
+    room = build_room(slug=slug, **fields)
     _insert(room)
     return room
 
