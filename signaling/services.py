@@ -26,6 +26,7 @@ from mediaworker.models import Recording
 from rooms import services as room_services
 from rooms.models import Room
 from signaling import metrics, protocol
+from signaling.auth import resolve_user
 from signaling.hub import hub
 from signaling.ice import ice_servers_for
 from signaling.presence import Peer, RoomFull, get_presence
@@ -75,8 +76,8 @@ class Admission:
 
 @database_sync_to_async
 def _check_entry(scope: dict[str, Any], slug: str) -> RoomTicket:
-    user = scope.get("user")
-    if user is None or not user.is_authenticated:
+    user = resolve_user(scope)
+    if not user.is_authenticated:
         raise Refused(CloseCode.NOT_LOGGED_IN, "not_logged_in", "Log in to join this room.")
     room = Room.objects.filter(slug=slug).first()
     if room is None:
