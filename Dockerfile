@@ -29,4 +29,4 @@ USER app
 EXPOSE 8000
 # exec: daphne becomes the process that receives SIGTERM and drains sockets with 1001.
 # --proxy-headers trusts X-Forwarded-For: only nginx may reach this port (compose publishes none).
-CMD ["sh", "-c", "exec daphne -b 0.0.0.0 -p \"$PORT\" --websocket-max-message-size 131072 --websocket_connect_timeout 30 --proxy-headers audioexchange.asgi:application"]
+CMD ["scripts/web.sh", "--proxy-headers"]

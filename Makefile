@@ -21,7 +21,7 @@ run: $(BIN)/.installed
 	$(BIN)/python manage.py collectstatic --noinput -v0
 	$(BIN)/python manage.py createroom demo --name "Demo room" --exist-ok
 	@echo "Serving on http://$(HOST):$(PORT)/ (sign up there, or: $(BIN)/python manage.py createsuperuser)"
-	$(BIN)/daphne -b $(HOST) -p $(PORT) --websocket-max-message-size 131072 --websocket_connect_timeout 30 audioexchange.asgi:application
+	DAPHNE=$(BIN)/daphne HOST=$(HOST) PORT=$(PORT) scripts/web.sh
 
 services:
 	bash scripts/test-services.sh

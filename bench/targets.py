@@ -27,6 +27,7 @@ PROJECT = Path(__file__).resolve().parent.parent
 SEED_PEER = PROJECT.parent / "shared" / "peers" / "seed-node-signaling"
 SEED_FILES = ("server.js", "loadgen.js", "package.json", "lib/auth.js", "lib/metrics.js", "lib/room-manager.js")
 ALLOWED_HOSTS = "127.0.0.1,localhost"
+WEB_SCRIPT = str(PROJECT / "scripts" / "web.sh")
 
 
 @dataclass(frozen=True)
@@ -162,10 +163,8 @@ def server_argv(mode: Mode, port: int) -> list[str]:
             *(sys.executable, "-m", "uvicorn", "audioexchange.asgi:application"),
             *("--host", "127.0.0.1", "--port", str(port), "--ws-max-size", "131072", "--lifespan", "off"),
         ]
-    return [
-        *(sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port)),
-        *("--websocket-max-message-size", "131072", "audioexchange.asgi:application"),
-    ]
+    # The production command line (the Procfile's), on this port.
+    return ["env", f"DAPHNE={Path(sys.executable).with_name('daphne')}", "HOST=127.0.0.1", f"PORT={port}", WEB_SCRIPT]
 
 
 def migrations_fingerprint() -> str:

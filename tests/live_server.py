@@ -164,11 +164,16 @@ class AppServer:
     # The server process ------------------------------------------------------------------
 
     def start(self, timeout: float = 30) -> None:
-        """Start daphne and return once it answers HTTP; raise with its log if it does not."""
+        """Start daphne (the Procfile's command line) and return once it answers HTTP; raise with its log if not."""
         daphne = Path(sys.executable).with_name("daphne")
-        command = [str(daphne), "-b", self.host, "-p", str(self.port), "audioexchange.asgi:application"]
+        env = {**self.env, "DAPHNE": str(daphne), "HOST": self.host, "PORT": str(self.port)}
         self.process = subprocess.Popen(
-            command, cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
+            [str(ROOT / "scripts" / "web.sh")],
+            cwd=ROOT,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         try:
             wait_for(self._answers, timeout, f"{self.name} on {self.url}")
