@@ -146,7 +146,7 @@ if REDIS_URL:
         }
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "signaling.layers.InMemoryChannelLayer"}}
 
 # Presence across processes (with REDIS_URL): leases renewed every HEARTBEAT, lapsed after TTL.
 PRESENCE_TTL_SECONDS = env_float("PRESENCE_TTL_SECONDS", 30.0, minimum=1.0)
