@@ -1,11 +1,14 @@
-"""Let daphne send the close codes a server is meant to send.
+"""Fixes to daphne's WebSocket protocol (autobahn), applied once at start-up.
 
-daphne hands the application's close code to autobahn's `sendClose`, which accepts
-only 1000 and 3000-4999. RFC 6455 and the IANA registry give servers 1001 (going
-away), 1011 (internal error), 1012 (service restart) and 1013 (try again later);
-browsers use them to decide to reconnect, so we send those frames directly.
+- Close codes: daphne hands the application's close code to autobahn's `sendClose`, which
+  accepts only 1000 and 3000-4999. RFC 6455 and the IANA registry give servers 1001 (going
+  away), 1011 (internal error), 1012 (service restart) and 1013 (try again later); browsers use
+  them to decide to reconnect, so we send those frames directly.
+- Per-connection cost: for every new socket autobahn pretty-prints its ~60 options and the
+  transport for debug log lines that are never written; they are formatted lazily instead.
 """
 
+from pprint import pformat
 from typing import Any
 
 SERVER_CLOSE_CODES = frozenset({1001, 1011, 1012, 1013})
@@ -29,6 +32,31 @@ def allow_server_close_codes() -> None:
 
     server_close.allows_server_codes = True  # type: ignore[attr-defined]
     WebSocketProtocol.serverClose = server_close
+
+
+def format_debug_lines_lazily() -> None:
+    """autobahn pretty-prints its options and transport for every new socket, for debug log
+    lines that are never written (15 % of daphne's time in a join storm); format them lazily."""
+    try:
+        import autobahn.websocket.protocol as autobahn_protocol
+    except ImportError:
+        return
+    autobahn_protocol.pformat = LazyFormat  # type: ignore[assignment]
+
+
+class LazyFormat:
+    """`pformat(value)`, computed only if a log line that uses it is written."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: object) -> None:
+        self.value = value
+
+    def __str__(self) -> str:
+        return pformat(self.value)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self), spec)
 
 
 def _send_errors() -> tuple[type[BaseException], ...]:
