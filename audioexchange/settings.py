@@ -166,6 +166,8 @@ SIGNALING_RATE_LIMIT_PER_SECOND = env_float("SIGNALING_RATE_LIMIT_PER_SECOND", 5
 SIGNALING_RATE_LIMIT_BURST = env_int("SIGNALING_RATE_LIMIT_BURST", 300, minimum=1)
 # A connection refused this many messages in a row by the rate limiter is closed.
 SIGNALING_RATE_LIMIT_STRIKES = env_int("SIGNALING_RATE_LIMIT_STRIKES", 100, minimum=1)
+# Joins one process admits at a time (database hop, Redis); the rest wait with their socket open.
+SIGNALING_CONCURRENT_JOINS = env_int("SIGNALING_CONCURRENT_JOINS", 32, minimum=1)
 ROOM_DEFAULT_MAX_PARTICIPANTS = env_int("ROOM_DEFAULT_MAX_PARTICIPANTS", 8, minimum=2)
 ROOM_MAX_PARTICIPANTS_LIMIT = env_int("ROOM_MAX_PARTICIPANTS_LIMIT", 50, minimum=2)
 

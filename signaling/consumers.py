@@ -62,15 +62,17 @@ class RoomConsumer(AsyncWebsocketConsumer):
             await self.shut(CloseCode.GOING_AWAY, GOING_AWAY_TEXT)
             return
         try:
-            # Join the group before taking a place, so no peer-joined can slip between the two.
-            await self.channel_layer.group_add(services.room_group(self.slug), self.channel_name)
-            admission = await services.admit_peer(self.scope, self.slug, self.channel_name)
+            async with hub.admission_gate(settings.SIGNALING_CONCURRENT_JOINS):
+                # Join the group before taking a place, so no peer-joined can slip between the two.
+                await self.channel_layer.group_add(services.room_group(self.slug), self.channel_name)
+                admission = await services.admit_peer(self.scope, self.slug, self.channel_name)
         except services.Refused as refusal:
             metrics.CONNECTIONS_REFUSED.labels(reason=refusal.reason).inc()
             await self.channel_layer.group_discard(services.room_group(self.slug), self.channel_name)
             await self.shut(refusal.close_code, protocol.render_error(refusal.reason, refusal.message))
             return
-        except services.BACKEND_ERRORS:
+        except services.BACKEND_ERRORS as error:
+            log.warning("could not admit a peer to room %s (%r): closing with 1012", self.slug, error)
             metrics.CONNECTIONS_REFUSED.labels(reason="service_restarting").inc()
             await self.shut(CloseCode.SERVICE_RESTART, services.UNAVAILABLE_TEXT)
             return

@@ -30,6 +30,19 @@ class Hub:
         self.connections: dict[str, Connection] = {}
         self.draining = False
         self._task: asyncio.Task[None] | None = None
+        self._gate: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
+
+    def admission_gate(self, concurrent: int) -> asyncio.Semaphore:
+        """At most `concurrent` joins of this process talk to the database and Redis at once.
+
+        When thousands of browsers arrive together (a restart), letting every join start its
+        database hop and Redis calls at once makes each of them slow: the event loop falls so far
+        behind that Redis replies miss their timeouts and read as an outage. Queued joins wait
+        here, cheaply, with their socket already accepted."""
+        loop = asyncio.get_running_loop()
+        if self._gate is None or self._gate[0] is not loop:
+            self._gate = (loop, asyncio.Semaphore(concurrent))
+        return self._gate[1]
 
     def register(self, channel_name: str, connection: Connection) -> None:
         self.connections[channel_name] = connection

@@ -39,21 +39,31 @@ redis.call('SADD', KEYS[3], ARGV[6])
 return {0, others}
 """
 
-# KEYS: members hash, lease zset, rooms set. ARGV: now ms, slug. Returns the expired peers' json.
-_SWEEP = """
-local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1])
-local gone = {}
-for _, id in ipairs(expired) do
-  local data = redis.call('HGET', KEYS[1], id)
-  if data then table.insert(gone, data) end
-  redis.call('HDEL', KEYS[1], id)
+# KEYS: rooms set. ARGV: now ms, members-hash key prefix, lease-zset key prefix.
+# Returns {slug, {expired peers' json}, slug, {...}, ...} for the rooms that had lapsed leases.
+# One script for every room: a sweep used to cost one round trip per room, every heartbeat.
+_SWEEP_ALL = """
+local result = {}
+for _, slug in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  local members, leases = ARGV[2] .. slug, ARGV[3] .. slug
+  local expired = redis.call('ZRANGEBYSCORE', leases, '-inf', ARGV[1])
+  if #expired > 0 then
+    local gone = {}
+    for _, id in ipairs(expired) do
+      local data = redis.call('HGET', members, id)
+      if data then table.insert(gone, data) end
+      redis.call('HDEL', members, id)
+    end
+    redis.call('ZREMRANGEBYSCORE', leases, '-inf', ARGV[1])
+    table.insert(result, slug)
+    table.insert(result, gone)
+  end
+  if redis.call('ZCARD', leases) == 0 then
+    redis.call('DEL', members, leases)
+    redis.call('SREM', KEYS[1], slug)
+  end
 end
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[1])
-if redis.call('ZCARD', KEYS[2]) == 0 then
-  redis.call('DEL', KEYS[1], KEYS[2])
-  redis.call('SREM', KEYS[3], ARGV[2])
-end
-return gone
+return result
 """
 
 # KEYS: members hash, lease zset, rooms set. ARGV: peer_id, slug.
@@ -68,8 +78,11 @@ return 1
 """
 
 
+_MEMBERS_PREFIX, _LEASES_PREFIX = "ax:presence:", "ax:presence-exp:"
+
+
 def _keys(slug: str) -> list[str]:
-    return [f"ax:presence:{slug}", f"ax:presence-exp:{slug}", _ROOMS]
+    return [_MEMBERS_PREFIX + slug, _LEASES_PREFIX + slug, _ROOMS]
 
 
 def _now_ms() -> int:
@@ -92,24 +105,37 @@ class RedisPresence:
     def __init__(self, url: str, ttl_seconds: float) -> None:
         self._url = url
         self._ttl_ms = int(ttl_seconds * 1000)
-        self._async: aioredis.Redis | None = None
-        self._async_loop: asyncio.AbstractEventLoop | None = None
+        self._clients: dict[str, tuple[asyncio.AbstractEventLoop, aioredis.Redis]] = {}
         self._sync = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
         self.local: dict[str, dict[str, Peer]] = {}
 
     @property
     def client(self) -> aioredis.Redis:
+        """For joins, leaves and lookups: a blocking pool, so a burst of joins waits for a free
+        connection (up to 30 s) rather than failing (redis-py 8 raises MaxConnectionsError at once,
+        which read as "Redis is down" and closed sockets with 1012)."""
+        return self._client_for("peers", max_connections=200, wait=30, connect_timeout=2)
+
+    @property
+    def upkeep_client(self) -> aioredis.Redis:
+        """For the heartbeat (renew, sweep): its own connections, so it never queues behind a join
+        storm and an error here means Redis itself is unreachable."""
+        return self._client_for("upkeep", max_connections=2, wait=5, connect_timeout=5)
+
+    def _client_for(self, purpose: str, max_connections: int, wait: float, connect_timeout: float) -> aioredis.Redis:
         # An asyncio client belongs to the loop that made it: make one per serving loop.
         loop = asyncio.get_running_loop()
-        if self._async is None or self._async_loop is not loop:
-            # A blocking pool: under load wait for a free connection rather than fail (redis-py 8
-            # raises MaxConnectionsError at once, which would read as "Redis is down").
+        made = self._clients.get(purpose)
+        if made is None or made[0] is not loop:
             pool = aioredis.BlockingConnectionPool.from_url(
-                self._url, max_connections=200, timeout=5, socket_timeout=5, socket_connect_timeout=2
+                self._url,
+                max_connections=max_connections,
+                timeout=wait,
+                socket_timeout=5,
+                socket_connect_timeout=connect_timeout,
             )
-            self._async = aioredis.Redis(connection_pool=pool)
-            self._async_loop = loop
-        return self._async
+            made = self._clients[purpose] = (loop, aioredis.Redis(connection_pool=pool))
+        return made[1]
 
     async def admit(self, room: str, peer: Peer, capacity: int) -> list[Peer]:
         now = _now_ms()
@@ -156,23 +182,23 @@ class RedisPresence:
         if not self.local:
             return
         lease_end = _now_ms() + self._ttl_ms
-        pipe = self.client.pipeline(transaction=False)
+        pipe = self.upkeep_client.pipeline(transaction=False)
         for room, members in list(self.local.items()):
             pipe.zadd(_keys(room)[1], dict.fromkeys(members, lease_end), xx=True)
         await pipe.execute()
 
     async def sweep(self) -> dict[str, list[Peer]]:
         """Remove peers whose lease lapsed (their process died); return them by room."""
-        now = _now_ms()
+        found: list[Any] = await self.upkeep_client.eval(  # type: ignore[misc]
+            _SWEEP_ALL, 1, _ROOMS, _now_ms(), _MEMBERS_PREFIX, _LEASES_PREFIX
+        )
         gone: dict[str, list[Peer]] = {}
-        for raw_slug in await self.client.smembers(_ROOMS):  # type: ignore[misc]
+        for raw_slug, expired in zip(found[::2], found[1::2], strict=True):
             slug = raw_slug.decode() if isinstance(raw_slug, bytes) else raw_slug
-            expired = await self.client.eval(_SWEEP, 3, *_keys(slug), now, slug)  # type: ignore[misc]
-            if expired:
-                gone[slug] = [_decode(raw) for raw in expired]
+            gone[slug] = [_decode(raw) for raw in expired]
         return gone
 
     async def close(self) -> None:
-        if self._async is not None:
-            await self._async.aclose()
-            self._async = None
+        clients, self._clients = self._clients, {}
+        for _, client in clients.values():
+            await client.aclose()

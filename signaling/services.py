@@ -245,23 +245,43 @@ async def control_recording(slug: str, peer: Peer, message: protocol.RecordingCo
     await _group_send(slug, "room.recording", peer.peer_id, text)
 
 
+# A heartbeat can fail without Redis being gone: under a join storm the event loop runs late and
+# a connect times out. Only this many failures in a row close every socket with 1012.
+OUTAGE_AFTER_FAILED_HEARTBEATS = 3
+
+
+@dataclass
+class _Upkeep:
+    failed_heartbeats: int = 0
+
+
+_upkeep = _Upkeep()
+
+
 async def maintain_presence() -> None:
     """Renew this process's leases and announce peers of dead processes as gone.
 
-    If the shared backend is unreachable, close every local socket with 1012:
-    browsers reconnect with backoff instead of sitting in a room nobody can see.
+    If the shared backend stays unreachable for `OUTAGE_AFTER_FAILED_HEARTBEATS` heartbeats,
+    close every local socket with 1012: browsers reconnect with backoff instead of sitting in
+    a room nobody can see.
     """
     presence = get_presence()
     try:
         await presence.renew()
         gone = await presence.sweep()
-        for slug, peers in gone.items():
-            for peer in peers:
-                log.info("peer %s of room %s lapsed (its process stopped)", peer.peer_id, slug)
-                await _group_send(slug, "room.peer_left", peer.peer_id, protocol.render_peer_left(peer.peer_id))
     except BACKEND_ERRORS as error:
+        _upkeep.failed_heartbeats += 1
+        if _upkeep.failed_heartbeats < OUTAGE_AFTER_FAILED_HEARTBEATS:
+            log.warning("presence heartbeat failed (%s); retrying before closing sockets", error)
+            return
         log.warning("presence backend unreachable (%s): closing %d sockets", error, len(hub.connections))
         await hub.close_all(CloseCode.SERVICE_RESTART, UNAVAILABLE_TEXT)
+        return
+    _upkeep.failed_heartbeats = 0
+    for slug, peers in gone.items():
+        for peer in peers:
+            log.info("peer %s of room %s lapsed (its process stopped)", peer.peer_id, slug)
+            await _group_send(slug, "room.peer_left", peer.peer_id, protocol.render_peer_left(peer.peer_id))
 
 
 def disconnect_room(slug: str, reason: str) -> None:
