@@ -7,6 +7,7 @@ then acts on the connections (mute, disconnect, admit) through the channel layer
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from accounts.models import User
@@ -106,3 +107,12 @@ def act_on_room(slug: str, actor_id: int | None, action: str) -> str:
 def authorize_name(slug: str, actor_id: int | None) -> str:
     """The acting moderator's name, or `ModerationRefused('not_moderator')`."""
     return authorize(slug, actor_id)[1].public_name
+
+
+def set_moderators(room: Room, usernames: list[str]) -> None:
+    """Make exactly these users the room's moderators; raises ValidationError naming unknown usernames."""
+    users = list(User.objects.filter(username__in=usernames))
+    unknown = sorted(set(usernames) - {user.username for user in users})
+    if unknown:
+        raise ValidationError({"moderators": f"No account named {', '.join(unknown)}: check the spelling."})
+    room.moderators.set(users)
