@@ -65,4 +65,5 @@ def call_config(room: Room, user: Any) -> dict[str, Any]:
         "recording_active": recording_selectors.is_recording(room),
         # Moderation (issue 6): who sees the moderator controls; the server checks every action.
         "can_moderate": moderation_selectors.is_moderator(user, room),
+        "locked": room.locked,
     }

@@ -41,6 +41,7 @@ def test_bob_gets_the_call_page_with_its_config(client: Client, room: Room, bob:
         "can_record": False,
         "recording_active": False,
         "can_moderate": False,
+        "locked": False,
     }
 
 
