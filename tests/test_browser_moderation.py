@@ -1,6 +1,8 @@
 """Moderation seen from real browsers: the owner mutes and removes people from the
 participant list, and lets a knocking newcomer in from the waiting list."""
 
+from collections.abc import Callable
+
 import pytest
 from playwright.sync_api import expect
 
@@ -20,6 +22,13 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 def connected_to(caller: Caller) -> set[str]:
     return set(caller.page.evaluate("[...window.audioExchange.peerConnections().keys()]"))
+
+
+def hung_up(caller: Caller, gone: Caller) -> Callable[[], str | None]:
+    def check() -> str | None:
+        return f"{caller} still has a connection to {gone}" if gone.peer_id in connected_to(caller) else None
+
+    return check
 
 
 @pytest.mark.timeout(180)
@@ -42,7 +51,7 @@ def test_the_owner_mutes_carol_then_removes_bob_whose_media_stops_for_the_others
     bob.page.wait_for_function("window.audioExchange.state === 'ended'")
     for other in (alice, carol):
         expect(other.page.locator(f'#grid [data-peer-id="{bob.peer_id}"]')).to_have_count(0)
-        eventually(lambda other=other: None if bob.peer_id not in connected_to(other) else f"{other} still has bob")
+        eventually(hung_up(other, bob))
     assert connected_to(bob) == set(), "bob's page hung up every peer connection"
     eventually(everyone_receives(alice, carol))
 
