@@ -77,11 +77,10 @@ def _usable() -> Q:
 
 
 def find_invite(token: str) -> Invite:
-    """The invite behind `token`, or `InviteUnusable` saying why it cannot be used (404/410)."""
-    invite = Invite.objects.select_related("room").filter(token_hash=hash_token(token)).first()
+    """The invite behind `token` (usable or not), or `InviteUnusable` (404)."""
+    invite = Invite.objects.select_related("room__owner").filter(token_hash=hash_token(token)).first()
     if invite is None:
         raise InviteUnusable(404, "No such invite", "This invite link is not valid. Check it, or ask for a new one.")
-    explain_unusable(invite)
     return invite
 
 

@@ -55,13 +55,15 @@ def invite(request: HttpRequest, token: str) -> HttpResponse:
     except services.InviteUnusable as refusal:
         return _unusable(request, refusal)
     room_url = found.room.get_absolute_url()
-    if request.user.is_authenticated:
+    # Signed in, or already a guest of this room (a reload, a second visit): no use is spent.
+    if request.user.is_authenticated or services.guest_in(request.session, found.room.slug) is not None:
         return HttpResponseRedirect(room_url)
     form = GuestNameForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
+    try:
+        services.explain_unusable(found)
+        if request.method == "POST" and form.is_valid():
             services.redeem(found, request.session, form.cleaned_data["name"])
-        except services.InviteUnusable as refusal:
-            return _unusable(request, refusal)
-        return HttpResponseRedirect(room_url, status=303)
+            return HttpResponseRedirect(room_url, status=303)
+    except services.InviteUnusable as refusal:
+        return _unusable(request, refusal)
     return render(request, "invites/guest_join.html", {"room": found.room, "form": form})

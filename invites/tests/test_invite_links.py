@@ -63,7 +63,9 @@ def test_a_guest_names_themself_and_gets_the_call_page(alice: User, room: Room):
 def test_a_single_use_link_works_once(alice: User, room: Room):
     _, token = services.create_invite(room, alice, max_uses=1)
 
-    assert Client().post(f"/i/{token}/", {"name": "Gus"}).status_code == 303
+    gus = Client()
+    assert gus.post(f"/i/{token}/", {"name": "Gus"}).status_code == 303
+    assert gus.get(f"/i/{token}/")["Location"] == "/rooms/standup/", "Gus opening it again spends nothing"
     second = Client().post(f"/i/{token}/", {"name": "Gil"})
 
     assert second.status_code == 410
