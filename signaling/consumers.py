@@ -124,20 +124,29 @@ class RoomConsumer(AsyncWebsocketConsumer):
     async def _forget_connection(self) -> None:
         hub.unregister(self.channel_name)
         if self.waiting is not None:
-            waiter, self.waiting = self.waiting, None
-            await moderation.stop_waiting(self.slug, waiter, "left")
+            await self._stop_waiting("left")
         if self.peer is None:
             return
-        if self.identity is not None and self.identity.moderator:
-            await self.channel_layer.group_discard(moderation.moderators_group(self.slug), self.channel_name)
         peer, self.peer = self.peer, None
         try:
+            if self.identity is not None and self.identity.moderator:
+                await self.channel_layer.group_discard(moderation.moderators_group(self.slug), self.channel_name)
             await self.channel_layer.group_discard(services.room_group(self.slug), self.channel_name)
             await services.leave_room(self.slug, peer)
         except services.BACKEND_ERRORS:
             # Presence lapses on its own once this process stops renewing the lease.
             log.warning("peer %s left room %s while Redis was unreachable", peer.peer_id, self.slug)
         log.info("peer %s left room %s", peer.peer_id, self.slug)
+
+    async def _stop_waiting(self, outcome: moderation.Outcome) -> None:
+        waiter, self.waiting = self.waiting, None
+        if waiter is None:
+            return
+        try:
+            await moderation.stop_waiting(self.slug, waiter, outcome)
+        except services.BACKEND_ERRORS:
+            # Its lease lapses on its own once this process stops renewing it.
+            log.warning("peer %s stopped waiting at room %s while Redis was unreachable", waiter.peer_id, self.slug)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.waiting is not None and not self.closing:
@@ -260,9 +269,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         identity = self.identity
         if event["bar"] and identity is not None and identity.guest is not None:
             await moderation.bar_guest(self.slug, identity.name, identity.guest_id)
-        if self.waiting is not None:
-            waiter, self.waiting = self.waiting, None
-            await moderation.stop_waiting(self.slug, waiter, "denied")
+        await self._stop_waiting("denied")
         # Leave presence now, so the others see them go at once, then tell them why.
         await self._forget_connection()
         await self.shut(CloseCode.FORBIDDEN, event["text"])
@@ -270,8 +277,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
     async def peer_admitted(self, event: dict[str, Any]) -> None:
         if self.waiting is None or self.closing:
             return
-        waiter, self.waiting = self.waiting, None
-        await moderation.stop_waiting(self.slug, waiter, "admitted")
+        await self._stop_waiting("admitted")
         await self._enter(knocked=True)
 
     async def room_closed(self, event: dict[str, Any]) -> None:

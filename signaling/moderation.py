@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 # Room slugs never contain a dot, so these never clash with a room's own keys.
 MAX_WAITING = 200
+Outcome = Literal["admitted", "denied", "left"]
 WAITING_MESSAGE = "Waiting for a moderator to let you in…"
 
 
@@ -35,6 +36,11 @@ def waiting_key(slug: str) -> str:
 def moderators_group(slug: str) -> str:
     """The channel-layer group of the moderators in room `slug`: they see the waiting list."""
     return f"moderators.{slug}"
+
+
+def _room_group(slug: str) -> str:
+    # services.room_group's name; services imports this module, so it is not imported here.
+    return f"room.{slug}"
 
 
 def _layer() -> Any:
@@ -93,11 +99,11 @@ async def _act_on_room(slug: str, actor: Peer, action: str) -> None:
     layer = _layer()
     if action == "end":
         text = protocol.render_error("meeting_ended", f"{by} ended the meeting for everyone.")
-        for group in (f"room.{slug}", waiting_key(slug)):
+        for group in (_room_group(slug), waiting_key(slug)):
             await layer.group_send(group, {"type": "room.closed", "text": text, "slug": slug})
         return
     text = protocol.render_room_locked(action == "lock", by)
-    await layer.group_send(f"room.{slug}", {"type": "room.notice", "text": text, "slug": slug})
+    await layer.group_send(_room_group(slug), {"type": "room.notice", "text": text, "slug": slug})
 
 
 # Knock to enter -------------------------------------------------------------------
@@ -113,7 +119,7 @@ async def start_waiting(slug: str, peer: Peer) -> None:
     await _to_moderators(slug, protocol.render_knocking(peer.public()))
 
 
-async def stop_waiting(slug: str, peer: Peer, outcome: Literal["admitted", "denied", "left"]) -> None:
+async def stop_waiting(slug: str, peer: Peer, outcome: Outcome) -> None:
     """Take a newcomer off the waiting list (idempotent) and tell the moderators."""
     await get_presence().leave(waiting_key(slug), peer.peer_id)
     await _layer().group_discard(waiting_key(slug), peer.channel_name)
@@ -135,7 +141,7 @@ async def _answer_knock(slug: str, actor: Peer, message: protocol.Moderate) -> N
     by = await _authorized(moderation_services.act_on_person, slug, actor.user_id, message.action, who)
     # Off the list first: a second moderator answering at the same time finds nobody.
     await get_presence().leave(waiting_key(slug), waiter.peer_id)
-    outcome: Literal["admitted", "denied"] = "admitted" if message.action == "admit" else "denied"
+    outcome: Outcome = "admitted" if message.action == "admit" else "denied"
     if outcome == "admitted":
         await _to_peer(waiter.channel_name, {"type": "peer.admitted"})
     else:

@@ -31,6 +31,7 @@ from signaling import metrics, protocol
 from signaling.hub import hub
 from signaling.ice import ice_servers_for
 from signaling.identity import Identity, identify
+from signaling.moderation import waiting_key
 from signaling.presence import Peer, RoomFull, get_presence
 from signaling.presence import is_shared as is_shared_presence
 from signaling.protocol import CloseCode, ProtocolError
@@ -295,4 +296,5 @@ def disconnect_room(slug: str, reason: str) -> None:
     if layer is None:
         return
     text = protocol.render_error("room_closed", reason)
-    async_to_sync(layer.group_send)(room_group(slug), {"type": "room.closed", "text": text})
+    for group in (room_group(slug), waiting_key(slug)):  # those waiting to be let in too
+        async_to_sync(layer.group_send)(group, {"type": "room.closed", "text": text})

@@ -10,6 +10,7 @@ from moderation.tests.test_moderation import people_in
 from rooms import selectors as room_selectors
 from rooms.models import Room
 from signaling.protocol import CloseCode
+from signaling.services import disconnect_room
 from signaling.tests.conftest import Browser, Connect
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -151,3 +152,27 @@ async def _room(slug: str) -> Room:
 async def _count(room: Room) -> int:
     count: int = await database_sync_to_async(room_selectors.participant_count)(room)
     return count
+
+
+async def test_closing_the_room_turns_away_those_waiting_too(connect: Connect, alice: User, bob: User):
+    await make_room("standup", alice, knock=True)
+    bob_ws = await knock(connect, bob)
+
+    await database_sync_to_async(disconnect_room)("standup", "The room was deleted by its owner.")
+
+    error = await bob_ws.expect_error("room_closed")
+    assert error["message"] == "The room was deleted by its owner."
+    await bob_ws.expect_close(CloseCode.ROOM_CLOSED)
+
+
+async def test_ending_the_meeting_turns_away_those_waiting_too(connect: Connect, alice: User, bob: User):
+    await make_room("standup", alice, knock=True)
+    (alice_ws,) = await people_in(connect, alice)
+    bob_ws = await knock(connect, bob)
+    await alice_ws.receive()  # knocking
+
+    await alice_ws.send({"type": "moderate", "action": "end"})
+
+    for ws in (alice_ws, bob_ws):
+        await ws.expect_error("meeting_ended")
+        await ws.expect_close(CloseCode.ROOM_CLOSED)
