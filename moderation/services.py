@@ -33,6 +33,7 @@ class Target:
     name: str
     user_id: int | None
     guest_id: str = ""
+    peer_id: str = ""
 
 
 def authorize(slug: str, actor_id: int | None) -> tuple[Room, User]:
@@ -74,7 +75,7 @@ def act_on_person(slug: str, actor_id: int | None, action: str, target: Target) 
     with transaction.atomic():
         if action == "remove_and_bar" and target.user_id is not None:
             bar(room, target, by=actor)
-        record(room, actor, kind, target)
+        record(room, actor, kind, target, peer_id=target.peer_id, guest=target.user_id is None)
     return actor.public_name
 
 

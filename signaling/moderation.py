@@ -82,7 +82,7 @@ async def _act_on_person(slug: str, actor: Peer, message: protocol.Moderate) -> 
         # Not found is checked first, but the rights are checked before anything happens.
         await _authorized(moderation_services.authorize_name, slug, actor.user_id)
         raise ProtocolError("unknown_peer", f"No one else with peer id {message.peer_id!r} is in this room.")
-    who = Target(name=target.name, user_id=target.user_id)
+    who = Target(name=target.name, user_id=target.user_id, peer_id=target.peer_id)
     by = await _authorized(moderation_services.act_on_person, slug, actor.user_id, message.action, who)
     if message.action in ("ask_mute", "mute"):
         text = protocol.render_mute(message.action == "mute", by)
@@ -137,7 +137,7 @@ async def _answer_knock(slug: str, actor: Peer, message: protocol.Moderate) -> N
     if waiter is None:
         await _authorized(moderation_services.authorize_name, slug, actor.user_id)
         raise ProtocolError("unknown_peer", "That person is no longer waiting: they left or were answered.")
-    who = Target(name=waiter.name, user_id=waiter.user_id)
+    who = Target(name=waiter.name, user_id=waiter.user_id, peer_id=waiter.peer_id)
     by = await _authorized(moderation_services.act_on_person, slug, actor.user_id, message.action, who)
     # Off the list first: a second moderator answering at the same time finds nobody.
     await get_presence().leave(waiting_key(slug), waiter.peer_id)

@@ -6,6 +6,7 @@ import pytest
 from channels.db import database_sync_to_async
 
 from accounts.models import User
+from moderation.models import ModerationAction
 from moderation.tests.conftest import audit_log, make_room
 from rooms.models import Room
 from signaling.protocol import CloseCode
@@ -93,6 +94,9 @@ async def test_a_removed_and_barred_person_cannot_rejoin(connect: Connect, alice
         await comeback.expect_close(CloseCode.FORBIDDEN)
     assert await alice_ws.ws.receive_nothing(), "mallory never got back in"
     assert await audit_log("standup") == [("Alice A.", "bar", "Mallory")]
+    entry = await database_sync_to_async(ModerationAction.objects.get)()
+    assert (entry.actor_id, entry.target_user_id, entry.room_id) == (alice.pk, mallory.pk, room.pk)
+    assert entry.details == {"peer_id": mallory_ws.peer_id, "guest": False}
 
 
 async def test_nobody_but_the_owner_can_remove_or_mute_the_owner(connect: Connect, alice: User, bob: User):
