@@ -41,6 +41,8 @@ INSTALLED_APPS = [
     "signaling",
     "chat",
     "mediaworker",
+    "moderation",
+    "invites",
 ]
 
 MIDDLEWARE = [

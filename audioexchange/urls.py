@@ -6,6 +6,7 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("", include("signaling.urls")),
     path("", include("mediaworker.urls")),
+    path("", include("invites.urls")),
     path("admin/", admin.site.urls),
     path("", include("django_prometheus.urls")),
 ]

@@ -44,7 +44,7 @@ class RoomAdmin(admin.ModelAdmin):
     list_filter = ("locked", "audio_only", HasPasswordFilter, "created")
     search_fields = ("slug", "name", "description", "owner__username", "owner__display_name")
     list_select_related = ("owner",)
-    autocomplete_fields = ("owner",)
+    autocomplete_fields = ("owner", "moderators")
     date_hierarchy = "created"
     actions = ("lock", "unlock")
     fields = (
@@ -55,6 +55,8 @@ class RoomAdmin(admin.ModelAdmin):
         "max_participants",
         "audio_only",
         "locked",
+        "knock",
+        "moderators",
         "new_password",
         "clear_password",
     )

@@ -74,6 +74,12 @@ class RoomEditForm(forms.Form):
     description = forms.CharField(max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 3}))
     audio_only = forms.BooleanField(required=False, label="Audio only (no video)")
     locked = forms.BooleanField(required=False, label="Locked (nobody new can join)")
+    knock = forms.BooleanField(required=False, label="Ask to join (newcomers wait until a moderator lets them in)")
+    moderators = forms.CharField(
+        required=False,
+        max_length=1000,
+        help_text="Usernames, separated by commas: they may mute, remove and admit people, lock and end the call.",
+    )
     new_password = _password_field("New password", "Leave empty to keep the current password.")
     clear_password = forms.BooleanField(required=False, label="Remove the password")
 
@@ -86,11 +92,14 @@ class RoomEditForm(forms.Form):
                 "max_participants": room.max_participants,
                 "audio_only": room.audio_only,
                 "locked": room.locked,
+                "knock": room.knock,
+                "moderators": ", ".join(room.moderators.order_by("username").values_list("username", flat=True)),
             },
         )
         super().__init__(*args, **kwargs)
         self.fields["max_participants"] = _capacity_field()
-        self.order_fields(["name", "description", "max_participants", "audio_only", "locked", "new_password"])
+        order = ["name", "description", "max_participants", "audio_only", "locked", "knock", "moderators"]
+        self.order_fields([*order, "new_password"])
         if not room.has_password:
             del self.fields["clear_password"]
 
@@ -102,8 +111,11 @@ class RoomEditForm(forms.Form):
 
     def room_fields(self) -> dict[str, Any]:
         """The cleaned values that map straight onto Room fields."""
-        names = ("name", "description", "max_participants", "audio_only", "locked")
+        names = ("name", "description", "max_participants", "audio_only", "locked", "knock")
         return {name: self.cleaned_data[name] for name in names}
+
+    def moderator_usernames(self) -> list[str]:
+        return [name.strip() for name in self.cleaned_data.get("moderators", "").split(",") if name.strip()]
 
 
 class RoomPasswordForm(forms.Form):
@@ -120,7 +132,17 @@ class RoomAdminForm(forms.ModelForm):
 
     class Meta:
         model = Room
-        fields = ["slug", "name", "owner", "description", "max_participants", "audio_only", "locked"]
+        fields = [
+            "slug",
+            "name",
+            "owner",
+            "description",
+            "max_participants",
+            "audio_only",
+            "locked",
+            "knock",
+            "moderators",
+        ]
 
     def clean_max_participants(self) -> int:
         value: int = self.cleaned_data["max_participants"]

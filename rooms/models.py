@@ -25,6 +25,16 @@ class Room(models.Model):
     )
     audio_only = models.BooleanField(default=False, help_text="No video at all in this room.")
     locked = models.BooleanField(default=False, help_text="Nobody new can join.")
+    # Moderation (issue 6): see moderation/ and signaling/moderation.py.
+    knock = models.BooleanField(
+        default=False, verbose_name="ask to join", help_text="Newcomers wait until a moderator lets them in."
+    )
+    moderators = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="moderated_rooms",
+        help_text="People who may mute, remove and admit others, lock the room and end the meeting.",
+    )
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -7,6 +7,7 @@ from typing import Any
 from django.urls import reverse
 
 from mediaworker import selectors as recording_selectors
+from moderation import selectors as moderation_selectors
 from rooms import services
 from rooms.models import Room
 from signaling.presence import get_presence
@@ -62,4 +63,7 @@ def call_config(room: Room, user: Any) -> dict[str, Any]:
         # Recording (mediaworker): who sees the buttons, and what the pre-join screen says.
         "can_record": services.can_manage(user, room),
         "recording_active": recording_selectors.is_recording(room),
+        # Moderation (issue 6): who sees the moderator controls; the server checks every action.
+        "can_moderate": moderation_selectors.is_moderator(user, room),
+        "locked": room.locked,
     }

@@ -8,12 +8,15 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from accounts.models import User
+from invites import services as invite_services
+from moderation import services as moderation_services
 from rooms import selectors, services
 from rooms.forms import RoomCreateForm, RoomEditForm, RoomPasswordForm, add_service_errors
 from rooms.models import Room
@@ -101,22 +104,25 @@ def _create_room(request: HttpRequest, form: RoomCreateForm) -> Room | None:
     return room
 
 
-@login_required
 def room(request: HttpRequest, slug: str) -> HttpResponse:
-    """The call page, once the room admits this user: not locked to them, password given."""
+    """The call page, once the room admits this user (or invited guest): not locked to them, password given."""
+    guest = None if request.user.is_authenticated else invite_services.guest_in(request.session, slug)
+    if not request.user.is_authenticated and guest is None:
+        return redirect_to_login(request.get_full_path())
     found = selectors.get_room(slug)
     if found is None:
         return _no_such_room(request, slug)
-    if not services.may_enter(request.user, found):
+    who = guest or request.user
+    if not services.may_enter(who, found):
         return _room_locked(request, found)
-    if request.method == "POST":
+    if guest is None and request.method == "POST":
         return _check_password(request, found)
-    if not services.has_access(request.session, request.user, found):
+    if guest is None and not services.has_access(request.session, request.user, found):
         return _password_page(request, found, RoomPasswordForm())
     context = {
         "room": found,
-        "can_manage": services.can_manage(request.user, found),
-        "call_config": selectors.call_config(found, request.user),
+        "can_manage": services.can_manage(who, found),
+        "call_config": selectors.call_config(found, who),
     }
     return render(request, "rooms/room.html", context)
 
@@ -143,12 +149,14 @@ def room_edit(request: HttpRequest, room: Room) -> HttpResponse:
     form = RoomEditForm(request.POST or None, room=room)
     if request.method == "POST" and form.is_valid():
         try:
-            services.update_room(
-                room,
-                password=form.cleaned_data["new_password"] or None,
-                clear_password=form.cleaned_data.get("clear_password", False),
-                **form.room_fields(),
-            )
+            with transaction.atomic():  # the settings and the moderators change together, or neither
+                services.update_room(
+                    room,
+                    password=form.cleaned_data["new_password"] or None,
+                    clear_password=form.cleaned_data.get("clear_password", False),
+                    **form.room_fields(),
+                )
+                moderation_services.set_moderators(room, form.moderator_usernames())
         except ValidationError as error:
             room.refresh_from_db()
             add_service_errors(form, error)

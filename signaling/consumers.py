@@ -8,9 +8,10 @@ from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from signaling import metrics, presence, protocol, services
+from signaling import metrics, moderation, presence, protocol, services
 from signaling.daphne_compat import SEND_ERRORS
 from signaling.hub import hub
+from signaling.identity import Identity
 from signaling.presence import Peer
 from signaling.protocol import CloseCode, ProtocolError
 from signaling.ratelimit import TokenBucket
@@ -23,6 +24,8 @@ class RoomConsumer(AsyncWebsocketConsumer):
     """One browser in one room (`/ws/rooms/<slug>/`), see docs/protocol.md."""
 
     peer: Peer | None = None
+    waiting: Peer | None = None  # knocking at a room that asks newcomers to wait
+    identity: Identity | None = None
     slug: str = ""
     closing = False
 
@@ -61,15 +64,22 @@ class RoomConsumer(AsyncWebsocketConsumer):
         if hub.draining:
             await self.shut(CloseCode.GOING_AWAY, GOING_AWAY_TEXT)
             return
+        await self._enter()
+        if self.peer is not None:
+            metrics.JOIN_SECONDS.observe(time.perf_counter() - started)
+
+    async def _enter(self, knocked: bool = False) -> None:
         try:
             async with hub.admission_gate(settings.SIGNALING_CONCURRENT_JOINS):
                 # Join the group before taking a place, so no peer-joined can slip between the two.
                 await self.channel_layer.group_add(services.room_group(self.slug), self.channel_name)
-                admission = await services.admit_peer(self.scope, self.slug, self.channel_name)
-        except services.Refused as refusal:
-            metrics.CONNECTIONS_REFUSED.labels(reason=refusal.reason).inc()
+                admission = await services.admit_peer(self.scope, self.slug, self.channel_name, knocked)
+        except services.MustKnock as knock:
             await self.channel_layer.group_discard(services.room_group(self.slug), self.channel_name)
-            await self.shut(refusal.close_code, protocol.render_error(refusal.reason, refusal.message))
+            await self._wait_at_door(knock)
+            return
+        except services.Refused as refusal:
+            await self._refuse(refusal.close_code, refusal.reason, refusal.message)
             return
         except services.BACKEND_ERRORS as error:
             log.warning("could not admit a peer to room %s (%r): closing with 1012", self.slug, error)
@@ -78,9 +88,32 @@ class RoomConsumer(AsyncWebsocketConsumer):
             return
         self.peer = admission.peer
         self.room_kind = admission.room_kind
+        self.identity = admission.identity
         await self.send(text_data=admission.welcome)
-        metrics.JOIN_SECONDS.observe(time.perf_counter() - started)
+        if self.identity.moderator:
+            await self._join_moderators()
         log.info("peer %s (%s) joined room %s", self.peer.peer_id, self.peer.name, self.slug)
+
+    async def _refuse(self, code: CloseCode, reason: str, message: str) -> None:
+        metrics.CONNECTIONS_REFUSED.labels(reason=reason).inc()
+        await self.channel_layer.group_discard(services.room_group(self.slug), self.channel_name)
+        await self.shut(code, protocol.render_error(reason, message))
+
+    async def _wait_at_door(self, knock: services.MustKnock) -> None:
+        """Knock to enter: nothing of the room reaches this socket until a moderator answers."""
+        self.identity = knock.identity
+        try:
+            await moderation.start_waiting(self.slug, knock.peer)
+        except ProtocolError as error:
+            await self._refuse(CloseCode.ROOM_FULL, error.code, error.message)
+            return
+        self.waiting = knock.peer
+        await self.send(text_data=protocol.render_waiting(moderation.WAITING_MESSAGE))
+
+    async def _join_moderators(self) -> None:
+        await self.channel_layer.group_add(moderation.moderators_group(self.slug), self.channel_name)
+        for text in await moderation.waiting_list(self.slug):
+            await self.deliver(text)
 
     def _start_process_chores(self) -> None:
         install_drain_on_sigterm()
@@ -92,10 +125,14 @@ class RoomConsumer(AsyncWebsocketConsumer):
 
     async def _forget_connection(self) -> None:
         hub.unregister(self.channel_name)
+        if self.waiting is not None:
+            await self._stop_waiting("left")
         if self.peer is None:
             return
         peer, self.peer = self.peer, None
         try:
+            if self.identity is not None and self.identity.moderator:
+                await self.channel_layer.group_discard(moderation.moderators_group(self.slug), self.channel_name)
             await self.channel_layer.group_discard(services.room_group(self.slug), self.channel_name)
             await services.leave_room(self.slug, peer)
         except services.BACKEND_ERRORS:
@@ -103,7 +140,20 @@ class RoomConsumer(AsyncWebsocketConsumer):
             log.warning("peer %s left room %s while Redis was unreachable", peer.peer_id, self.slug)
         log.info("peer %s left room %s", peer.peer_id, self.slug)
 
+    async def _stop_waiting(self, outcome: moderation.Outcome) -> None:
+        waiter, self.waiting = self.waiting, None
+        if waiter is None:
+            return
+        try:
+            await moderation.stop_waiting(self.slug, waiter, outcome)
+        except services.BACKEND_ERRORS:
+            # Its lease lapses on its own once this process stops renewing it.
+            log.warning("peer %s stopped waiting at room %s while Redis was unreachable", waiter.peer_id, self.slug)
+
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.waiting is not None and not self.closing:
+            await self._receive_while_waiting(text_data, bytes_data)
+            return
         if self.peer is None or self.closing:
             return
         if not await self._within_rate():
@@ -118,12 +168,27 @@ class RoomConsumer(AsyncWebsocketConsumer):
                 services.record_call_stats(self.room_kind, message)
             elif isinstance(message, protocol.RecordingControl):
                 await services.control_recording(self.slug, self.peer, message)
+            elif isinstance(message, protocol.Moderate):
+                await moderation.moderate(self.slug, self.peer, message)
             else:
                 await services.relay_signal(self.slug, self.peer, message)
         except ProtocolError as error:
             await self._send_error(error.code, error.message)
         except services.BACKEND_ERRORS:
             await self.shut(CloseCode.SERVICE_RESTART, services.UNAVAILABLE_TEXT)
+
+    async def _receive_while_waiting(self, text_data: str | None, bytes_data: bytes | None) -> None:
+        if not await self._within_rate():
+            return
+        try:
+            message = protocol.parse_client_message(text_data, bytes_data, settings.SIGNALING_MAX_MESSAGE_BYTES)
+        except ProtocolError as error:
+            await self._send_error(error.code, error.message)
+            return
+        if isinstance(message, protocol.Ping):
+            await self.send(text_data=protocol.render_pong())
+        else:
+            await self._send_error("not_admitted", "You are still waiting for a moderator to let you in.")
 
     async def _post_chat(self, message: protocol.ChatSend) -> None:
         assert self.peer is not None
@@ -185,10 +250,37 @@ class RoomConsumer(AsyncWebsocketConsumer):
             await self.deliver(event["text"])
 
     async def room_recording(self, event: dict[str, Any]) -> None:
-        await self.deliver(event["text"])
+        if self.peer is not None:
+            await self.deliver(event["text"])
 
     async def room_chat(self, event: dict[str, Any]) -> None:
-        await self.deliver(event["text"])
+        if self.peer is not None:
+            await self.deliver(event["text"])
+
+    # Moderation and knock-to-enter (signaling/moderation.py) ----------------------
+
+    async def room_notice(self, event: dict[str, Any]) -> None:
+        if self.peer is not None:
+            await self.deliver(event["text"])
+
+    async def peer_notice(self, event: dict[str, Any]) -> None:
+        if self.peer is not None:
+            await self.deliver(event["text"])
+
+    async def peer_removed(self, event: dict[str, Any]) -> None:
+        identity = self.identity
+        if event["bar"] and identity is not None and identity.guest is not None:
+            await moderation.bar_guest(self.slug, identity.name, identity.guest_id)
+        await self._stop_waiting("denied")
+        # Leave presence now, so the others see them go at once, then tell them why.
+        await self._forget_connection()
+        await self.shut(CloseCode.FORBIDDEN, event["text"])
+
+    async def peer_admitted(self, event: dict[str, Any]) -> None:
+        if self.waiting is None or self.closing:
+            return
+        await self._stop_waiting("admitted")
+        await self._enter(knocked=True)
 
     async def room_closed(self, event: dict[str, Any]) -> None:
         await self.shut(CloseCode.ROOM_CLOSED, event["text"])

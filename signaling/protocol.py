@@ -98,8 +98,22 @@ class ChatSend:
     type: Literal["chat"] = "chat"
 
 
+# Moderation (issue 6): actions on one person need `peer_id`; the others act on the room.
+PERSON_ACTIONS = ("ask_mute", "mute", "remove", "remove_and_bar", "admit", "deny")
+ROOM_ACTIONS = ("lock", "unlock", "end")
+
+
+@dataclass(frozen=True, slots=True)
+class Moderate:
+    """`moderate`: a room's owner or moderator acts on a person (`peer_id`) or on the room."""
+
+    action: Literal["ask_mute", "mute", "remove", "remove_and_bar", "admit", "deny", "lock", "unlock", "end"]
+    peer_id: PeerId | None = None
+    type: Literal["moderate"] = "moderate"
+
+
 Signal = SessionDescription | IceCandidate
-ClientMessage = SessionDescription | IceCandidate | Ping | CallStats | RecordingControl | ChatSend
+ClientMessage = SessionDescription | IceCandidate | Ping | CallStats | RecordingControl | ChatSend | Moderate
 # Longer chat lines are refused by the chat service; this only bounds what is parsed.
 MAX_CHAT_FRAME_TEXT = 4000
 
@@ -113,6 +127,7 @@ _FIELDS: dict[str, frozenset[str]] = {
     "stats": frozenset({"type", "rtt_ms", "packet_loss", "inbound_kbps", "outbound_kbps", "path"}),
     "recording": frozenset({"type", "action"}),
     "chat": frozenset({"type", "text"}),
+    "moderate": frozenset({"type", "action", "peer_id"}),
 }
 # Plausible ranges for `stats` numbers; anything outside is a client bug or a lie.
 _STATS_RANGES: dict[str, tuple[float, float]] = {
@@ -156,6 +171,8 @@ def parse_client_message(text: str | None, binary: bytes | None, max_bytes: int)
         return _chat(data.get("text"))
     if kind == "recording":
         return _recording_control(data)
+    if kind == "moderate":
+        return _moderate(data)
     to = _peer_id(data.get("to"))
     if kind == "ice":
         return IceCandidate(to=to, candidate=_candidate(data.get("candidate", ...)))
@@ -183,6 +200,18 @@ def _recording_control(data: dict[str, Any]) -> RecordingControl:
     if action not in ("start", "stop"):
         raise ProtocolError("bad_field", "`action` must be start or stop.")
     return RecordingControl(action=action)
+
+
+def _moderate(data: dict[str, Any]) -> Moderate:
+    action = data.get("action")
+    if action in ROOM_ACTIONS:
+        return Moderate(action=action)
+    if action not in PERSON_ACTIONS:
+        raise ProtocolError("bad_field", f"`action` must be one of {', '.join(PERSON_ACTIONS + ROOM_ACTIONS)}.")
+    peer_id = data.get("peer_id")
+    if not isinstance(peer_id, str) or not 0 < len(peer_id) <= MAX_PEER_ID_LENGTH:
+        raise ProtocolError("bad_field", f"`peer_id` must name the person to {action.replace('_', ' ')}.")
+    return Moderate(action=action, peer_id=peer_id)
 
 
 def _chat(text: object) -> ChatSend:
@@ -288,3 +317,31 @@ def render_pong() -> str:
 
 def render_error(code: str, message: str) -> str:
     return _dump({"type": "error", "code": code, "message": message})
+
+
+# Moderation and knock-to-enter (issue 6) ----------------------------------------
+
+
+def render_mute(forced: bool, by: str) -> str:
+    """To one person: a moderator muted them (`forced`) or asks them to mute."""
+    return _dump({"type": "mute", "forced": forced, "by": by})
+
+
+def render_room_locked(locked: bool, by: str) -> str:
+    """Everyone in the room: a moderator locked or unlocked it."""
+    return _dump({"type": "room-locked", "locked": locked, "by": by})
+
+
+def render_waiting(message: str) -> str:
+    """To a knocking newcomer: wait until a moderator answers."""
+    return _dump({"type": "waiting", "message": message})
+
+
+def render_knocking(peer: dict[str, Any]) -> str:
+    """To the room's moderators: someone waits to be let in."""
+    return _dump({"type": "knocking", "peer": peer})
+
+
+def render_knock_withdrawn(peer_id: PeerId, outcome: Literal["admitted", "denied", "left"]) -> str:
+    """To the room's moderators: someone no longer waits (let in, turned away, or gone)."""
+    return _dump({"type": "knock-withdrawn", "peer_id": peer_id, "outcome": outcome})

@@ -5,6 +5,7 @@ internal types (`room.peer_joined`), distinct from what browsers see; the text
 a browser will receive is rendered once, by the sender, in `protocol`.
 """
 
+import dataclasses
 import logging
 import secrets
 from dataclasses import dataclass
@@ -23,12 +24,15 @@ from mediaworker import dispatch as worker_dispatch
 from mediaworker import selectors as recording_selectors
 from mediaworker import services as recording_services
 from mediaworker.models import Recording
+from moderation import selectors as moderation_selectors
 from rooms import services as room_services
 from rooms.models import Room
 from signaling import metrics, protocol
 from signaling.auth import resolve_user
 from signaling.hub import hub
 from signaling.ice import ice_servers_for
+from signaling.identity import Identity, identify
+from signaling.moderation import waiting_key
 from signaling.presence import Peer, RoomFull, get_presence
 from signaling.presence import is_shared as is_shared_presence
 from signaling.protocol import CloseCode, ProtocolError
@@ -59,12 +63,14 @@ class Refused(Exception):
 
 @dataclass(frozen=True)
 class RoomTicket:
-    """What the database says about a room for one joining user."""
+    """What the database says about a room for one joining user (or guest)."""
 
     slug: str
     capacity: int
     info: dict[str, Any]
     chat: list[dict[str, Any]]
+    identity: Identity
+    must_knock: bool  # the room asks newcomers to wait, and this one does not moderate it
 
 
 @dataclass(frozen=True)
@@ -72,19 +78,33 @@ class Admission:
     peer: Peer
     welcome: str
     room_kind: str  # "audio" or "video": the only label call-quality metrics carry
+    identity: Identity
+
+
+class MustKnock(Exception):
+    """The room asks newcomers to wait for a moderator: `peer` waits at the door."""
+
+    def __init__(self, peer: Peer, identity: Identity) -> None:
+        super().__init__("waiting")
+        self.peer = peer
+        self.identity = identity
 
 
 @database_sync_to_async
-def _check_entry(scope: dict[str, Any], slug: str) -> RoomTicket:
+def _check_entry(scope: dict[str, Any], slug: str, knocked: bool) -> RoomTicket:
     user = resolve_user(scope)
-    if not user.is_authenticated:
-        raise Refused(CloseCode.NOT_LOGGED_IN, "not_logged_in", "Log in to join this room.")
     room = Room.objects.filter(slug=slug).first()
+    identity = identify(scope.get("session"), user, slug)
+    if identity is None:
+        raise Refused(CloseCode.NOT_LOGGED_IN, "not_logged_in", "Log in to join this room.")
     if room is None:
         raise Refused(CloseCode.ROOM_NOT_FOUND, "room_not_found", f"There is no room {slug!r}.")
-    if not room_services.may_enter(user, room):
+    who = identity.guest or user
+    if moderation_selectors.is_barred(room, identity.user_id, identity.guest_id):
+        raise Refused(CloseCode.FORBIDDEN, "banned", "You were removed from this room and may not return.")
+    if not room_services.may_enter(who, room):
         raise Refused(CloseCode.ROOM_LOCKED, "room_locked", "This room is locked; ask its owner to unlock it.")
-    if not room_services.has_access(scope["session"], user, room):
+    if identity.guest is None and not room_services.has_access(scope["session"], user, room):
         raise Refused(
             CloseCode.FORBIDDEN, "password_required", "This room needs its password: enter it on the room page."
         )
@@ -95,20 +115,26 @@ def _check_entry(scope: dict[str, Any], slug: str) -> RoomTicket:
         "max_participants": room.max_participants,
         "recording": recording_selectors.is_recording(room),
     }
+    moderator = moderation_selectors.is_moderator(who, room)
+    identity = dataclasses.replace(identity, moderator=moderator)
     # The chat history comes in the same database hop as the room: joins are hop-bound.
     history = chat_selectors.recent_messages(room.slug)
-    return RoomTicket(slug=room.slug, capacity=room.max_participants, info=info, chat=history)
+    must_knock = room.knock and not moderator and not knocked
+    return RoomTicket(room.slug, room.max_participants, info, history, identity, must_knock)
 
 
-async def admit_peer(scope: dict[str, Any], slug: str, channel_name: str) -> Admission:
+async def admit_peer(scope: dict[str, Any], slug: str, channel_name: str, knocked: bool = False) -> Admission:
     """Check the user may join `slug` and take a place in it, atomically against capacity.
 
-    Raises `Refused` with the close code to use. On success the others in the room
-    have been told, and `welcome` is the text to send the newcomer.
+    Raises `Refused` with the close code to use, or `MustKnock` when the room asks
+    newcomers to wait (`knocked`: a moderator already let this connection in). On
+    success the others in the room have been told, and `welcome` is the text to send.
     """
-    ticket = await _check_entry(scope, slug)
-    user = scope["user"]
-    peer = Peer(peer_id=secrets.token_urlsafe(8), name=user.public_name, user_id=user.pk, channel_name=channel_name)
+    ticket = await _check_entry(scope, slug, knocked)
+    who = ticket.identity
+    peer = Peer(peer_id=secrets.token_urlsafe(8), name=who.name, user_id=who.user_id, channel_name=channel_name)
+    if ticket.must_knock:
+        raise MustKnock(peer, who)
     try:
         others = await get_presence().admit(slug, peer, ticket.capacity)
     except RoomFull:
@@ -116,10 +142,11 @@ async def admit_peer(scope: dict[str, Any], slug: str, channel_name: str) -> Adm
             CloseCode.ROOM_FULL, "room_full", f"This room is full ({ticket.capacity} people); try again later."
         ) from None
     welcome = protocol.render_welcome(
-        peer.peer_id, ticket.info, [other.public() for other in others], ice_servers_for(str(user.pk)), ticket.chat
+        peer.peer_id, ticket.info, [other.public() for other in others], ice_servers_for(who.ice_user), ticket.chat
     )
     await _group_send(slug, "room.peer_joined", peer.peer_id, protocol.render_peer_joined(peer.public()))
-    return Admission(peer=peer, welcome=welcome, room_kind="audio" if ticket.info["audio_only"] else "video")
+    kind = "audio" if ticket.info["audio_only"] else "video"
+    return Admission(peer=peer, welcome=welcome, room_kind=kind, identity=who)
 
 
 async def relay_signal(slug: str, sender: Peer, message: protocol.Signal) -> None:
@@ -290,4 +317,5 @@ def disconnect_room(slug: str, reason: str) -> None:
     if layer is None:
         return
     text = protocol.render_error("room_closed", reason)
-    async_to_sync(layer.group_send)(room_group(slug), {"type": "room.closed", "text": text})
+    for group in (room_group(slug), waiting_key(slug)):  # those waiting to be let in too
+        async_to_sync(layer.group_send)(group, {"type": "room.closed", "text": text})

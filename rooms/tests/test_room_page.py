@@ -40,6 +40,8 @@ def test_bob_gets_the_call_page_with_its_config(client: Client, room: Room, bob:
         "ice_servers_url": "/ice-servers/",
         "can_record": False,
         "recording_active": False,
+        "can_moderate": False,
+        "locked": False,
     }
 
 

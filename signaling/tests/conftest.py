@@ -91,10 +91,12 @@ async def connect() -> AsyncIterator[Connect]:
         slug: str = "standup",
         origin: str = ORIGIN,
         room_password: tuple[Room, str] | None = None,
+        cookie: str | None = None,  # a session of someone without an account (an invited guest)
     ) -> Browser:
         headers = [(b"origin", origin.encode())]
         if user is not None:
             cookie = await session_cookie(user, room_password)
+        if cookie is not None:
             headers.append((b"cookie", f"sessionid={cookie}".encode()))
         browser = Browser(WebsocketCommunicator(application, f"/ws/rooms/{slug}/", headers=headers))
         opened.append(browser)

@@ -6,10 +6,11 @@
 // Debugging handle (used by the browser tests, handy in the console):
 //   window.audioExchange.peerConnections()  Map of peer_id -> RTCPeerConnection
 //   window.audioExchange.peerId             our peer_id in the room (null before `welcome`)
-//   window.audioExchange.state              "prejoin" | "joining" | "in-call" | "reconnecting" | "ended" | "left"
+//   window.audioExchange.state              "prejoin" | "joining" | "waiting" | "in-call" | "reconnecting" | "ended" | "left"
 
 import { LocalMedia } from "./media.js";
 import { PeerMesh } from "./mesh.js";
+import { ModerationControls } from "./moderation.js";
 import { ChatPanel } from "./chat.js";
 import { showNetworkCheck } from "./netcheck.js";
 import { PreJoinScreen } from "./prejoin.js";
@@ -92,6 +93,7 @@ function joinCall(devicesPanel) {
   wireSignaling(screen, signaling, mesh);
   wireRecording(recording, signaling, mesh);
   wireChat(chat, signaling);
+  wireModeration(screen, signaling, mesh);
   wireControls(screen);
   signaling.connect();
   telemetry.start();
@@ -159,6 +161,31 @@ function wireChat(chat, signaling) {
   signaling.on("chat", (message) => chat.add(message));
   signaling.on("error", ({ code, message }) => {
     if (code.startsWith("chat_")) chat.showError(message);
+  });
+}
+
+function wireModeration(screen, signaling, mesh) {
+  const moderation = new ModerationControls({
+    root: document.getElementById("call"),
+    canModerate: Boolean(config.can_moderate),
+    locked: Boolean(config.locked),
+    send: (message) => signaling.send(message),
+  });
+  mesh.on("peer-added", ({ peerId, name }) => moderation.addPeer(peerId, name));
+  signaling.on("welcome", () => moderation.clearWaiting());
+  signaling.on("waiting", ({ message }) => {
+    session.state = "waiting";
+    screen.showBanner(message);
+  });
+  signaling.on("knocking", ({ peer }) => moderation.addWaiting(peer));
+  signaling.on("knock-withdrawn", ({ peer_id: peerId }) => moderation.removeWaiting(peerId));
+  signaling.on("room-locked", ({ locked, by }) => {
+    moderation.setLocked(locked);
+    screen.showBanner(locked ? `${by} locked the room: nobody new can join.` : `${by} unlocked the room.`);
+  });
+  signaling.on("mute", ({ forced, by }) => {
+    if (forced) media.setMuted(true);
+    screen.showBanner(forced ? `${by} muted you. Unmute when you want to speak.` : `${by} asks you to mute.`);
   });
 }
 

@@ -1,0 +1,125 @@
+"""Invite links and the guests they let in.
+
+A guest is a display name and a random id kept in the session of whoever opened a
+valid link, for that one room; the room socket reads it from the session
+(signaling/auth.py), never from a message. Guests never own, manage or moderate.
+"""
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.contrib.sessions.backends.base import SessionBase
+from django.db.models import F, Q
+from django.utils import timezone
+
+from accounts.models import User
+from invites.models import Invite
+from rooms.models import Room
+
+_GUESTS_KEY = "guests"
+MAX_GUEST_NAME = 40
+
+
+@dataclass(frozen=True)
+class Guest:
+    """Someone in a room through an invite, without an account. Reads like an anonymous user
+    to permission checks (`is_authenticated` is False), so it can never manage anything."""
+
+    guest_id: str
+    name: str
+    invite_id: int
+    is_authenticated = False
+    is_staff = False
+    pk = None
+
+    @property
+    def public_name(self) -> str:
+        return f"{self.name} (guest)"
+
+
+class InviteUnusable(Exception):
+    """The link cannot be used; `status` is the HTTP status of the page that says why."""
+
+    def __init__(self, status: int, title: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.title = title
+        self.message = message
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_invite(
+    room: Room, by: User, *, expires_at: datetime | None = None, max_uses: int | None = None, label: str = ""
+) -> tuple[Invite, str]:
+    """A new invite and its token; the token is not stored, show it to the owner once."""
+    token = secrets.token_urlsafe(24)
+    invite = Invite.objects.create(
+        room=room, token_hash=hash_token(token), created_by=by, expires_at=expires_at, max_uses=max_uses, label=label
+    )
+    return invite, token
+
+
+def revoke(invite: Invite) -> None:
+    invite.revoked = True
+    invite.save(update_fields=["revoked"])
+
+
+def _usable() -> Q:
+    unexpired = Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now())
+    uses_left = Q(max_uses__isnull=True) | Q(uses__lt=F("max_uses"))
+    return Q(revoked=False) & unexpired & uses_left
+
+
+def find_invite(token: str) -> Invite:
+    """The invite behind `token` (usable or not), or `InviteUnusable` (404)."""
+    invite = Invite.objects.select_related("room__owner").filter(token_hash=hash_token(token)).first()
+    if invite is None:
+        raise InviteUnusable(404, "No such invite", "This invite link is not valid. Check it, or ask for a new one.")
+    return invite
+
+
+def explain_unusable(invite: Invite) -> None:
+    """Raise `InviteUnusable` (410) if the invite was revoked, has expired or is used up."""
+    ask = f"Ask {invite.room.owner.public_name if invite.room.owner else 'the room owner'} for a new link."
+    if invite.revoked:
+        raise InviteUnusable(410, "This invite was withdrawn", f"The room's owner withdrew this invite. {ask}")
+    if invite.expires_at is not None and invite.expires_at <= timezone.now():
+        when = timezone.localtime(invite.expires_at).strftime("%Y-%m-%d %H:%M")
+        raise InviteUnusable(410, "This invite has expired", f"This invite expired on {when}. {ask}")
+    if invite.max_uses is not None and invite.uses >= invite.max_uses:
+        raise InviteUnusable(410, "This invite is used up", f"This invite was for {invite.max_uses} use(s). {ask}")
+
+
+def redeem(invite: Invite, session: SessionBase, name: str) -> Guest:
+    """Spend one use of `invite` and make the session a guest of its room.
+
+    The use is counted by one conditional UPDATE, so two people racing for the last use
+    cannot both get it: the loser gets `InviteUnusable` (410).
+    """
+    spent = Invite.objects.filter(_usable(), pk=invite.pk).update(uses=F("uses") + 1)
+    if not spent:
+        invite.refresh_from_db()
+        explain_unusable(invite)
+        raise InviteUnusable(410, "This invite is used up", "This invite cannot be used any more.")
+    guest = Guest(guest_id=secrets.token_urlsafe(12), name=name, invite_id=invite.pk)
+    guests = dict(session.get(_GUESTS_KEY, {}))
+    guests[invite.room.slug] = {"id": guest.guest_id, "name": guest.name, "invite": invite.pk}
+    session[_GUESTS_KEY] = guests
+    return guest
+
+
+def guest_in(session: Any, slug: str) -> Guest | None:
+    """The guest this session is in room `slug`, while their invite is not withdrawn."""
+    grants = session.get(_GUESTS_KEY, {}) if session is not None else {}
+    grant = grants.get(slug) if isinstance(grants, dict) else None
+    if not isinstance(grant, dict) or not isinstance(grant.get("invite"), int):
+        return None
+    if not Invite.objects.filter(pk=grant["invite"], revoked=False).exists():
+        return None
+    return Guest(guest_id=str(grant["id"]), name=str(grant["name"]), invite_id=int(grant["invite"]))

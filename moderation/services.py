@@ -1,0 +1,119 @@
+"""Moderation rules: who may act, on whom, and the audit log of every action.
+
+Synchronous database work; `signaling.moderation` calls these from the socket and
+then acts on the connections (mute, disconnect, admit) through the channel layer.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from accounts.models import User
+from moderation.models import Ban, ModerationAction
+from moderation.selectors import is_moderator
+from rooms import services as room_services
+from rooms.models import Room
+
+
+class ModerationRefused(Exception):
+    """An action the server will not take; `code` and `message` go back to the actor."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Target:
+    """The person acted on, as signaling presence knows them."""
+
+    name: str
+    user_id: int | None
+    guest_id: str = ""
+    peer_id: str = ""
+
+
+def authorize(slug: str, actor_id: int | None) -> tuple[Room, User]:
+    """The room and the acting user, if they moderate it; else `ModerationRefused('not_moderator')`."""
+    room = Room.objects.select_related("owner").filter(slug=slug).first()
+    actor = User.objects.filter(pk=actor_id).first() if actor_id is not None else None
+    if room is None or actor is None or not is_moderator(actor, room):
+        raise ModerationRefused(
+            "not_moderator", "Only the room's owner and its moderators can do that; ask one of them."
+        )
+    return room, actor
+
+
+def check_may_act_on(room: Room, actor: User, target: Target) -> None:
+    """Nobody but the owner acts on the owner (the Jitsi bug of participants kicking the host)."""
+    if target.user_id is not None and target.user_id == room.owner_id and actor.pk != room.owner_id:
+        raise ModerationRefused("protected_owner", f"{target.name} owns this room: nobody can mute or remove them.")
+
+
+def record(room: Room, actor: User, action: str, target: Target | None = None, **details: Any) -> ModerationAction:
+    """Write one line of the audit log."""
+    return ModerationAction.objects.create(
+        room=room,
+        room_slug=room.slug,
+        actor=actor,
+        actor_name=actor.public_name,
+        action=action,
+        target_name=target.name if target else "",
+        target_user_id=target.user_id if target else None,
+        details=details,
+    )
+
+
+def act_on_person(slug: str, actor_id: int | None, action: str, target: Target) -> str:
+    """Authorize and log `action` on `target`, barring them for `remove_and_bar`; returns the actor's name."""
+    room, actor = authorize(slug, actor_id)
+    check_may_act_on(room, actor, target)
+    kind = ModerationAction.Kind.BAR if action == "remove_and_bar" else action
+    with transaction.atomic():
+        if action == "remove_and_bar" and target.user_id is not None:
+            bar(room, target, by=actor)
+        record(room, actor, kind, target, peer_id=target.peer_id, guest=target.user_id is None)
+    return actor.public_name
+
+
+def bar(room: Room, target: Target, by: User | None = None) -> None:
+    """Bar a user, or a guest by the id in their session, from returning to `room` (idempotent)."""
+    try:
+        with transaction.atomic():
+            Ban.objects.create(room=room, user_id=target.user_id, guest_id=target.guest_id, name=target.name, by=by)
+    except IntegrityError:
+        pass  # already barred
+
+
+def bar_guest(slug: str, target: Target) -> None:
+    """Bar a removed guest, called by the guest's own connection (only it knows the guest id)."""
+    room = Room.objects.filter(slug=slug).first()
+    if room is not None and target.guest_id:
+        bar(room, target)
+
+
+def act_on_room(slug: str, actor_id: int | None, action: str) -> str:
+    """Authorize, apply (lock/unlock) and log a room action; returns the actor's name."""
+    room, actor = authorize(slug, actor_id)
+    with transaction.atomic():
+        if action in ("lock", "unlock"):
+            room_services.set_locked(room, action == "lock")
+        record(room, actor, action)
+    return actor.public_name
+
+
+def authorize_name(slug: str, actor_id: int | None) -> str:
+    """The acting moderator's name, or `ModerationRefused('not_moderator')`."""
+    return authorize(slug, actor_id)[1].public_name
+
+
+def set_moderators(room: Room, usernames: list[str]) -> None:
+    """Make exactly these users the room's moderators; raises ValidationError naming unknown usernames."""
+    users = list(User.objects.filter(username__in=usernames))
+    unknown = sorted(set(usernames) - {user.username for user in users})
+    if unknown:
+        raise ValidationError({"moderators": f"No account named {', '.join(unknown)}: check the spelling."})
+    room.moderators.set(users)

@@ -1,0 +1,37 @@
+"""Who a connection is: a signed-in user, or a guest let in by an invite link.
+
+Read from the session (signaling/auth.py), never from a message.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+from invites import services as invite_services
+from invites.services import Guest
+
+
+@dataclass(frozen=True)
+class Identity:
+    name: str
+    user_id: int | None
+    guest: Guest | None = None
+    moderator: bool = False
+
+    @property
+    def guest_id(self) -> str:
+        return self.guest.guest_id if self.guest else ""
+
+    @property
+    def ice_user(self) -> str:
+        """The TURN credential's user part: the user id, or the guest id."""
+        return f"guest-{self.guest.guest_id}" if self.guest else str(self.user_id)
+
+
+def identify(session: Any, user: Any, slug: str) -> Identity | None:
+    """The signed-in user, else this session's guest grant for room `slug`, else None."""
+    if user is not None and user.is_authenticated:
+        return Identity(name=user.public_name, user_id=user.pk)
+    guest = invite_services.guest_in(session, slug)
+    if guest is None:
+        return None
+    return Identity(name=guest.public_name, user_id=None, guest=guest)

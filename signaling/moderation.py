@@ -1,0 +1,157 @@
+"""Moderation and knock-to-enter on live connections, for the room socket.
+
+`moderation.services` decides who may act and keeps the audit log; this module
+acts on the connections, wherever they live: a person is reached through the
+channel layer by their channel name (`peer.*` events), the room through its
+group, the moderators through `moderators.<slug>`. Waiting newcomers are kept in
+presence under `waiting.<slug>` (never the room's own key), so they take no
+place and are not listed, yet every process can find them.
+"""
+
+import logging
+from typing import Any, Literal
+
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+
+from moderation import services as moderation_services
+from moderation.services import ModerationRefused, Target
+from signaling import protocol
+from signaling.presence import Peer, RoomFull, get_presence
+from signaling.protocol import ProtocolError
+
+log = logging.getLogger(__name__)
+
+# Room slugs never contain a dot, so these never clash with a room's own keys.
+MAX_WAITING = 200
+Outcome = Literal["admitted", "denied", "left"]
+WAITING_MESSAGE = "Waiting for a moderator to let you in…"
+
+
+def waiting_key(slug: str) -> str:
+    """Presence key, and channel-layer group, of the people knocking at room `slug`."""
+    return f"waiting.{slug}"
+
+
+def moderators_group(slug: str) -> str:
+    """The channel-layer group of the moderators in room `slug`: they see the waiting list."""
+    return f"moderators.{slug}"
+
+
+def _room_group(slug: str) -> str:
+    # services.room_group's name; services imports this module, so it is not imported here.
+    return f"room.{slug}"
+
+
+def _layer() -> Any:
+    layer = get_channel_layer()
+    assert layer is not None
+    return layer
+
+
+async def _to_peer(channel_name: str, event: dict[str, Any]) -> None:
+    """One connection, on whichever process serves it."""
+    await _layer().send(channel_name, event)
+
+
+async def _to_moderators(slug: str, text: str) -> None:
+    await _layer().group_send(moderators_group(slug), {"type": "room.notice", "text": text})
+
+
+async def _authorized(call: Any, *args: Any) -> str:
+    try:
+        name: str = await database_sync_to_async(call)(*args)
+    except ModerationRefused as refusal:
+        raise ProtocolError(refusal.code, refusal.message) from None
+    return name
+
+
+async def moderate(slug: str, actor: Peer, message: protocol.Moderate) -> None:
+    """Carry out a moderator's `moderate` message, or raise `ProtocolError` (`not_moderator`…)."""
+    if message.action in protocol.ROOM_ACTIONS:
+        await _act_on_room(slug, actor, message.action)
+    elif message.action in ("admit", "deny"):
+        await _answer_knock(slug, actor, message)
+    else:
+        await _act_on_person(slug, actor, message)
+
+
+async def _act_on_person(slug: str, actor: Peer, message: protocol.Moderate) -> None:
+    target = await get_presence().find(slug, message.peer_id or "")
+    if target is None or target.peer_id == actor.peer_id:
+        # Not found is checked first, but the rights are checked before anything happens.
+        await _authorized(moderation_services.authorize_name, slug, actor.user_id)
+        raise ProtocolError("unknown_peer", f"No one else with peer id {message.peer_id!r} is in this room.")
+    who = Target(name=target.name, user_id=target.user_id, peer_id=target.peer_id)
+    by = await _authorized(moderation_services.act_on_person, slug, actor.user_id, message.action, who)
+    if message.action in ("ask_mute", "mute"):
+        text = protocol.render_mute(message.action == "mute", by)
+        await _to_peer(target.channel_name, {"type": "peer.notice", "text": text})
+        return
+    barred = message.action == "remove_and_bar"
+    sentence = f"{by} removed you from the meeting." + (" You may not return to this room." if barred else "")
+    text = protocol.render_error("banned" if barred else "removed", sentence)
+    await _to_peer(target.channel_name, {"type": "peer.removed", "text": text, "bar": barred})
+
+
+async def _act_on_room(slug: str, actor: Peer, action: str) -> None:
+    by = await _authorized(moderation_services.act_on_room, slug, actor.user_id, action)
+    layer = _layer()
+    if action == "end":
+        text = protocol.render_error("meeting_ended", f"{by} ended the meeting for everyone.")
+        for group in (_room_group(slug), waiting_key(slug)):
+            await layer.group_send(group, {"type": "room.closed", "text": text, "slug": slug})
+        return
+    text = protocol.render_room_locked(action == "lock", by)
+    await layer.group_send(_room_group(slug), {"type": "room.notice", "text": text, "slug": slug})
+
+
+# Knock to enter -------------------------------------------------------------------
+
+
+async def start_waiting(slug: str, peer: Peer) -> None:
+    """Put a newcomer on the waiting list and tell the moderators (`knocking`)."""
+    try:
+        await get_presence().admit(waiting_key(slug), peer, MAX_WAITING)
+    except RoomFull:
+        raise ProtocolError("room_full", "Too many people are waiting to join this room; try later.") from None
+    await _layer().group_add(waiting_key(slug), peer.channel_name)
+    await _to_moderators(slug, protocol.render_knocking(peer.public()))
+
+
+async def stop_waiting(slug: str, peer: Peer, outcome: Outcome) -> None:
+    """Take a newcomer off the waiting list (idempotent) and tell the moderators."""
+    await get_presence().leave(waiting_key(slug), peer.peer_id)
+    await _layer().group_discard(waiting_key(slug), peer.channel_name)
+    if outcome == "left":
+        await _to_moderators(slug, protocol.render_knock_withdrawn(peer.peer_id, outcome))
+
+
+async def waiting_list(slug: str) -> list[str]:
+    """`knocking` messages for everyone waiting now, for a moderator who just arrived."""
+    return [protocol.render_knocking(peer.public()) for peer in await get_presence().members(waiting_key(slug))]
+
+
+async def _answer_knock(slug: str, actor: Peer, message: protocol.Moderate) -> None:
+    waiter = await get_presence().find(waiting_key(slug), message.peer_id or "")
+    if waiter is None:
+        await _authorized(moderation_services.authorize_name, slug, actor.user_id)
+        raise ProtocolError("unknown_peer", "That person is no longer waiting: they left or were answered.")
+    who = Target(name=waiter.name, user_id=waiter.user_id, peer_id=waiter.peer_id)
+    by = await _authorized(moderation_services.act_on_person, slug, actor.user_id, message.action, who)
+    # Off the list first: a second moderator answering at the same time finds nobody.
+    await get_presence().leave(waiting_key(slug), waiter.peer_id)
+    outcome: Outcome = "admitted" if message.action == "admit" else "denied"
+    if outcome == "admitted":
+        await _to_peer(waiter.channel_name, {"type": "peer.admitted"})
+    else:
+        text = protocol.render_error("knock_denied", f"{by} did not let you in to this meeting.")
+        await _to_peer(waiter.channel_name, {"type": "peer.removed", "text": text, "bar": False})
+    await _to_moderators(slug, protocol.render_knock_withdrawn(waiter.peer_id, outcome))
+
+
+async def bar_guest(slug: str, name: str, guest_id: str) -> None:
+    """A removed-and-barred guest's own connection records the bar (only it knows the guest id)."""
+    await database_sync_to_async(moderation_services.bar_guest)(
+        slug, Target(name=name, user_id=None, guest_id=guest_id)
+    )

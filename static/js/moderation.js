@@ -1,0 +1,105 @@
+// Moderation on the call page: per-person actions in the participant list, lock and end in the
+// toolbar, and the live list of people waiting to join (knock to enter), with Admit and Deny.
+// Every action is only a request: the server checks who may do it (docs/protocol.md,
+// "Moderation"). Names come from other people: they are only ever set with textContent.
+
+const PERSON_ACTIONS = [
+  ["ask_mute", "Ask to mute"],
+  ["mute", "Mute"],
+  ["remove", "Remove"],
+  ["remove_and_bar", "Remove and bar"],
+];
+
+function button(text, label, className = "secondary small") {
+  const node = document.createElement("button");
+  node.type = "button";
+  node.className = className;
+  node.textContent = text;
+  node.setAttribute("aria-label", label);
+  return node;
+}
+
+export class ModerationControls {
+  #send;
+  #waiting = new Map();
+
+  constructor({ root, canModerate, locked, send }) {
+    this.root = root;
+    this.canModerate = canModerate;
+    this.#send = send;
+    this.peopleList = root.querySelector("#people-list");
+    this.lockButton = root.querySelector("#lock-button");
+    this.endButton = root.querySelector("#end-button");
+    this.panel = root.querySelector("#waiting-panel");
+    this.list = root.querySelector("#waiting-list");
+    this.count = root.querySelector("#waiting-count");
+    if (!canModerate) return;
+    this.lockButton.hidden = false;
+    this.endButton.hidden = false;
+    this.setLocked(locked);
+    this.lockButton.addEventListener("click", () => {
+      this.#send({ type: "moderate", action: this.locked ? "unlock" : "lock" });
+    });
+    this.endButton.addEventListener("click", () => {
+      if (window.confirm("End the meeting for everyone?")) this.#send({ type: "moderate", action: "end" });
+    });
+  }
+
+  /** A participant appeared in the list (ui.js made their <li>): give moderators their buttons. */
+  addPeer(peerId, name) {
+    if (!this.canModerate) return;
+    const item = this.peopleList.querySelector(`li[data-peer-id="${CSS.escape(peerId)}"]`);
+    if (!item || item.querySelector(".moderation-actions")) return;
+    const actions = document.createElement("span");
+    actions.className = "moderation-actions";
+    for (const [action, text] of PERSON_ACTIONS) {
+      const control = button(text, `${text} ${name}`, action.startsWith("remove") ? "danger small" : "secondary small");
+      control.dataset.action = action;
+      control.addEventListener("click", () => this.#send({ type: "moderate", action, peer_id: peerId }));
+      actions.append(control);
+    }
+    item.append(actions);
+  }
+
+  setLocked(locked) {
+    this.locked = Boolean(locked);
+    if (!this.lockButton) return;
+    this.lockButton.textContent = this.locked ? "Unlock room" : "Lock room";
+    this.lockButton.setAttribute("aria-pressed", String(this.locked));
+  }
+
+  /** `knocking`: someone waits to be let in. */
+  addWaiting({ peer_id: peerId, name }) {
+    if (!this.canModerate || this.#waiting.has(peerId)) return;
+    const item = document.createElement("li");
+    item.dataset.peerId = peerId;
+    const who = document.createElement("span");
+    who.className = "name";
+    who.textContent = name;
+    const admit = button("Admit", `Admit ${name}`, "small");
+    const deny = button("Deny", `Deny ${name}`, "danger small");
+    admit.addEventListener("click", () => this.#send({ type: "moderate", action: "admit", peer_id: peerId }));
+    deny.addEventListener("click", () => this.#send({ type: "moderate", action: "deny", peer_id: peerId }));
+    item.append(who, " ", admit, " ", deny);
+    this.list.append(item);
+    this.#waiting.set(peerId, item);
+    this.#render();
+  }
+
+  /** `knock-withdrawn`: let in, turned away, or gone. */
+  removeWaiting(peerId) {
+    this.#waiting.get(peerId)?.remove();
+    this.#waiting.delete(peerId);
+    this.#render();
+  }
+
+  /** After a reconnect the server sends the waiting list again. */
+  clearWaiting() {
+    for (const peerId of [...this.#waiting.keys()]) this.removeWaiting(peerId);
+  }
+
+  #render() {
+    this.panel.hidden = this.#waiting.size === 0;
+    this.count.textContent = String(this.#waiting.size);
+  }
+}

@@ -1,0 +1,83 @@
+"""Moderation seen from real browsers: the owner mutes and removes people from the
+participant list, and lets a knocking newcomer in from the waiting list."""
+
+from collections.abc import Callable
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.live_server import AppServer
+from tests.test_browser_call import (  # noqa: F401 - fixtures
+    Caller,
+    Party,
+    eventually,
+    everyone_receives,
+    new_room,
+    party,
+    people,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def connected_to(caller: Caller) -> set[str]:
+    return set(caller.page.evaluate("[...window.audioExchange.peerConnections().keys()]"))
+
+
+def hung_up(caller: Caller, gone: Caller) -> Callable[[], str | None]:
+    def check() -> str | None:
+        return f"{caller} still has a connection to {gone}" if gone.peer_id in connected_to(caller) else None
+
+    return check
+
+
+@pytest.mark.timeout(180)
+def test_the_owner_mutes_carol_then_removes_bob_whose_media_stops_for_the_others(
+    app_server: AppServer,
+    party: Party,  # noqa: F811 - the fixture imported above
+):
+    slug = new_room(app_server, "moderated")
+    alice, bob, carol = (party.arrive(name, slug) for name in ("alice", "bob", "carol"))
+    eventually(everyone_receives(alice, bob, carol))
+    expect(bob.page.get_by_role("button", name="Remove Alice A.")).to_have_count(0)  # moderators only
+
+    alice.page.get_by_role("button", name="Mute Carol C.", exact=True).click()
+    expect(carol.page.locator("#call-banner")).to_contain_text("Alice A. muted you")
+    expect(carol.page.locator("#mute-button")).to_have_text("Unmute")
+
+    alice.page.get_by_role("button", name="Remove Bob B.", exact=True).click()
+
+    expect(bob.page.locator("#call-banner")).to_contain_text("Alice A. removed you from the meeting.")
+    bob.page.wait_for_function("window.audioExchange.state === 'ended'")
+    for other in (alice, carol):
+        expect(other.page.locator(f'#grid [data-peer-id="{bob.peer_id}"]')).to_have_count(0)
+        eventually(hung_up(other, bob))
+    assert connected_to(bob) == set(), "bob's page hung up every peer connection"
+    eventually(everyone_receives(alice, carol))
+
+
+@pytest.mark.timeout(180)
+def test_a_knocking_newcomer_waits_until_the_owner_admits_them(
+    app_server: AppServer,
+    party: Party,  # noqa: F811 - the fixture imported above
+):
+    slug = new_room(app_server, "knock")
+    ask_to_join = f"from rooms.models import Room; Room.objects.filter(slug={slug!r}).update(knock=True)"
+    app_server.manage("shell", "-c", ask_to_join)
+    alice = party.arrive("alice", slug)
+    bob = Caller(party.browser, app_server, "bob")
+    party.callers.append(bob)
+    bob.log_in()
+    bob.page.goto(f"{app_server.url}/rooms/{slug}/")
+    bob.page.get_by_role("button", name="Join").click()
+
+    expect(bob.page.locator("#call-banner")).to_contain_text("Waiting for a moderator to let you in")
+    assert bob.page.evaluate("window.audioExchange.state") == "waiting"
+    expect(alice.page.locator("#waiting-list li")).to_have_count(1)
+    assert connected_to(bob) == set(), "nothing of the room reaches a waiting page"
+
+    alice.page.get_by_role("button", name="Admit Bob B.").click()
+
+    bob.wait_in_call()
+    expect(alice.page.locator("#waiting-panel")).to_be_hidden()
+    eventually(everyone_receives(alice, bob))
