@@ -215,3 +215,16 @@ def scan_log(path: Path, limit: int = 3) -> dict[str, Any]:
         "errors": len(re.findall(r" (ERROR|CRITICAL) ", text)),
         "samples": [f"{count}x {line}" for line, count in sorted(samples.items(), key=lambda kv: -kv[1])[:limit]],
     }
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid` (children, their children...), from /proc."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children = (task / "children").read_text().split()
+        except OSError:
+            continue
+        for child in map(int, children):
+            found += [child, *descendants(child)]
+    return found

@@ -35,7 +35,7 @@ def machine() -> dict[str, Any]:
     if node:
         node_version = subprocess.run([node, "--version"], capture_output=True, text=True, timeout=10).stdout.strip()  # noqa: S603
     versions = {}
-    for package in ("django", "channels", "channels-redis", "daphne", "uvicorn", "twisted", "redis"):
+    for package in ("django", "channels", "channels-redis", "daphne", "uvicorn", "granian", "twisted", "redis"):
         try:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:

@@ -26,7 +26,7 @@ from typing import Any
 
 from bench import database, phases, report
 from bench.procs import BenchError, ProcessGroup, terminate_as_interrupt, wait_for_quiet
-from bench.targets import MODES, PROJECT, Bench, Mode, Target, flush_redis, prepare_seed, serve, uvicorn_available
+from bench.targets import MODES, PROJECT, Bench, Mode, Target, flush_redis, prepare_seed, serve, server_available
 
 DOCS = PROJECT / "docs" / "performance.md"
 CACHE = Path.home() / ".cache" / "audioexchange-bench" / "seed"
@@ -36,7 +36,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench.signaling", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--modes", default="embedded,redis,uvicorn,seed", help="comma-separated: " + ",".join(MODES))
+    parser.add_argument(
+        "--modes", default="embedded,redis,uvicorn,granian,seed", help="comma-separated: " + ",".join(MODES)
+    )
     parser.add_argument("--phases", default="pingpong,storm,idle", help="comma-separated: pingpong,storm,idle")
     parser.add_argument("--clients", default="1000,5000", help="ping-pong client counts (default 1000,5000)")
     parser.add_argument("--seconds", type=float, default=8, help="ping-pong measuring time (default 8)")
@@ -89,8 +91,9 @@ def usable_modes(args: argparse.Namespace, bench: Bench) -> list[Mode]:
     """The requested modes this machine can run; the others are skipped with a note."""
     modes = []
     for name in args.mode_names:
-        if name == "uvicorn" and not uvicorn_available():
-            bench.notes.append("uvicorn skipped: not installed (pip install 'uvicorn[standard]' in the venv)")
+        server = MODES[name].server
+        if server in ("uvicorn", "granian") and not server_available(server):
+            bench.notes.append(f"{name} skipped: not installed (pip install 'uvicorn[standard]' granian in the venv)")
             continue
         if name == "redis":
             try:

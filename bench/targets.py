@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.procs import BenchError, ProcessGroup, free_port, scan_log, wait_for_port
+from bench.procs import BenchError, ProcessGroup, descendants, free_port, scan_log, wait_for_port
 
 PROJECT = Path(__file__).resolve().parent.parent
 SEED_PEER = PROJECT.parent / "shared" / "peers" / "seed-node-signaling"
@@ -36,7 +36,7 @@ class Mode:
 
     name: str
     kind: str  # "app" (our protocol) or "seed" (Socket.IO)
-    server: str  # daphne, uvicorn or node
+    server: str  # daphne, uvicorn, granian or node
     processes: int = 1
     shared: bool = False  # REDIS_URL set, database shared by the processes
 
@@ -51,6 +51,7 @@ MODES = {
     "embedded": Mode("embedded", "app", "daphne"),
     "redis": Mode("redis", "app", "daphne", processes=2, shared=True),
     "uvicorn": Mode("uvicorn", "app", "uvicorn"),
+    "granian": Mode("granian", "app", "granian"),
     "seed": Mode("seed", "seed", "node"),
 }
 
@@ -99,7 +100,8 @@ class Target:
 
     @property
     def pids(self) -> list[int]:
-        return [proc.pid for proc in self.procs]
+        """The server processes and their children (granian serves from a worker process)."""
+        return [pid for proc in self.procs for pid in (proc.pid, *descendants(proc.pid))]
 
     @property
     def urls(self) -> list[str]:
@@ -110,8 +112,9 @@ class Target:
         return f"http://127.0.0.1:{self.ports[index]}"
 
 
-def uvicorn_available() -> bool:
-    return importlib.util.find_spec("uvicorn") is not None
+def server_available(server: str) -> bool:
+    """daphne is a requirement; uvicorn and granian are compared only where installed."""
+    return importlib.util.find_spec(server) is not None
 
 
 def prepare_seed(cache: Path, procs: ProcessGroup, timeout: float = 600) -> Path:
@@ -162,6 +165,13 @@ def server_argv(mode: Mode, port: int) -> list[str]:
         return [
             *(sys.executable, "-m", "uvicorn", "audioexchange.asgi:application"),
             *("--host", "127.0.0.1", "--port", str(port), "--ws-max-size", "131072", "--lifespan", "off"),
+        ]
+    if mode.server == "granian":
+        # No option caps a WebSocket message's size in granian 2.8 (a reason not to adopt it).
+        return [
+            *(sys.executable, "-m", "granian", "--interface", "asgi", "--host", "127.0.0.1", "--port", str(port)),
+            *("--backlog", "4096", "--backpressure", "16384", "--no-log"),
+            "audioexchange.asgi:application",
         ]
     # The production command line (the Procfile's), on this port.
     return ["env", f"DAPHNE={Path(sys.executable).with_name('daphne')}", "HOST=127.0.0.1", f"PORT={port}", WEB_SCRIPT]
