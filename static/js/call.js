@@ -207,6 +207,7 @@ function wireInCallMedia(screen, signaling, mesh) {
   return () => {
     speakers.stop();
     share.stop();
+    local.stop();
   };
 }
 

@@ -2,12 +2,18 @@
 // relayed by the server to the whole room (docs/protocol.md) and shown on every tile.
 //
 // LocalMediaState announces ours: again after every `welcome` (a reconnect is a new peer id),
-// and whenever something changes (mute, camera, hand, screen). Unchanged states are not resent.
+// and whenever something changes (mute, camera, hand, screen). Unchanged states are not resent,
+// and changes closer together than MIN_GAP_MS (push-to-talk taps) are coalesced into one sent
+// at the end of the gap, so the server's media-state rate limit never drops the latest state.
 // The raise-hand button lives here too: a hand is nothing but a flag of this state.
+
+const MIN_GAP_MS = 600;
 
 export class LocalMediaState {
   #hand = false;
   #last = "";
+  #sentAt = 0;
+  #pending = null;
 
   /**
    * @param send - function(message) that puts one message on the socket
@@ -44,11 +50,23 @@ export class LocalMediaState {
 
   /** Send the state if it changed since the last one sent (`force` after a new `welcome`). */
   announce({ force = false } = {}) {
+    clearTimeout(this.#pending);
+    this.#pending = null;
+    const wait = this.#sentAt + MIN_GAP_MS - performance.now();
+    if (wait > 0 && !force) {
+      this.#pending = setTimeout(() => this.announce(), wait);
+      return;
+    }
     const message = this.current;
     const text = JSON.stringify(message);
     if (text === this.#last && !force) return;
     this.#last = text;
+    this.#sentAt = performance.now();
     this.send(message);
+  }
+
+  stop() {
+    clearTimeout(this.#pending);
   }
 }
 

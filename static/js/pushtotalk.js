@@ -19,10 +19,11 @@ export class PushToTalk {
     window.addEventListener("blur", () => this.#on && this.media.setMuted(true));
   }
 
+  /** Turning it on mutes; turning it off leaves the microphone muted until Unmute is clicked. */
   setEnabled(on) {
     this.#on = on;
     if (this.toggle) this.toggle.checked = on;
-    this.media.setMuted(on);
+    if (on) this.media.setMuted(true);
   }
 
   #key(event, released) {
