@@ -11,6 +11,7 @@ import pytest
 from accounts.models import User
 from rooms import services as room_services
 from rooms.models import Room
+from signaling.mediastate import reset_media_states
 from signaling.presence import reset_presence
 
 PASSWORD = "correct horse battery staple"
@@ -46,8 +47,10 @@ def fresh_presence(settings: Any) -> Iterator[None]:
 
         redis.Redis.from_url(settings.REDIS_URL).flushdb()
     reset_presence()
+    reset_media_states()
     yield
     reset_presence()
+    reset_media_states()
 
 
 @pytest.fixture

@@ -161,6 +161,9 @@ SIGNALING_SHUTDOWN_DRAIN_SECONDS = env_float("SIGNALING_SHUTDOWN_DRAIN_SECONDS",
 # Chat: a token bucket per connection, separate from the signaling one.
 CHAT_RATE_PER_SECOND = env_float("CHAT_RATE_PER_SECOND", 1.0, minimum=0.01)
 CHAT_BURST = env_int("CHAT_BURST", 5, minimum=1)
+# media-state (mute, camera, hand, screen) is sent to the whole room: its own, smaller bucket.
+MEDIA_STATE_RATE_PER_SECOND = env_float("MEDIA_STATE_RATE_PER_SECOND", 2.0, minimum=0.01)
+MEDIA_STATE_BURST = env_int("MEDIA_STATE_BURST", 10, minimum=1)
 
 # Signaling limits (docs/protocol.md).
 SIGNALING_MAX_MESSAGE_BYTES = env_int("SIGNALING_MAX_MESSAGE_BYTES", 64 * 1024, minimum=1024)

@@ -57,6 +57,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         self.bucket = TokenBucket(settings.SIGNALING_RATE_LIMIT_PER_SECOND, settings.SIGNALING_RATE_LIMIT_BURST)
         self.strikes = 0
         self.chat_bucket = TokenBucket(settings.CHAT_RATE_PER_SECOND, settings.CHAT_BURST)
+        self.media_state_bucket = TokenBucket(settings.MEDIA_STATE_RATE_PER_SECOND, settings.MEDIA_STATE_BURST)
         # Accept first so a refusal can carry a readable message and a close code.
         await self.accept()
         hub.register(self.channel_name, self)
@@ -166,6 +167,8 @@ class RoomConsumer(AsyncWebsocketConsumer):
                 await self._post_chat(message)
             elif isinstance(message, protocol.CallStats):
                 services.record_call_stats(self.room_kind, message)
+            elif isinstance(message, protocol.MediaState):
+                await self._announce_media_state(message)
             elif isinstance(message, protocol.RecordingControl):
                 await services.control_recording(self.slug, self.peer, message)
             elif isinstance(message, protocol.Moderate):
@@ -195,6 +198,14 @@ class RoomConsumer(AsyncWebsocketConsumer):
         if not self.chat_bucket.allow():
             raise ProtocolError("chat_too_fast", "You are sending chat messages too fast; wait a moment.")
         await services.post_chat(self.slug, self.peer, message)
+
+    async def _announce_media_state(self, message: protocol.MediaState) -> None:
+        assert self.peer is not None
+        if not self.media_state_bucket.allow():
+            raise ProtocolError(
+                "media_state_too_fast", "Your microphone, camera or hand changed too often; wait a moment."
+            )
+        await services.announce_media_state(self.slug, self.peer, message)
 
     async def _within_rate(self) -> bool:
         if self.bucket.allow():
@@ -281,6 +292,9 @@ class RoomConsumer(AsyncWebsocketConsumer):
             return
         await self._stop_waiting("admitted")
         await self._enter(knocked=True)
+
+    async def room_media_state(self, event: dict[str, Any]) -> None:
+        await self.deliver(event["text"])
 
     async def room_closed(self, event: dict[str, Any]) -> None:
         await self.shut(CloseCode.ROOM_CLOSED, event["text"])

@@ -7,6 +7,7 @@ has one place to be checked against.
 """
 
 import json
+import re
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any, Literal
@@ -112,8 +113,28 @@ class Moderate:
     type: Literal["moderate"] = "moderate"
 
 
+@dataclass(frozen=True, slots=True)
+class MediaState:
+    """`media-state`: what a person's own media looks like now, for every tile in the room.
+
+    `audio`/`video`: microphone unmuted / camera on; `hand`: hand raised; `screen`: the id of
+    the MediaStream carrying their shared screen (its msid in the SDP), or None.
+    """
+
+    audio: bool
+    video: bool
+    hand: bool
+    screen: str | None
+    type: Literal["media-state"] = "media-state"
+
+    def public(self) -> dict[str, Any]:
+        return {"audio": self.audio, "video": self.video, "hand": self.hand, "screen": self.screen}
+
+
 Signal = SessionDescription | IceCandidate
-ClientMessage = SessionDescription | IceCandidate | Ping | CallStats | RecordingControl | ChatSend | Moderate
+ClientMessage = (
+    SessionDescription | IceCandidate | Ping | CallStats | RecordingControl | ChatSend | Moderate | MediaState
+)
 # Longer chat lines are refused by the chat service; this only bounds what is parsed.
 MAX_CHAT_FRAME_TEXT = 4000
 
@@ -128,6 +149,7 @@ _FIELDS: dict[str, frozenset[str]] = {
     "recording": frozenset({"type", "action"}),
     "chat": frozenset({"type", "text"}),
     "moderate": frozenset({"type", "action", "peer_id"}),
+    "media-state": frozenset({"type", "audio", "video", "hand", "screen"}),
 }
 # Plausible ranges for `stats` numbers; anything outside is a client bug or a lie.
 _STATS_RANGES: dict[str, tuple[float, float]] = {
@@ -173,6 +195,8 @@ def parse_client_message(text: str | None, binary: bytes | None, max_bytes: int)
         return _recording_control(data)
     if kind == "moderate":
         return _moderate(data)
+    if kind == "media-state":
+        return _media_state(data)
     to = _peer_id(data.get("to"))
     if kind == "ice":
         return IceCandidate(to=to, candidate=_candidate(data.get("candidate", ...)))
@@ -218,6 +242,25 @@ def _chat(text: object) -> ChatSend:
     if not isinstance(text, str) or len(text) > MAX_CHAT_FRAME_TEXT:
         raise ProtocolError("chat_invalid", "A chat message must be text of at most 1000 characters.")
     return ChatSend(text=text)
+
+
+# A MediaStream id: Chromium and Firefox use UUIDs (with braces in Firefox).
+_STREAM_ID = re.compile(r"[A-Za-z0-9{}_-]{1,64}")
+
+
+def _media_state(data: dict[str, Any]) -> MediaState:
+    audio, video, hand = (_flag(data, name) for name in ("audio", "video", "hand"))
+    screen = data.get("screen", ...)
+    if screen is not None and (not isinstance(screen, str) or not _STREAM_ID.fullmatch(screen)):
+        raise ProtocolError("bad_field", "`screen` must be the shared screen's MediaStream id, or null.")
+    return MediaState(audio=audio, video=video, hand=hand, screen=screen)
+
+
+def _flag(data: dict[str, Any], name: str) -> bool:
+    value = data.get(name)
+    if not isinstance(value, bool):
+        raise ProtocolError("bad_field", f"`{name}` must be true or false in a media-state.")
+    return value
 
 
 def _stat_number(name: str, value: object) -> float | None:
@@ -273,6 +316,7 @@ def render_welcome(
     peers: list[dict[str, Any]],
     ice_servers: list[dict[str, Any]],
     chat: list[dict[str, Any]] | None = None,
+    media_states: dict[PeerId, dict[str, Any]] | None = None,
 ) -> str:
     return _dump(
         {
@@ -282,6 +326,7 @@ def render_welcome(
             "peers": peers,
             "ice_servers": ice_servers,
             "chat": chat or [],
+            "media_states": media_states or {},
         }
     )
 
@@ -289,6 +334,11 @@ def render_welcome(
 def render_chat(sender: PeerId, line: dict[str, Any]) -> str:
     """A chat line as everyone in the room receives it (`name` and `text` are plain text)."""
     return _dump({"type": "chat", "from": sender, **line})
+
+
+def render_media_state(sender: PeerId, state: MediaState) -> str:
+    """A person's media state as everyone in the room receives it, `from` set by the server."""
+    return _dump({"type": "media-state", "from": sender, **state.public()})
 
 
 def render_peer_joined(peer: dict[str, Any]) -> str:

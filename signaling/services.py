@@ -32,6 +32,7 @@ from signaling.auth import resolve_user
 from signaling.hub import hub
 from signaling.ice import ice_servers_for
 from signaling.identity import Identity, identify
+from signaling.mediastate import get_media_states
 from signaling.moderation import waiting_key
 from signaling.presence import Peer, RoomFull, get_presence
 from signaling.presence import is_shared as is_shared_presence
@@ -141,8 +142,14 @@ async def admit_peer(scope: dict[str, Any], slug: str, channel_name: str, knocke
         raise Refused(
             CloseCode.ROOM_FULL, "room_full", f"This room is full ({ticket.capacity} people); try again later."
         ) from None
+    states = await get_media_states().load(slug, [other.peer_id for other in others])
     welcome = protocol.render_welcome(
-        peer.peer_id, ticket.info, [other.public() for other in others], ice_servers_for(who.ice_user), ticket.chat
+        peer.peer_id,
+        ticket.info,
+        [other.public() for other in others],
+        ice_servers_for(who.ice_user),
+        ticket.chat,
+        states,
     )
     await _group_send(slug, "room.peer_joined", peer.peer_id, protocol.render_peer_joined(peer.public()))
     kind = "audio" if ticket.info["audio_only"] else "video"
@@ -189,6 +196,12 @@ async def post_chat(slug: str, sender: Peer, message: protocol.ChatSend) -> None
     metrics.CHAT_MESSAGES.inc()
 
 
+async def announce_media_state(slug: str, sender: Peer, state: protocol.MediaState) -> None:
+    """Keep `sender`'s media state for late joiners and tell everyone in the room, the sender included."""
+    await get_media_states().save(slug, sender.peer_id, state.public())
+    await _group_send(slug, "room.media_state", sender.peer_id, protocol.render_media_state(sender.peer_id, state))
+
+
 def record_call_stats(room_kind: str, stats: protocol.CallStats) -> None:
     """Export a browser's call-quality summary, aggregated by room kind and media path."""
     labels = {"room_kind": room_kind, "path": stats.path}
@@ -205,6 +218,7 @@ def record_call_stats(room_kind: str, stats: protocol.CallStats) -> None:
 async def leave_room(slug: str, peer: Peer) -> None:
     """Remove `peer` from presence and tell the others."""
     await get_presence().leave(slug, peer.peer_id)
+    await get_media_states().forget(slug, peer.peer_id)
     await _group_send(slug, "room.peer_left", peer.peer_id, protocol.render_peer_left(peer.peer_id))
 
 

@@ -14,7 +14,12 @@ import { ModerationControls } from "./moderation.js";
 import { ChatPanel } from "./chat.js";
 import { showNetworkCheck } from "./netcheck.js";
 import { PreJoinScreen } from "./prejoin.js";
+import { LocalMediaState, showPeerState } from "./mediastate.js";
+import { PushToTalk } from "./pushtotalk.js";
 import { RecordingControls, SERVER_PEER_ID, showRecordingNotice } from "./recording.js";
+import { ScreenShare, ScreenStage } from "./screenshare.js";
+import { SpeakerDetector } from "./speaker.js";
+import { attachTileControls } from "./tilecontrols.js";
 import { SignalingClient } from "./signaling.js";
 import { CallTelemetry } from "./telemetry.js";
 import { CallScreen } from "./ui.js";
@@ -75,8 +80,10 @@ function joinCall(devicesPanel) {
     send: (message) => signaling.send(message),
   });
   session.mesh = mesh;
+  let stopInCallMedia = () => {};
   // Everything a call holds, let go of at once when it ends (leave, refusal, page closed).
   session.hangUp = () => {
+    stopInCallMedia();
     telemetry.stop();
     signaling.close();
     mesh.closeAll();
@@ -94,6 +101,7 @@ function joinCall(devicesPanel) {
   wireRecording(recording, signaling, mesh);
   wireChat(chat, signaling);
   wireModeration(screen, signaling, mesh);
+  stopInCallMedia = wireInCallMedia(screen, signaling, mesh); // after wireSignaling: tiles exist by then
   wireControls(screen);
   signaling.connect();
   telemetry.start();
@@ -187,6 +195,47 @@ function wireModeration(screen, signaling, mesh) {
     if (forced) media.setMuted(true);
     screen.showBanner(forced ? `${by} muted you. Unmute when you want to speak.` : `${by} asks you to mute.`);
   });
+}
+
+// Screen sharing, media-state (mute flags, raised hands), active speaker, per-tile volume and
+// push-to-talk. Returns what stops them when the call ends.
+function wireInCallMedia(screen, signaling, mesh) {
+  const root = document.getElementById("call");
+  const share = new ScreenShare({ mesh, button: root.querySelector("#share-button") });
+  const stage = new ScreenStage(root.querySelector("#stage"));
+  const local = new LocalMediaState({
+    send: (message) => signaling.send(message),
+    media,
+    screenShare: share,
+    handButton: root.querySelector("#hand-button"),
+    onHand: (raised) => screen.setPeerHand("local", raised),
+  });
+  const speakers = new SpeakerDetector({
+    connections: () => mesh.connections(),
+    ignore: (peerId) => peerId === SERVER_PEER_ID,
+    onChange: (peerId, speaking) => screen.setSpeaking(peerId, speaking),
+  });
+  new PushToTalk({ toggle: root.querySelector("#ptt-toggle"), media });
+  share.on("change", () => local.announce());
+  share.on("error", (message) => screen.showBanner(message, { kind: "error" }));
+  media.on("state", () => local.announce());
+  for (const type of ["peer-added", "peer-name"]) mesh.on(type, ({ peerId, name }) => stage.setName(peerId, name));
+  mesh.on("peer-removed", ({ peerId }) => stage.removePeer(peerId));
+  mesh.on("extra-track", ({ peerId, track, stream }) => stage.addTrack(peerId, track, stream));
+  screen.on("tile-added", ({ root: tile, media: player }) => attachTileControls(tile, player));
+  signaling.on("welcome", (welcome) => {
+    for (const [peerId, state] of Object.entries(welcome.media_states ?? {})) showPeerState(screen, stage, peerId, state);
+    local.announce({ force: true }); // a new peer id: the room has not heard from it yet
+  });
+  signaling.on("media-state", (state) => {
+    if (state.from !== session.peerId) showPeerState(screen, stage, state.from, state);
+  });
+  speakers.start();
+  return () => {
+    speakers.stop();
+    share.stop();
+    local.stop();
+  };
 }
 
 function wireControls(screen) {

@@ -9,7 +9,13 @@
 //
 // Events: "peer-added" {peerId, name}, "peer-name" {peerId, name}, "peer-removed" {peerId},
 // "peer-state" {peerId, state}, "track" {peerId, track, stream},
-// "peer-media" {peerId, muted, cameraOn} (what the other side says about its microphone and camera).
+// "peer-media" {peerId, muted, cameraOn} (what the other side says about its microphone and camera),
+// "extra-track" {peerId, track, stream}: a video track beyond the camera, such as a shared
+// screen (which one is a screen, `media-state.screen` says; static/js/screenshare.js).
+//
+// Extra outgoing tracks (setExtraTrack) get a sendonly transceiver of their own after the
+// camera's, so the camera keeps the first video m-line on both sides; removing one stops
+// its transceiver, which ends the track on the other side.
 
 import { Emitter } from "./emitter.js";
 import { SERVER_PEER_ID } from "./recording.js";
@@ -31,6 +37,7 @@ class RemotePeer {
     this.ignoreOffer = false;
     this.settingRemoteAnswer = false;
     this.senders = { audio: null, video: null };
+    this.extra = null; // our transceiver carrying the extra track (a shared screen), if any
     this.channel = null;
     this.stream = new MediaStream();
     this.queue = Promise.resolve();
@@ -50,6 +57,7 @@ export class PeerMesh extends Emitter {
   #iceServersUrl;
   #iceRefresh = null;
   #localState = { muted: false, cameraOn: false };
+  #extra = null; // {track, stream} sent to every peer besides the camera
 
   /**
    * @param send - function(message) that puts one signaling message on the socket
@@ -131,6 +139,24 @@ export class PeerMesh extends Emitter {
     }
   }
 
+  /** Send `track` of `stream` to every peer on a transceiver of its own (renegotiates); null stops it. */
+  setExtraTrack(track, stream) {
+    this.#extra = track ? { track, stream } : null;
+    for (const peer of this.#peers.values()) {
+      if (peer.extra) {
+        peer.extra.stop();
+        peer.extra = null;
+      }
+      if (peer.senders.audio) this.#addExtraTransceiver(peer);
+    }
+  }
+
+  #addExtraTransceiver(peer) {
+    if (!this.#extra || peer.extra || peer.peerId === SERVER_PEER_ID || peer.closed) return;
+    const { track, stream } = this.#extra;
+    peer.extra = peer.pc.addTransceiver(track, { direction: "sendonly", streams: [stream] });
+  }
+
   /** Tell every peer whether we are muted and whether our camera is on. */
   setLocalState(state) {
     this.#localState = { muted: Boolean(state.muted), cameraOn: Boolean(state.cameraOn) };
@@ -174,7 +200,7 @@ export class PeerMesh extends Emitter {
     pc.addEventListener("icecandidate", ({ candidate }) => {
       this.#send({ type: "ice", to: peerId, candidate: candidate ? candidate.toJSON() : null });
     });
-    pc.addEventListener("track", ({ track }) => this.#receiveTrack(peer, track));
+    pc.addEventListener("track", ({ track, transceiver, streams }) => this.#receiveTrack(peer, track, transceiver, streams));
     pc.addEventListener("connectionstatechange", () => this.#connectionChanged(peer));
     pc.addEventListener("signalingstatechange", () => {
       if (pc.signalingState === "stable") this.#applyBitrateCaps();
@@ -184,6 +210,7 @@ export class PeerMesh extends Emitter {
     if (initiator) {
       this.#addTransceivers(peer);
       this.#attachChannel(peer, pc.createDataChannel("state", STATE_CHANNEL));
+      this.#addExtraTransceiver(peer);
     }
     return peer;
   }
@@ -203,9 +230,11 @@ export class PeerMesh extends Emitter {
   async #claimTransceivers(peer) {
     for (const transceiver of peer.pc.getTransceivers()) {
       const kind = transceiver.receiver.track.kind;
-      if (transceiver.currentDirection === "stopped" || peer.senders[kind] === transceiver.sender) continue;
+      if (transceiver.currentDirection === "stopped" || transceiver.direction === "stopped") continue;
+      if (peer.senders[kind] === transceiver.sender || transceiver === peer.extra) continue;
       if ((kind === "video" && this.audioOnlyRoom) || peer.senders[kind]) {
-        transceiver.direction = "inactive";
+        // A second video (their shared screen) is received; anything else is not wanted.
+        transceiver.direction = kind === "video" && !this.audioOnlyRoom ? "recvonly" : "inactive";
         continue;
       }
       peer.senders[kind] = transceiver.sender;
@@ -217,6 +246,7 @@ export class PeerMesh extends Emitter {
     if (!peer.channel && peer.pc.remoteDescription?.sdp.includes("m=application")) {
       this.#attachChannel(peer, peer.pc.createDataChannel("state", STATE_CHANNEL));
     }
+    this.#addExtraTransceiver(peer); // once the camera holds the first video m-line
   }
 
   async #makeOffer(peer) {
@@ -259,8 +289,13 @@ export class PeerMesh extends Emitter {
     }
   }
 
-  #receiveTrack(peer, track) {
+  #receiveTrack(peer, track, transceiver, streams) {
     if ((track.kind === "video" && this.audioOnlyRoom) || peer.peerId === SERVER_PEER_ID) return;
+    const camera = peer.pc.getTransceivers().find((candidate) => candidate.receiver.track.kind === "video");
+    if (track.kind === "video" && transceiver !== camera) {
+      this.emit("extra-track", { peerId: peer.peerId, track, stream: streams[0] ?? new MediaStream([track]) });
+      return;
+    }
     for (const old of peer.stream.getTracks()) {
       if (old.kind === track.kind) peer.stream.removeTrack(old);
     }

@@ -1,7 +1,8 @@
 // The call screen: a tile per participant, the participant list, the controls and a status banner.
 // Names come from other users: they are only ever set with textContent.
 //
-// Events: "mute" (wanted: boolean), "camera" (wanted on: boolean), "leave".
+// Events: "mute" (wanted: boolean), "camera" (wanted on: boolean), "leave",
+// "tile-added" {peerId, root, media} for each other participant's tile (static/js/tilecontrols.js).
 
 import { Emitter } from "./emitter.js";
 import { SERVER_PEER_ID } from "./recording.js";
@@ -45,14 +46,24 @@ class Tile {
     this.media = element(audioOnly ? "audio" : "video", "media");
     this.media.autoplay = true;
     this.media.playsInline = true;
-    this.media.muted = local; // never play our own microphone back
+    // Never play our own microphone back. Another person's sound plays from an <audio> of its
+    // own: a <video> whose camera track never had a frame (camera off when we joined) does not
+    // start playing, and Chromium then plays none of that stream's audio either.
+    this.media.muted = local || !audioOnly;
+    this.sound = local || audioOnly ? this.media : element("audio", "sound");
+    this.sound.autoplay = true;
     const caption = element("figcaption");
     this.label = element("span", "name");
     this.muteFlag = element("span", "badge muted-flag", "muted");
     this.muteFlag.hidden = true;
+    this.cameraFlag = element("span", "badge camera-flag", "camera off");
+    this.cameraFlag.hidden = true;
+    this.handFlag = element("span", "badge hand-flag", "✋ hand raised");
+    this.handFlag.hidden = true;
     this.badge = element("span", "badge state");
-    caption.append(this.label, this.muteFlag, this.badge);
+    caption.append(this.label, this.muteFlag, this.cameraFlag, this.handFlag, this.badge);
     this.root.append(this.avatar, this.media, caption);
+    if (this.sound !== this.media) this.root.append(this.sound);
     this.setName(name);
     this.setVideo(false);
   }
@@ -63,8 +74,10 @@ class Tile {
   }
 
   setStream(stream) {
-    if (this.media.srcObject !== stream) this.media.srcObject = stream;
-    this.media.play?.().catch(() => {}); // autoplay can be refused before a click; the Join click counts
+    for (const player of new Set([this.media, this.sound])) {
+      if (player.srcObject !== stream) player.srcObject = stream;
+      player.play?.().catch(() => {}); // autoplay can be refused before a click; the Join click counts
+    }
   }
 
   setVideo(flowing) {
@@ -80,6 +93,16 @@ class Tile {
   #render() {
     const showing = this.videoFlowing && this.cameraOn && this.media.tagName === "VIDEO";
     this.root.classList.toggle("has-video", showing);
+    this.cameraFlag.hidden = this.cameraOn || this.local || this.media.tagName !== "VIDEO";
+  }
+
+  setHand(raised) {
+    this.handFlag.hidden = !raised;
+    this.root.classList.toggle("hand-raised", raised);
+  }
+
+  setSpeaking(speaking) {
+    this.root.classList.toggle("speaking", speaking);
   }
 
   setMuted(muted) {
@@ -146,7 +169,8 @@ export class CallScreen extends Emitter {
 
   addPeer(peerId, name) {
     if (this.#tiles.has(peerId) || peerId === SERVER_PEER_ID) return; // the recorder is no participant
-    this.#addTile({ peerId, name: name || "Someone", local: false });
+    const tile = this.#addTile({ peerId, name: name || "Someone", local: false });
+    this.emit("tile-added", { peerId, root: tile.root, media: tile.sound });
   }
 
   renamePeer(peerId, name) {
@@ -158,6 +182,7 @@ export class CallScreen extends Emitter {
     const tile = this.#tiles.get(peerId);
     if (tile) {
       tile.media.srcObject = null;
+      tile.sound.srcObject = null;
       tile.root.remove();
       this.#tiles.delete(peerId);
     }
@@ -188,6 +213,17 @@ export class CallScreen extends Emitter {
     this.#tiles.get(peerId)?.setMuted(muted);
     this.#tiles.get(peerId)?.setCameraOn(cameraOn);
     this.#person(peerId)?.setMuted(muted);
+  }
+
+  /** A raised hand (`peerId` "local" for our own), on the tile and in the participant list. */
+  setPeerHand(peerId, raised) {
+    this.#tiles.get(peerId)?.setHand(raised);
+    this.#person(peerId)?.setHand(raised);
+  }
+
+  /** The active-speaker highlight (static/js/speaker.js). */
+  setSpeaking(peerId, speaking) {
+    this.#tiles.get(peerId)?.setSpeaking(speaking);
   }
 
   /** A passing notice (`kind` "info") or a problem ("error"); `link` adds a way out. */
@@ -250,6 +286,7 @@ class Person {
     this.flags = element("span", "muted flags");
     this.root.append(this.name, " ", this.flags);
     this.muted = false;
+    this.hand = false;
     this.state = peerId === "local" ? "connected" : "new";
     this.setName(name);
   }
@@ -268,8 +305,14 @@ class Person {
     this.#render();
   }
 
+  setHand(raised) {
+    this.hand = raised;
+    this.#render();
+  }
+
   #render() {
     const flags = [];
+    if (this.hand) flags.push("✋ hand raised");
     if (this.muted) flags.push("muted");
     if (this.state !== "connected" && this.state !== "local") flags.push(STATE_LABELS[this.state] ?? this.state);
     this.flags.textContent = flags.join(" · ");
