@@ -125,7 +125,14 @@ class RoomConsumer(AsyncWebsocketConsumer):
         await self._forget_connection()
 
     async def _forget_connection(self) -> None:
-        hub.unregister(self.channel_name)
+        try:
+            await self._leave()
+        finally:
+            # Last: a draining shutdown waits for the hub to empty, so the process does not exit
+            # before this peer has left presence (else it stays listed until its lease lapses).
+            hub.unregister(self.channel_name)
+
+    async def _leave(self) -> None:
         if self.waiting is not None:
             await self._stop_waiting("left")
         if self.peer is None:
