@@ -1,4 +1,4 @@
-"""How signaling reaches the media worker: start, stop, relay, and the embedded worker.
+"""How signaling reaches the media worker: record, relay, stop, signals, and the embedded worker.
 
 Embedded (no REDIS_URL) the worker is started on first need as a task in the serving
 event loop. With REDIS_URL, `manage.py mediaworker` runs it; if none takes a room
@@ -58,10 +58,20 @@ async def stop_embedded_worker() -> None:
 
 async def start_worker(slug: str, recording_id: int) -> None:
     """Ask a worker to record `slug` and wait until one holds it (or raise WorkerUnavailable)."""
+    await _ask_worker(slug, {"type": "worker.start", "slug": slug, "recording_id": recording_id})
+
+
+async def ensure_relay(slug: str, audio_only: bool) -> None:
+    """Make sure a worker relays `slug` (it then offers to everyone admitted); WorkerUnavailable if none."""
+    if await get_leases().holder(slug) is None:
+        await _ask_worker(slug, {"type": "worker.relay", "slug": slug, "audio_only": audio_only})
+
+
+async def _ask_worker(slug: str, event: dict[str, object]) -> None:
     ensure_embedded_worker()
     layer = get_channel_layer()
     assert layer is not None
-    await layer.send(CONTROL_CHANNEL, {"type": "worker.start", "slug": slug, "recording_id": recording_id})
+    await layer.send(CONTROL_CHANNEL, event)
     deadline = asyncio.get_running_loop().time() + settings.MEDIAWORKER_START_TIMEOUT
     while await get_leases().holder(slug) is None:
         if asyncio.get_running_loop().time() > deadline:
@@ -83,10 +93,12 @@ async def stop_worker(slug: str, recording_id: int) -> None:
 
 
 async def relay_to_worker(slug: str, sender: str, text: str) -> None:
-    """A browser's signal to the reserved peer: to the worker recording the room."""
+    """A browser's signal to the reserved peer: to the worker recording or relaying the room."""
     holder = await get_leases().holder(slug)
     if holder is None:
-        raise ProtocolError("unknown_peer", f"No peer {SERVER_PEER_ID!r} in this room: it is not being recorded.")
+        raise ProtocolError(
+            "unknown_peer", f"No peer {SERVER_PEER_ID!r} in this room: it is not being recorded or relayed."
+        )
     layer = get_channel_layer()
     assert layer is not None
     await layer.send(holder, {"type": "worker.signal", "slug": slug, "from": sender, "text": text})

@@ -55,6 +55,7 @@ def call_config(room: Room, user: Any) -> dict[str, Any]:
             "name": room.name,
             "audio_only": room.audio_only,
             "max_participants": room.max_participants,
+            "mode": room.mode,
         },
         "display_name": user.public_name,
         "lobby_url": reverse("lobby"),

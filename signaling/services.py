@@ -24,7 +24,7 @@ from mediaworker import selectors as recording_selectors
 from mediaworker import services as recording_services
 from mediaworker.models import Recording
 from rooms import services as room_services
-from rooms.models import Room
+from rooms.models import Room, RoomMode
 from signaling import metrics, protocol
 from signaling.hub import hub
 from signaling.ice import ice_servers_for
@@ -93,6 +93,7 @@ def _check_entry(scope: dict[str, Any], slug: str) -> RoomTicket:
         "audio_only": room.audio_only,
         "max_participants": room.max_participants,
         "recording": recording_selectors.is_recording(room),
+        "mode": room.mode,
     }
     # The chat history comes in the same database hop as the room: joins are hop-bound.
     history = chat_selectors.recent_messages(room.slug)
@@ -106,6 +107,8 @@ async def admit_peer(scope: dict[str, Any], slug: str, channel_name: str) -> Adm
     have been told, and `welcome` is the text to send the newcomer.
     """
     ticket = await _check_entry(scope, slug)
+    if ticket.info["mode"] == RoomMode.RELAY:
+        await _ensure_relay(slug, ticket.info["audio_only"])
     user = scope["user"]
     peer = Peer(peer_id=secrets.token_urlsafe(8), name=user.public_name, user_id=user.pk, channel_name=channel_name)
     try:
@@ -119,6 +122,25 @@ async def admit_peer(scope: dict[str, Any], slug: str, channel_name: str) -> Adm
     )
     await _group_send(slug, "room.peer_joined", peer.peer_id, protocol.render_peer_joined(peer.public()))
     return Admission(peer=peer, welcome=welcome, room_kind="audio" if ticket.info["audio_only"] else "video")
+
+
+async def _ensure_relay(slug: str, audio_only: bool) -> None:
+    """A relay room needs its worker before anyone is admitted; refuse clearly without one."""
+    if is_shared_presence():
+        # Known gap, as for recording: the separate worker process is not wired up yet.
+        raise Refused(
+            CloseCode.RELAY_UNAVAILABLE,
+            "relay_unavailable",
+            "Relay rooms are not available yet when the server runs as several processes. Ask an operator.",
+        )
+    try:
+        await worker_dispatch.ensure_relay(slug, audio_only)
+    except worker_dispatch.WorkerUnavailable:
+        raise Refused(
+            CloseCode.RELAY_UNAVAILABLE,
+            "relay_unavailable",
+            "This room sends media through the server's relay, and no media worker is running. Ask an operator.",
+        ) from None
 
 
 async def relay_signal(slug: str, sender: Peer, message: protocol.Signal) -> None:
@@ -199,6 +221,9 @@ def _change_recording(slug: str, peer: Peer, action: str, participants: int) -> 
     user = User.objects.filter(pk=peer.user_id).first() if room and peer.user_id is not None else None
     if room is None or user is None or not room_services.can_manage(user, room):
         raise ProtocolError("forbidden", "Only the room's owner can start or stop recording.")
+    if room.mode == RoomMode.RELAY:
+        # Known gap: the browser has one link to `server`, already taken by the relay.
+        raise ProtocolError("recording_unavailable", "Recording a relay room is not available yet.")
     try:
         if action == "start":
             streams = participants * (1 if room.audio_only else 2)
