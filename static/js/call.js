@@ -10,6 +10,7 @@
 
 import { LocalMedia } from "./media.js";
 import { PeerMesh } from "./mesh.js";
+import { RelayLink } from "./relay.js";
 import { ChatPanel } from "./chat.js";
 import { showNetworkCheck } from "./netcheck.js";
 import { PreJoinScreen } from "./prejoin.js";
@@ -56,7 +57,9 @@ function joinCall(devicesPanel) {
     lobbyUrl: config.lobby_url,
   });
   const signaling = new SignalingClient(config.ws_path);
-  const mesh = new PeerMesh({
+  // A relay room: one connection, to the media worker, instead of one per person.
+  const Links = config.room.mode === "relay" ? RelayLink : PeerMesh;
+  const mesh = new Links({
     send: (message) => signaling.send(message),
     media,
     audioOnlyRoom,
@@ -109,7 +112,10 @@ function wireMedia(screen, mesh) {
 }
 
 function wireMesh(screen, mesh) {
-  mesh.on("peer-added", ({ peerId, name }) => screen.addPeer(peerId, name));
+  mesh.on("peer-added", ({ peerId, name }) => {
+    screen.addPeer(peerId, name);
+    screen.setPeerPath(peerId, mesh.path);
+  });
   mesh.on("peer-name", ({ peerId, name }) => screen.renamePeer(peerId, name));
   mesh.on("peer-removed", ({ peerId }) => screen.removePeer(peerId));
   mesh.on("peer-state", ({ peerId, state }) => screen.setPeerState(peerId, state));
@@ -127,6 +133,7 @@ function wireSignaling(screen, signaling, mesh) {
   signaling.on("peer-joined", ({ peer }) => mesh.addPeer(peer));
   signaling.on("peer-left", ({ peer_id: peerId }) => mesh.removePeer(peerId));
   for (const type of ["offer", "answer", "ice"]) signaling.on(type, (message) => mesh.handleSignal(message));
+  signaling.on("relay-tracks", (message) => mesh.setTracks?.(message));
   signaling.on("error", ({ code, message }) => {
     // A signal to someone who just left is an expected race, not news for the user.
     if (code === "unknown_peer") return console.info("[call]", message);

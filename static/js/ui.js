@@ -51,7 +51,9 @@ class Tile {
     this.muteFlag = element("span", "badge muted-flag", "muted");
     this.muteFlag.hidden = true;
     this.badge = element("span", "badge state");
-    caption.append(this.label, this.muteFlag, this.badge);
+    this.pathFlag = element("span", "badge path");
+    this.pathFlag.hidden = true;
+    caption.append(this.label, this.muteFlag, this.badge, this.pathFlag);
     this.root.append(this.avatar, this.media, caption);
     this.setName(name);
     this.setVideo(false);
@@ -182,6 +184,15 @@ export class CallScreen extends Emitter {
   setPeerState(peerId, state) {
     this.#tiles.get(peerId)?.setState(state);
     this.#person(peerId)?.setState(state);
+  }
+
+  /** How this peer's media reaches us: "direct" (mesh) or "relayed" (through the media worker). */
+  setPeerPath(peerId, path) {
+    const flag = this.#tiles.get(peerId)?.pathFlag;
+    if (!flag) return;
+    flag.textContent = path;
+    flag.dataset.path = path;
+    flag.hidden = false;
   }
 
   setPeerMedia(peerId, { muted, cameraOn }) {
