@@ -67,6 +67,15 @@ async def ensure_relay(slug: str, audio_only: bool) -> None:
         await _ask_worker(slug, {"type": "worker.relay", "slug": slug, "audio_only": audio_only})
 
 
+async def stop_relay(slug: str) -> None:
+    """Tell the worker relaying `slug` to close its links (an `auto` room went back to a mesh)."""
+    holder = await get_leases().holder(slug)
+    if holder is not None:
+        layer = get_channel_layer()
+        assert layer is not None
+        await layer.send(holder, {"type": "worker.stop", "slug": slug})
+
+
 async def _ask_worker(slug: str, event: dict[str, object]) -> None:
     ensure_embedded_worker()
     layer = get_channel_layer()

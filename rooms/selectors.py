@@ -4,11 +4,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.urls import reverse
 
 from mediaworker import selectors as recording_selectors
 from rooms import services
-from rooms.models import Room
+from rooms.models import Room, RoomMode
 from signaling.presence import get_presence
 
 
@@ -64,3 +65,15 @@ def call_config(room: Room, user: Any) -> dict[str, Any]:
         "can_record": services.can_manage(user, room),
         "recording_active": recording_selectors.is_recording(room),
     }
+
+
+def active_mode(mode: str, audio_only: bool, people: int) -> str:
+    """How media travels in a room of `mode` with `people` in it now: "mesh" or "relay".
+
+    An `auto` room relays above RELAY_AUTO_ABOVE_VIDEO people (RELAY_AUTO_ABOVE_AUDIO when
+    audio-only) and is a mesh at or below it.
+    """
+    if mode != RoomMode.AUTO:
+        return mode
+    limit = settings.RELAY_AUTO_ABOVE_AUDIO if audio_only else settings.RELAY_AUTO_ABOVE_VIDEO
+    return RoomMode.RELAY if people > limit else RoomMode.MESH

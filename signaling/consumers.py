@@ -185,6 +185,9 @@ class RoomConsumer(AsyncWebsocketConsumer):
     async def room_recording(self, event: dict[str, Any]) -> None:
         await self.deliver(event["text"])
 
+    async def room_media_mode(self, event: dict[str, Any]) -> None:
+        await self.deliver(event["text"])
+
     async def room_chat(self, event: dict[str, Any]) -> None:
         await self.deliver(event["text"])
 

@@ -289,6 +289,11 @@ def render_relay_tracks(upload: list[str], owners: dict[str, PeerId]) -> str:
     return _dump({"type": "relay-tracks", "from": SERVER_PEER_ID, "upload": upload, "tracks": owners})
 
 
+def render_media_mode(mode: str) -> str:
+    """`auto` rooms, to everyone: media now goes `mesh` (direct) or through the `relay`."""
+    return _dump({"type": "media-mode", "mode": mode})
+
+
 def render_pong() -> str:
     return _dump({"type": "pong"})
 

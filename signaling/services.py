@@ -23,6 +23,7 @@ from mediaworker import dispatch as worker_dispatch
 from mediaworker import selectors as recording_selectors
 from mediaworker import services as recording_services
 from mediaworker.models import Recording
+from rooms import selectors as room_selectors
 from rooms import services as room_services
 from rooms.models import Room, RoomMode
 from signaling import metrics, protocol
@@ -117,8 +118,13 @@ async def admit_peer(scope: dict[str, Any], slug: str, channel_name: str) -> Adm
         raise Refused(
             CloseCode.ROOM_FULL, "room_full", f"This room is full ({ticket.capacity} people); try again later."
         ) from None
+    active = await _mode_after_joining(slug, peer.peer_id, ticket.info, len(others))
     welcome = protocol.render_welcome(
-        peer.peer_id, ticket.info, [other.public() for other in others], ice_servers_for(str(user.pk)), ticket.chat
+        peer.peer_id,
+        {**ticket.info, "active_mode": active},
+        [other.public() for other in others],
+        ice_servers_for(str(user.pk)),
+        ticket.chat,
     )
     await _group_send(slug, "room.peer_joined", peer.peer_id, protocol.render_peer_joined(peer.public()))
     return Admission(peer=peer, welcome=welcome, room_kind="audio" if ticket.info["audio_only"] else "video")
@@ -197,9 +203,10 @@ def record_call_stats(room_kind: str, stats: protocol.CallStats) -> None:
 
 
 async def leave_room(slug: str, peer: Peer) -> None:
-    """Remove `peer` from presence and tell the others."""
+    """Remove `peer` from presence and tell the others (and, in an `auto` room, maybe go back to a mesh)."""
     await get_presence().leave(slug, peer.peer_id)
     await _group_send(slug, "room.peer_left", peer.peer_id, protocol.render_peer_left(peer.peer_id))
+    await _mode_after_leaving(slug, peer.peer_id)
 
 
 async def _group_send(slug: str, event_type: str, peer_id: str, text: str) -> None:
@@ -221,9 +228,9 @@ def _change_recording(slug: str, peer: Peer, action: str, participants: int) -> 
     user = User.objects.filter(pk=peer.user_id).first() if room and peer.user_id is not None else None
     if room is None or user is None or not room_services.can_manage(user, room):
         raise ProtocolError("forbidden", "Only the room's owner can start or stop recording.")
-    if room.mode == RoomMode.RELAY:
-        # Known gap: the browser has one link to `server`, already taken by the relay.
-        raise ProtocolError("recording_unavailable", "Recording a relay room is not available yet.")
+    if room.mode != RoomMode.MESH:
+        # Known gap: the browser has one link to `server`, which the relay takes.
+        raise ProtocolError("recording_unavailable", "Recording a relay or auto room is not available yet.")
     try:
         if action == "start":
             streams = participants * (1 if room.audio_only else 2)
@@ -295,3 +302,44 @@ def disconnect_room(slug: str, reason: str) -> None:
         return
     text = protocol.render_error("room_closed", reason)
     async_to_sync(layer.group_send)(room_group(slug), {"type": "room.closed", "text": text})
+
+
+# `auto` rooms: mesh while small, relay above a threshold (rooms.selectors.active_mode) ------
+
+
+async def _mode_after_joining(slug: str, peer_id: str, info: dict[str, Any], others: int) -> str:
+    """The room's media path now that one more is in. Crossing into relay, everyone is told
+    first (so no offer from the worker arrives before the news), then the worker starts; if
+    none takes the room, it goes on as a mesh (heavier, but it works)."""
+    active = room_selectors.active_mode(info["mode"], info["audio_only"], others + 1)
+    was = room_selectors.active_mode(info["mode"], info["audio_only"], others)
+    if info["mode"] != RoomMode.AUTO or active == was:
+        return active
+    await _group_send(slug, "room.media_mode", peer_id, protocol.render_media_mode(active))
+    try:
+        await worker_dispatch.ensure_relay(slug, info["audio_only"])
+    except worker_dispatch.WorkerUnavailable:
+        log.warning("room %s: no media worker to relay it; staying a mesh", slug)
+        await _group_send(slug, "room.media_mode", peer_id, protocol.render_media_mode(RoomMode.MESH))
+        return RoomMode.MESH
+    return active
+
+
+@database_sync_to_async
+def _room_media(slug: str) -> tuple[str, bool] | None:
+    room = Room.objects.filter(slug=slug).only("mode", "audio_only").first()
+    return (room.mode, room.audio_only) if room is not None else None
+
+
+async def _mode_after_leaving(slug: str, peer_id: str) -> None:
+    """An `auto` room that shrinks to the threshold goes back to a mesh: browsers first, then the worker."""
+    media = await _room_media(slug)
+    if media is None or media[0] != RoomMode.AUTO:
+        return
+    mode, audio_only = media
+    people = len(await get_presence().members(slug))
+    now = room_selectors.active_mode(mode, audio_only, people)
+    was = room_selectors.active_mode(mode, audio_only, people + 1)
+    if people and now == RoomMode.MESH and was == RoomMode.RELAY:
+        await _group_send(slug, "room.media_mode", peer_id, protocol.render_media_mode(now))
+        await worker_dispatch.stop_relay(slug)

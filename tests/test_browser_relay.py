@@ -1,17 +1,20 @@
-"""A relay room seen from real browsers: headless Chromium against the app served by daphne,
+"""Relay rooms seen from real browsers: headless Chromium against the app served by daphne,
 whose embedded media worker (aiortc) forwards each person's media to the others.
 
-alice and bob each hold one connection, to the peer "server", and none to each other; each
-decodes the other's video in the other's tile.
+In a `relay` room alice and bob each hold one connection, to the peer "server", and none to
+each other; each decodes the other's video in the other's tile. In an `auto` room (relay
+above two people here) carol's arrival moves everyone to the relay and her departure back
+to a mesh, without a reload.
 """
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
+from playwright.sync_api import Browser
 
-from tests.live_server import AppServer
-from tests.test_browser_call import Caller, Party, eventually, party, people  # noqa: F401
+from tests.live_server import AppServer, PostgresDatabase
+from tests.test_browser_call import PEOPLE, Caller, Party, eventually, everyone_receives, party, people  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -92,3 +95,54 @@ def test_alice_and_bob_see_each_other_through_the_relay_only(app_server: AppServ
     eventually(tiles_play(alice, bob))
     # The pictures keep moving: each tile's play position advances.
     eventually(tiles_play(alice, bob, since=play_positions(alice, bob)))
+
+
+@pytest.fixture(scope="module")
+def auto_server(app_server: AppServer, live_database: PostgresDatabase) -> Iterator[AppServer]:
+    """An app process of its own whose `auto` rooms relay above two people.
+
+    `app_server` has already migrated the database and collected the static files."""
+    server = AppServer(
+        live_database.url, app_server.static_root, env={"RELAY_AUTO_ABOVE_VIDEO": "2"}, name="auto-relay app"
+    )
+    server.create_users(PEOPLE)
+    server.start()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def auto_party(chromium: Browser, auto_server: AppServer) -> Iterator[Party]:
+    callers = Party(chromium, auto_server)
+    yield callers
+    for caller in callers.callers:
+        print(f"--- {caller.name}'s browser console ---", *caller.console[-60:], sep="\n")
+    callers.close()
+
+
+@pytest.mark.timeout(180)
+def test_an_auto_room_moves_to_the_relay_and_back_without_a_reload(auto_server: AppServer, auto_party: Party) -> None:
+    slug = f"auto-{secrets.token_hex(3)}"
+    auto_server.create_room(slug, owner="alice", name="Auto", mode="auto")
+    alice, bob = auto_party.arrive("alice", slug), auto_party.arrive("bob", slug)
+    eventually(everyone_receives(alice, bob))  # two people: a direct mesh
+
+    carol = auto_party.arrive("carol", slug)
+    eventually(only_connected_to_the_relay(alice, bob, carol))
+    eventually(tiles_play(alice, bob, carol, since=play_positions(alice, bob, carol)))
+
+    carol.leave()
+    eventually(everyone_receives(alice, bob))  # back to a mesh: connected to each other again
+    eventually(tiles_play_direct(alice, bob))
+
+
+def tiles_play_direct(*callers: Caller) -> Callable[[], str | None]:
+    def check() -> str | None:
+        for caller in callers:
+            for other in callers:
+                tile = None if other is caller else caller.page.evaluate(TILE_VIDEO_JS, other.peer_id)
+                if other is not caller and (tile is None or tile["width"] <= 0 or tile["path"] != "direct"):
+                    return f"{caller}'s tile of {other}: {tile}"
+        return None
+
+    return check

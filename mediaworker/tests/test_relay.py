@@ -3,6 +3,7 @@
 import asyncio
 import json
 from collections import Counter
+from functools import partial
 from typing import Any
 
 import pytest
@@ -204,6 +205,45 @@ async def test_a_full_relay_refuses_newcomers_with_a_clear_message(
         # The two already in the call are not degraded: they still hear each other.
         await frames_grow(bob_call, alice_call, "audio")
         assert running_worker().stream_count() == 4
+    finally:
+        for caller in (alice_call, bob_call, carol_call):
+            await caller.hang_up()
+
+
+@pytest.mark.embedded_only
+async def test_an_auto_room_moves_to_the_relay_when_it_grows_and_back_when_it_shrinks(
+    connect: Connect, settings: Any, alice: User, bob: User, carol: User, audio_relay_room: Room
+) -> None:
+    settings.RELAY_AUTO_ABOVE_AUDIO = 2
+    audio_relay_room.mode = RoomMode.AUTO
+    await database_sync_to_async(audio_relay_room.save)(update_fields=["mode"])
+    alice_browser = await connect(alice)
+    assert (await alice_browser.join())["room"]["active_mode"] == "mesh"
+    alice_call = RelayCaller(alice_browser, video=False)
+    bob_call = RelayCaller(await enter(connect, bob), video=False)
+    assert dispatch.embedded_worker() is None, "two people: a mesh, no worker needed"
+
+    carol_browser = await connect(carol)
+    welcome = await carol_browser.join()
+    assert (welcome["room"]["mode"], welcome["room"]["active_mode"]) == ("auto", "relay")
+    carol_call = RelayCaller(carol_browser, video=False)
+    worker = running_worker()
+    try:
+        # Three is above the threshold: everyone is told, and the worker carries the media.
+        for caller in (alice_call, bob_call):
+            await poll(partial(caller.got, type="media-mode", mode="relay"))
+        await frames_grow(alice_call, carol_call, "audio")
+        await frames_grow(carol_call, bob_call, "audio")
+        links = list(worker.relays["standup"].links.values())
+        assert len(links) == 3
+
+        await carol_call.hang_up()
+        # Back to two: a mesh again, and the worker lets go of every connection.
+        for caller in (alice_call, bob_call):
+            await poll(partial(caller.got, type="media-mode", mode="mesh"))
+        await poll(lambda: "standup" not in worker.relays)
+        await poll(lambda: all(link.closed and link.pc.connectionState == "closed" for link in links))
+        assert worker.stream_count() == 0
     finally:
         for caller in (alice_call, bob_call, carol_call):
             await caller.hang_up()

@@ -24,6 +24,7 @@ async def test_bob_is_welcomed_with_the_people_already_there(connect: Connect, a
         "max_participants": 8,
         "recording": False,
         "mode": "mesh",
+        "active_mode": "mesh",
     }
     assert isinstance(welcome["ice_servers"], list)
 

@@ -9,8 +9,7 @@
 //   window.audioExchange.state              "prejoin" | "joining" | "in-call" | "reconnecting" | "ended" | "left"
 
 import { LocalMedia } from "./media.js";
-import { PeerMesh } from "./mesh.js";
-import { RelayLink } from "./relay.js";
+import { MediaLinks } from "./links.js";
 import { ChatPanel } from "./chat.js";
 import { showNetworkCheck } from "./netcheck.js";
 import { PreJoinScreen } from "./prejoin.js";
@@ -57,9 +56,8 @@ function joinCall(devicesPanel) {
     lobbyUrl: config.lobby_url,
   });
   const signaling = new SignalingClient(config.ws_path);
-  // A relay room: one connection, to the media worker, instead of one per person.
-  const Links = config.room.mode === "relay" ? RelayLink : PeerMesh;
-  const mesh = new Links({
+  // A mesh, or one connection to the media worker in relay rooms (and `auto` rooms when large).
+  const mesh = new MediaLinks({
     send: (message) => signaling.send(message),
     media,
     audioOnlyRoom,
@@ -133,7 +131,8 @@ function wireSignaling(screen, signaling, mesh) {
   signaling.on("peer-joined", ({ peer }) => mesh.addPeer(peer));
   signaling.on("peer-left", ({ peer_id: peerId }) => mesh.removePeer(peerId));
   for (const type of ["offer", "answer", "ice"]) signaling.on(type, (message) => mesh.handleSignal(message));
-  signaling.on("relay-tracks", (message) => mesh.setTracks?.(message));
+  signaling.on("relay-tracks", (message) => mesh.setTracks(message));
+  signaling.on("media-mode", ({ mode }) => mesh.setMode(mode));
   signaling.on("error", ({ code, message }) => {
     // A signal to someone who just left is an expected race, not news for the user.
     if (code === "unknown_peer") return console.info("[call]", message);
