@@ -30,7 +30,6 @@ from signaling import metrics, protocol
 from signaling.hub import hub
 from signaling.ice import ice_servers_for
 from signaling.presence import Peer, RoomFull, get_presence
-from signaling.presence import is_shared as is_shared_presence
 from signaling.protocol import CloseCode, ProtocolError
 
 log = logging.getLogger(__name__)
@@ -132,13 +131,6 @@ async def admit_peer(scope: dict[str, Any], slug: str, channel_name: str) -> Adm
 
 async def _ensure_relay(slug: str, audio_only: bool) -> None:
     """A relay room needs its worker before anyone is admitted; refuse clearly without one."""
-    if is_shared_presence():
-        # Known gap, as for recording: the separate worker process is not wired up yet.
-        raise Refused(
-            CloseCode.RELAY_UNAVAILABLE,
-            "relay_unavailable",
-            "Relay rooms are not available yet when the server runs as several processes. Ask an operator.",
-        )
     try:
         await worker_dispatch.ensure_relay(slug, audio_only)
     except worker_dispatch.WorkerUnavailable:
@@ -253,13 +245,6 @@ async def control_recording(slug: str, peer: Peer, message: protocol.RecordingCo
 
     Raises `ProtocolError` (`forbidden` for anyone else, `recording_unavailable` when it cannot).
     """
-    if is_shared_presence():
-        # Known gap: with REDIS_URL the separate worker process does not yet receive the
-        # room's signals reliably; refuse clearly instead of leaving the call waiting.
-        raise ProtocolError(
-            "recording_unavailable",
-            "Recording is not available yet when the server runs as several processes (REDIS_URL). Ask an operator.",
-        )
     participants = len(await get_presence().members(slug))
     change = await _change_recording(slug, peer, message.action, participants)
     if message.action == "start":

@@ -257,14 +257,3 @@ async def test_recording_a_relay_room_is_refused_for_now(connect: Connect, alice
         await poll(lambda: alice_call.got(type="error", code="recording_unavailable"))
     finally:
         await alice_call.hang_up()
-
-
-@pytest.mark.redis_only
-async def test_with_several_processes_a_relay_room_refuses_entry_clearly(
-    connect: Connect, alice: User, relay_room: Room
-) -> None:
-    browser = await connect(alice)
-    error = await browser.expect_error("relay_unavailable")
-    assert "several processes" in error["message"]
-    await browser.expect_close(4503)
-    assert await database_sync_to_async(Room.objects.filter(mode="relay").count)() == 1
