@@ -150,7 +150,7 @@ class RelaySession:
         self.relay = MediaRelay()
         self._send_text = send
         self._capacity_left = capacity_left
-        self._gone: set[asyncio.Task[None]] = set()
+        self._background: set[asyncio.Task[None]] = set()
 
     def stream_count(self) -> int:
         """Streams this room costs the worker: every upload received and every copy sent."""
@@ -251,5 +251,5 @@ class RelaySession:
 
     def _later(self, work: Any) -> None:
         task = asyncio.get_running_loop().create_task(work)
-        self._gone.add(task)
-        task.add_done_callback(self._gone.discard)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
