@@ -193,6 +193,10 @@ MEDIAWORKER_MAX_STREAMS = env_int("MEDIAWORKER_MAX_STREAMS", 40, minimum=1)
 MEDIAWORKER_START_TIMEOUT = env_float("MEDIAWORKER_START_TIMEOUT", 5.0, minimum=0.1)
 # Seconds a worker's hold on a room lasts unless renewed (with REDIS_URL).
 MEDIAWORKER_LEASE_SECONDS = env_int("MEDIAWORKER_LEASE_SECONDS", 30, minimum=2)
+# `auto` rooms move from mesh to relay above this many people (video rooms / audio-only rooms),
+# and back at or below it.
+RELAY_AUTO_ABOVE_VIDEO = env_int("RELAY_AUTO_ABOVE_VIDEO", 4, minimum=1)
+RELAY_AUTO_ABOVE_AUDIO = env_int("RELAY_AUTO_ABOVE_AUDIO", 10, minimum=1)
 # Port of the separate `manage.py mediaworker` process's /metrics (0: none).
 MEDIAWORKER_METRICS_PORT = env_int("WORKER_METRICS_PORT", 9200)
 

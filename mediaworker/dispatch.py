@@ -1,4 +1,4 @@
-"""How signaling reaches the media worker: start, stop, relay, and the embedded worker.
+"""How signaling reaches the media worker: record, relay, stop, signals, and the embedded worker.
 
 Embedded (no REDIS_URL) the worker is started on first need as a task in the serving
 event loop. With REDIS_URL, `manage.py mediaworker` runs it; if none takes a room
@@ -11,8 +11,10 @@ import logging
 from channels.layers import get_channel_layer
 from django.conf import settings
 
+# A module import: the worker imports signaling.services, which imports this module, so
+# `manage.py mediaworker` (which imports the worker first) would otherwise fail on the cycle.
+from mediaworker import worker as media_worker
 from mediaworker.lease import get_leases
-from mediaworker.worker import CONTROL_CHANNEL, MediaWorker, composite_in_background
 from signaling.protocol import SERVER_PEER_ID, ProtocolError
 
 log = logging.getLogger(__name__)
@@ -23,11 +25,11 @@ class WorkerUnavailable(Exception):
 
 
 _embedded: asyncio.Task[None] | None = None
-_embedded_worker: MediaWorker | None = None
+_embedded_worker: "media_worker.MediaWorker | None" = None
 _background: set[asyncio.Task[None]] = set()
 
 
-def embedded_worker() -> MediaWorker | None:
+def embedded_worker() -> "media_worker.MediaWorker | None":
     """The worker running in this process, if any (tests and debugging)."""
     return _embedded_worker
 
@@ -40,7 +42,7 @@ def ensure_embedded_worker() -> None:
     loop = asyncio.get_running_loop()
     if _embedded is not None and not _embedded.done() and _embedded.get_loop() is loop:
         return
-    _embedded_worker = MediaWorker()
+    _embedded_worker = media_worker.MediaWorker()
     _embedded = loop.create_task(_embedded_worker.run())
 
 
@@ -58,10 +60,29 @@ async def stop_embedded_worker() -> None:
 
 async def start_worker(slug: str, recording_id: int) -> None:
     """Ask a worker to record `slug` and wait until one holds it (or raise WorkerUnavailable)."""
+    await _ask_worker(slug, {"type": "worker.start", "slug": slug, "recording_id": recording_id})
+
+
+async def ensure_relay(slug: str, audio_only: bool) -> None:
+    """Make sure a worker relays `slug` (it then offers to everyone admitted); WorkerUnavailable if none."""
+    if await get_leases().holder(slug) is None:
+        await _ask_worker(slug, {"type": "worker.relay", "slug": slug, "audio_only": audio_only})
+
+
+async def stop_relay(slug: str) -> None:
+    """Tell the worker relaying `slug` to close its links (an `auto` room went back to a mesh)."""
+    holder = await get_leases().holder(slug)
+    if holder is not None:
+        layer = get_channel_layer()
+        assert layer is not None
+        await layer.send(holder, {"type": "worker.stop", "slug": slug})
+
+
+async def _ask_worker(slug: str, event: dict[str, object]) -> None:
     ensure_embedded_worker()
     layer = get_channel_layer()
     assert layer is not None
-    await layer.send(CONTROL_CHANNEL, {"type": "worker.start", "slug": slug, "recording_id": recording_id})
+    await layer.send(media_worker.CONTROL_CHANNEL, event)
     deadline = asyncio.get_running_loop().time() + settings.MEDIAWORKER_START_TIMEOUT
     while await get_leases().holder(slug) is None:
         if asyncio.get_running_loop().time() > deadline:
@@ -77,16 +98,18 @@ async def stop_worker(slug: str, recording_id: int) -> None:
         assert layer is not None
         await layer.send(holder, {"type": "worker.stop", "slug": slug})
         return
-    task = asyncio.get_running_loop().create_task(composite_in_background(recording_id))
+    task = asyncio.get_running_loop().create_task(media_worker.composite_in_background(recording_id))
     _background.add(task)
     task.add_done_callback(_background.discard)
 
 
 async def relay_to_worker(slug: str, sender: str, text: str) -> None:
-    """A browser's signal to the reserved peer: to the worker recording the room."""
+    """A browser's signal to the reserved peer: to the worker recording or relaying the room."""
     holder = await get_leases().holder(slug)
     if holder is None:
-        raise ProtocolError("unknown_peer", f"No peer {SERVER_PEER_ID!r} in this room: it is not being recorded.")
+        raise ProtocolError(
+            "unknown_peer", f"No peer {SERVER_PEER_ID!r} in this room: it is not being recorded or relayed."
+        )
     layer = get_channel_layer()
     assert layer is not None
     await layer.send(holder, {"type": "worker.signal", "slug": slug, "from": sender, "text": text})

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
+from aiortc import MediaStreamTrack, RTCIceCandidate, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 from aiortc.sdp import candidate_from_sdp
 from av.audio.frame import AudioFrame
@@ -24,6 +24,19 @@ log = logging.getLogger(__name__)
 # Called once per track, at its first frame: (kind, file) -> an id to close it with later.
 TrackOpened = Callable[[str, Path], Awaitable[int]]
 TrackClosed = Callable[[int], Awaitable[None]]
+
+
+def parse_candidate(candidate: dict[str, Any] | None) -> RTCIceCandidate | None:
+    """A browser's trickled RTCIceCandidateInit for aiortc (None: end of candidates).
+
+    aiortc gathers and sends its own candidates inside the SDP; only browsers trickle.
+    """
+    if not candidate or not candidate.get("candidate"):
+        return None
+    parsed = candidate_from_sdp(str(candidate["candidate"]).removeprefix("candidate:"))
+    parsed.sdpMid = candidate.get("sdpMid")
+    parsed.sdpMLineIndex = candidate.get("sdpMLineIndex")
+    return parsed
 
 
 class BrowserPeer:
@@ -69,13 +82,9 @@ class BrowserPeer:
         return str(self.pc.localDescription.sdp)
 
     async def add_candidate(self, candidate: dict[str, Any] | None) -> None:
-        # aiortc gathers and sends its own candidates inside the SDP; the browser trickles.
-        if not candidate or not candidate.get("candidate"):
-            return
-        parsed = candidate_from_sdp(str(candidate["candidate"]).removeprefix("candidate:"))
-        parsed.sdpMid = candidate.get("sdpMid")
-        parsed.sdpMLineIndex = candidate.get("sdpMLineIndex")
-        await self.pc.addIceCandidate(parsed)
+        parsed = parse_candidate(candidate)
+        if parsed is not None:
+            await self.pc.addIceCandidate(parsed)
 
     async def close(self) -> None:
         if self.closed:

@@ -1,7 +1,7 @@
-"""The media worker: aiortc peers that record rooms, driven through the channel layer.
+"""The media worker: aiortc peers that record or relay rooms, driven through the channel layer.
 
 It listens on `CONTROL_CHANNEL` (a room to start, taken by whichever worker gets it) and
-on its own channel (signals from browsers, stop). While it records a room it holds the
+on its own channel (signals from browsers, stop). While it serves a room it holds the
 room's lease and sits in the room's group, so it hears `room.peer_joined`/`peer_left`
 like any consumer and offers to newcomers. Embedded (no REDIS_URL) it is a task in
 the web process's loop (`dispatch.ensure_embedded_worker`); otherwise the
@@ -25,6 +25,7 @@ from mediaworker import metrics, selectors, services
 from mediaworker.lease import get_leases
 from mediaworker.models import Recording
 from mediaworker.peer import BrowserPeer
+from mediaworker.relay import RelaySession
 from signaling import protocol
 from signaling import services as signaling_services
 from signaling.presence import Peer, get_presence
@@ -111,11 +112,16 @@ class MediaWorker:
         self.layer = layer
         self.channel = ""
         self.sessions: dict[str, RoomSession] = {}
+        self.relays: dict[str, RelaySession] = {}
         self._background: set[asyncio.Task[Any]] = set()
         metrics.WORKER_STREAMS.set_function(self.stream_count)
 
     def stream_count(self) -> int:
-        return sum(len(session.kinds) * len(session.peers) for session in self.sessions.values())
+        recorded = sum(len(session.kinds) * len(session.peers) for session in self.sessions.values())
+        return recorded + sum(relay.stream_count() for relay in self.relays.values())
+
+    def capacity_left(self) -> int:
+        return int(settings.MEDIAWORKER_MAX_STREAMS) - self.stream_count()
 
     def later(self, work: Any) -> None:
         """Run a coroutine in the background, keeping a reference until it ends."""
@@ -136,8 +142,8 @@ class MediaWorker:
             await asyncio.shield(self.shutdown())
 
     async def shutdown(self) -> None:
-        """Stop every recording this worker holds (their composites still get made)."""
-        for slug in list(self.sessions):
+        """Stop every room this worker holds (recordings' composites still get made)."""
+        for slug in [*self.sessions, *self.relays]:
             await self.stop_room(slug)
 
     async def _listen(self, channel: str) -> None:
@@ -151,7 +157,7 @@ class MediaWorker:
     async def _renew_leases(self) -> None:
         while True:
             await asyncio.sleep(settings.MEDIAWORKER_LEASE_SECONDS / 3)
-            for slug in list(self.sessions):
+            for slug in [*self.sessions, *self.relays]:
                 await get_leases().renew(slug, self.channel)
 
     async def handle(self, event: dict[str, Any]) -> None:
@@ -159,7 +165,10 @@ class MediaWorker:
         if kind == "worker.start":
             await self.start_room(slug, int(event["recording_id"]))
             return
-        session = self.sessions.get(slug)
+        if kind == "worker.relay":
+            await self.start_relay(slug, bool(event["audio_only"]))
+            return
+        session: RoomSession | RelaySession | None = self.sessions.get(slug) or self.relays.get(slug)
         if session is None:
             return
         if kind == "worker.signal":
@@ -171,33 +180,49 @@ class MediaWorker:
         elif kind == "room.peer_left":
             await session.drop(event["peer_id"])
             if not await get_presence().members(slug):
-                await self.stop_room(slug)  # nobody left to record
+                await self.stop_room(slug)  # nobody left to record or relay to
         elif kind in ("worker.stop", "room.closed"):
             await self.stop_room(slug)
 
     async def start_room(self, slug: str, recording_id: int) -> None:
-        if slug in self.sessions or not await get_leases().acquire(slug, self.channel):
+        if slug in self.sessions or slug in self.relays or not await get_leases().acquire(slug, self.channel):
             return
         recording = await database_sync_to_async(_running_recording)(recording_id)
         if recording is None:
             await get_leases().release(slug, self.channel)
             return
         session = self.sessions[slug] = RoomSession(self, slug, recording)
-        await self.layer.group_add(signaling_services.room_group(slug), self.channel)
         log.info("recording room %s (recording %s)", slug, recording_id)
+        await self._join_room(slug, session)
+
+    async def start_relay(self, slug: str, audio_only: bool) -> None:
+        """Relay room `slug`'s media, unless this or another worker already does."""
+        if slug in self.relays or slug in self.sessions or not await get_leases().acquire(slug, self.channel):
+            return
+        relay = self.relays[slug] = RelaySession(slug, audio_only, self._send_text, self.capacity_left)
+        log.info("relaying room %s", slug)
+        await self._join_room(slug, relay)
+
+    async def _join_room(self, slug: str, session: RoomSession | RelaySession) -> None:
+        # Into the group first, so nobody joining now is missed between the two steps.
+        await self.layer.group_add(signaling_services.room_group(slug), self.channel)
         for peer in await get_presence().members(slug):
             await session.connect(peer)
 
+    async def _send_text(self, channel: str, text: str) -> None:
+        await self.layer.send(channel, {"type": "peer.signal", "text": text})
+
     async def stop_room(self, slug: str) -> None:
-        """Close the room's peers and files, let go of the room, then make the composite."""
-        session = self.sessions.pop(slug, None)
+        """Close the room's peers and files and let go of the room; a recording then gets its composite."""
+        session = self.sessions.pop(slug, None) or self.relays.pop(slug, None)
         if session is None:
             return
         await session.stop()
         await self.layer.group_discard(signaling_services.room_group(slug), self.channel)
         await get_leases().release(slug, self.channel)
-        log.info("stopped recording room %s", slug)
-        self.later(composite_in_background(session.recording_id))
+        log.info("stopped serving room %s", slug)
+        if isinstance(session, RoomSession):
+            self.later(composite_in_background(session.recording_id))
 
 
 def _running_recording(recording_id: int) -> Recording | None:

@@ -35,13 +35,14 @@ class RoomAdmin(admin.ModelAdmin):
         "owner",
         "max_participants",
         "audio_only",
+        "mode",
         "locked",
         "has_password",
         "live_participants",
         "created",
     )
     list_display_links = ("slug", "name")
-    list_filter = ("locked", "audio_only", HasPasswordFilter, "created")
+    list_filter = ("locked", "audio_only", "mode", HasPasswordFilter, "created")
     search_fields = ("slug", "name", "description", "owner__username", "owner__display_name")
     list_select_related = ("owner",)
     autocomplete_fields = ("owner", "moderators")
@@ -54,6 +55,7 @@ class RoomAdmin(admin.ModelAdmin):
         "description",
         "max_participants",
         "audio_only",
+        "mode",
         "locked",
         "knock",
         "moderators",

@@ -6,7 +6,7 @@ from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
-from rooms.models import Room
+from rooms.models import Room, RoomMode
 from rooms.services import check_capacity, check_slug_free
 
 _SLUG_INVALID = "Use only letters, digits, hyphens and underscores: the slug becomes the room's address."
@@ -54,11 +54,15 @@ class RoomCreateForm(forms.Form):
     description = forms.CharField(max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 2}))
     password = _password_field("Password", "Optional: people must enter it before joining.")
     audio_only = forms.BooleanField(required=False, label="Audio only (no video)")
+    mode = forms.ChoiceField(choices=RoomMode.choices, initial=RoomMode.MESH, required=False, label="Media path")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["max_participants"] = _capacity_field(initial=settings.ROOM_DEFAULT_MAX_PARTICIPANTS)
-        self.order_fields(["slug", "name", "description", "password", "max_participants", "audio_only"])
+        self.order_fields(["slug", "name", "description", "password", "max_participants", "audio_only", "mode"])
+
+    def clean_mode(self) -> str:
+        return str(self.cleaned_data.get("mode") or RoomMode.MESH)
 
     def clean_slug(self) -> str:
         slug: str = self.cleaned_data["slug"]
@@ -73,6 +77,7 @@ class RoomEditForm(forms.Form):
     name = forms.CharField(max_length=120)
     description = forms.CharField(max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 3}))
     audio_only = forms.BooleanField(required=False, label="Audio only (no video)")
+    mode = forms.ChoiceField(choices=RoomMode.choices, required=False, label="Media path")
     locked = forms.BooleanField(required=False, label="Locked (nobody new can join)")
     knock = forms.BooleanField(required=False, label="Ask to join (newcomers wait until a moderator lets them in)")
     moderators = forms.CharField(
@@ -91,14 +96,16 @@ class RoomEditForm(forms.Form):
                 "description": room.description,
                 "max_participants": room.max_participants,
                 "audio_only": room.audio_only,
+                "mode": room.mode,
                 "locked": room.locked,
                 "knock": room.knock,
                 "moderators": ", ".join(room.moderators.order_by("username").values_list("username", flat=True)),
             },
         )
         super().__init__(*args, **kwargs)
+        self.room_mode = room.mode
         self.fields["max_participants"] = _capacity_field()
-        order = ["name", "description", "max_participants", "audio_only", "locked", "knock", "moderators"]
+        order = ["name", "description", "max_participants", "audio_only", "mode", "locked", "knock", "moderators"]
         self.order_fields([*order, "new_password"])
         if not room.has_password:
             del self.fields["clear_password"]
@@ -109,9 +116,12 @@ class RoomEditForm(forms.Form):
             raise ValidationError("Either type a new password or tick “Remove the password”, not both.")
         return cleaned
 
+    def clean_mode(self) -> str:
+        return str(self.cleaned_data.get("mode") or self.room_mode)
+
     def room_fields(self) -> dict[str, Any]:
         """The cleaned values that map straight onto Room fields."""
-        names = ("name", "description", "max_participants", "audio_only", "locked", "knock")
+        names = ("name", "description", "max_participants", "audio_only", "mode", "locked", "knock")
         return {name: self.cleaned_data[name] for name in names}
 
     def moderator_usernames(self) -> list[str]:
@@ -139,6 +149,7 @@ class RoomAdminForm(forms.ModelForm):
             "description",
             "max_participants",
             "audio_only",
+            "mode",
             "locked",
             "knock",
             "moderators",

@@ -9,6 +9,14 @@ def default_max_participants() -> int:
     return int(settings.ROOM_DEFAULT_MAX_PARTICIPANTS)
 
 
+class RoomMode(models.TextChoices):
+    """How media travels between the people in a room (docs/architecture.md, "Relay mode")."""
+
+    MESH = "mesh", "Mesh: browsers send to each other directly"
+    RELAY = "relay", "Relay: everyone sends once to the media worker, which forwards"
+    AUTO = "auto", "Auto: mesh while small, relay above a threshold"
+
+
 class Room(models.Model):
     """A place people join to talk; its live participants are in signaling presence."""
 
@@ -25,6 +33,7 @@ class Room(models.Model):
     )
     audio_only = models.BooleanField(default=False, help_text="No video at all in this room.")
     locked = models.BooleanField(default=False, help_text="Nobody new can join.")
+    mode = models.CharField(max_length=8, choices=RoomMode.choices, default=RoomMode.MESH)
     # Moderation (issue 6): see moderation/ and signaling/moderation.py.
     knock = models.BooleanField(
         default=False, verbose_name="ask to join", help_text="Newcomers wait until a moderator lets them in."

@@ -4,12 +4,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.urls import reverse
 
 from mediaworker import selectors as recording_selectors
 from moderation import selectors as moderation_selectors
 from rooms import services
-from rooms.models import Room
+from rooms.models import Room, RoomMode
 from signaling.presence import get_presence
 
 
@@ -56,6 +57,7 @@ def call_config(room: Room, user: Any) -> dict[str, Any]:
             "name": room.name,
             "audio_only": room.audio_only,
             "max_participants": room.max_participants,
+            "mode": room.mode,
         },
         "display_name": user.public_name,
         "lobby_url": reverse("lobby"),
@@ -67,3 +69,15 @@ def call_config(room: Room, user: Any) -> dict[str, Any]:
         "can_moderate": moderation_selectors.is_moderator(user, room),
         "locked": room.locked,
     }
+
+
+def active_mode(mode: str, audio_only: bool, people: int) -> str:
+    """How media travels in a room of `mode` with `people` in it now: "mesh" or "relay".
+
+    An `auto` room relays above RELAY_AUTO_ABOVE_VIDEO people (RELAY_AUTO_ABOVE_AUDIO when
+    audio-only) and is a mesh at or below it.
+    """
+    if mode != RoomMode.AUTO:
+        return mode
+    limit = settings.RELAY_AUTO_ABOVE_AUDIO if audio_only else settings.RELAY_AUTO_ABOVE_VIDEO
+    return RoomMode.RELAY if people > limit else RoomMode.MESH

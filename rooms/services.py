@@ -10,7 +10,7 @@ from django.db import IntegrityError, transaction
 from django.utils.crypto import salted_hmac
 
 from accounts.models import User
-from rooms.models import Room
+from rooms.models import Room, RoomMode
 
 _ACCESS_KEY = "room_access"
 _MIN_PARTICIPANTS = 2
@@ -43,6 +43,7 @@ class RoomFields(TypedDict, total=False):
     password: str | None
     max_participants: int | None
     audio_only: bool
+    mode: str
 
 
 def build_room(
@@ -54,12 +55,13 @@ def build_room(
     password: str | None = None,
     max_participants: int | None = None,
     audio_only: bool = False,
+    mode: str = RoomMode.MESH,
 ) -> Room:
     """A new, validated but unsaved room; `name` defaults to the slug, the password is hashed.
 
     Raises ValidationError (keyed by field) for a bad value or a slug already in use.
     """
-    room = Room(slug=slug, name=name or slug, owner=owner, description=description, audio_only=audio_only)
+    room = Room(slug=slug, name=name or slug, owner=owner, description=description, audio_only=audio_only, mode=mode)
     if max_participants is not None:
         check_capacity(max_participants)
         room.max_participants = max_participants

@@ -271,6 +271,9 @@ class RoomConsumer(AsyncWebsocketConsumer):
         if self.peer is not None:
             await self.deliver(event["text"])
 
+    async def room_media_mode(self, event: dict[str, Any]) -> None:
+        await self.deliver(event["text"])
+
     async def room_chat(self, event: dict[str, Any]) -> None:
         if self.peer is not None:
             await self.deliver(event["text"])

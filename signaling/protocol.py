@@ -32,6 +32,7 @@ class CloseCode(IntEnum):
     ROOM_CLOSED = 4410
     ROOM_LOCKED = 4423
     RATE_LIMITED = 4429
+    RELAY_UNAVAILABLE = 4503
 
 
 class ProtocolError(Exception):
@@ -359,6 +360,17 @@ def render_signal(message: Signal, sender: PeerId) -> str:
 def render_recording(active: bool, by: str) -> str:
     """Everyone in the room: the recording started (`active`) or stopped, and who did it."""
     return _dump({"type": "recording", "active": active, "by": by})
+
+
+def render_relay_tracks(upload: list[str], owners: dict[str, PeerId]) -> str:
+    """Relay rooms, from `server` just before each offer: which transceivers (by `mid`) carry
+    the browser's own media, and whose media each forwarded one carries, for the right tile."""
+    return _dump({"type": "relay-tracks", "from": SERVER_PEER_ID, "upload": upload, "tracks": owners})
+
+
+def render_media_mode(mode: str) -> str:
+    """`auto` rooms, to everyone: media now goes `mesh` (direct) or through the `relay`."""
+    return _dump({"type": "media-mode", "mode": mode})
 
 
 def render_pong() -> str:

@@ -25,8 +25,9 @@ from mediaworker import selectors as recording_selectors
 from mediaworker import services as recording_services
 from mediaworker.models import Recording
 from moderation import selectors as moderation_selectors
+from rooms import selectors as room_selectors
 from rooms import services as room_services
-from rooms.models import Room
+from rooms.models import Room, RoomMode
 from signaling import metrics, protocol
 from signaling.auth import resolve_user
 from signaling.hub import hub
@@ -35,7 +36,6 @@ from signaling.identity import Identity, identify
 from signaling.mediastate import get_media_states
 from signaling.moderation import waiting_key
 from signaling.presence import Peer, RoomFull, get_presence
-from signaling.presence import is_shared as is_shared_presence
 from signaling.protocol import CloseCode, ProtocolError
 
 log = logging.getLogger(__name__)
@@ -115,6 +115,7 @@ def _check_entry(scope: dict[str, Any], slug: str, knocked: bool) -> RoomTicket:
         "audio_only": room.audio_only,
         "max_participants": room.max_participants,
         "recording": recording_selectors.is_recording(room),
+        "mode": room.mode,
     }
     moderator = moderation_selectors.is_moderator(who, room)
     identity = dataclasses.replace(identity, moderator=moderator)
@@ -136,6 +137,8 @@ async def admit_peer(scope: dict[str, Any], slug: str, channel_name: str, knocke
     peer = Peer(peer_id=secrets.token_urlsafe(8), name=who.name, user_id=who.user_id, channel_name=channel_name)
     if ticket.must_knock:
         raise MustKnock(peer, who)
+    if ticket.info["mode"] == RoomMode.RELAY:
+        await _ensure_relay(slug, ticket.info["audio_only"])
     try:
         others = await get_presence().admit(slug, peer, ticket.capacity)
     except RoomFull:
@@ -143,9 +146,10 @@ async def admit_peer(scope: dict[str, Any], slug: str, channel_name: str, knocke
             CloseCode.ROOM_FULL, "room_full", f"This room is full ({ticket.capacity} people); try again later."
         ) from None
     states = await get_media_states().load(slug, [other.peer_id for other in others])
+    active = await _mode_after_joining(slug, peer.peer_id, ticket.info, len(others))
     welcome = protocol.render_welcome(
         peer.peer_id,
-        ticket.info,
+        {**ticket.info, "active_mode": active},
         [other.public() for other in others],
         ice_servers_for(who.ice_user),
         ticket.chat,
@@ -154,6 +158,18 @@ async def admit_peer(scope: dict[str, Any], slug: str, channel_name: str, knocke
     await _group_send(slug, "room.peer_joined", peer.peer_id, protocol.render_peer_joined(peer.public()))
     kind = "audio" if ticket.info["audio_only"] else "video"
     return Admission(peer=peer, welcome=welcome, room_kind=kind, identity=who)
+
+
+async def _ensure_relay(slug: str, audio_only: bool) -> None:
+    """A relay room needs its worker before anyone is admitted; refuse clearly without one."""
+    try:
+        await worker_dispatch.ensure_relay(slug, audio_only)
+    except worker_dispatch.WorkerUnavailable:
+        raise Refused(
+            CloseCode.RELAY_UNAVAILABLE,
+            "relay_unavailable",
+            "This room sends media through the server's relay, and no media worker is running. Ask an operator.",
+        ) from None
 
 
 async def relay_signal(slug: str, sender: Peer, message: protocol.Signal) -> None:
@@ -216,10 +232,11 @@ def record_call_stats(room_kind: str, stats: protocol.CallStats) -> None:
 
 
 async def leave_room(slug: str, peer: Peer) -> None:
-    """Remove `peer` from presence and tell the others."""
+    """Remove `peer` from presence and tell the others (and, in an `auto` room, maybe go back to a mesh)."""
     await get_presence().leave(slug, peer.peer_id)
     await get_media_states().forget(slug, peer.peer_id)
     await _group_send(slug, "room.peer_left", peer.peer_id, protocol.render_peer_left(peer.peer_id))
+    await _mode_after_leaving(slug, peer.peer_id)
 
 
 async def _group_send(slug: str, event_type: str, peer_id: str, text: str) -> None:
@@ -241,6 +258,9 @@ def _change_recording(slug: str, peer: Peer, action: str, participants: int) -> 
     user = User.objects.filter(pk=peer.user_id).first() if room and peer.user_id is not None else None
     if room is None or user is None or not room_services.can_manage(user, room):
         raise ProtocolError("forbidden", "Only the room's owner can start or stop recording.")
+    if room.mode != RoomMode.MESH:
+        # Known gap: the browser has one link to `server`, which the relay takes.
+        raise ProtocolError("recording_unavailable", "Recording a relay or auto room is not available yet.")
     try:
         if action == "start":
             streams = participants * (1 if room.audio_only else 2)
@@ -263,13 +283,6 @@ async def control_recording(slug: str, peer: Peer, message: protocol.RecordingCo
 
     Raises `ProtocolError` (`forbidden` for anyone else, `recording_unavailable` when it cannot).
     """
-    if is_shared_presence():
-        # Known gap: with REDIS_URL the separate worker process does not yet receive the
-        # room's signals reliably; refuse clearly instead of leaving the call waiting.
-        raise ProtocolError(
-            "recording_unavailable",
-            "Recording is not available yet when the server runs as several processes (REDIS_URL). Ask an operator.",
-        )
     participants = len(await get_presence().members(slug))
     change = await _change_recording(slug, peer, message.action, participants)
     if message.action == "start":
@@ -333,3 +346,44 @@ def disconnect_room(slug: str, reason: str) -> None:
     text = protocol.render_error("room_closed", reason)
     for group in (room_group(slug), waiting_key(slug)):  # those waiting to be let in too
         async_to_sync(layer.group_send)(group, {"type": "room.closed", "text": text})
+
+
+# `auto` rooms: mesh while small, relay above a threshold (rooms.selectors.active_mode) ------
+
+
+async def _mode_after_joining(slug: str, peer_id: str, info: dict[str, Any], others: int) -> str:
+    """The room's media path now that one more is in. Crossing into relay, everyone is told
+    first (so no offer from the worker arrives before the news), then the worker starts; if
+    none takes the room, it goes on as a mesh (heavier, but it works)."""
+    active = room_selectors.active_mode(info["mode"], info["audio_only"], others + 1)
+    was = room_selectors.active_mode(info["mode"], info["audio_only"], others)
+    if info["mode"] != RoomMode.AUTO or active == was:
+        return active
+    await _group_send(slug, "room.media_mode", peer_id, protocol.render_media_mode(active))
+    try:
+        await worker_dispatch.ensure_relay(slug, info["audio_only"])
+    except worker_dispatch.WorkerUnavailable:
+        log.warning("room %s: no media worker to relay it; staying a mesh", slug)
+        await _group_send(slug, "room.media_mode", peer_id, protocol.render_media_mode(RoomMode.MESH))
+        return RoomMode.MESH
+    return active
+
+
+@database_sync_to_async
+def _room_media(slug: str) -> tuple[str, bool] | None:
+    room = Room.objects.filter(slug=slug).only("mode", "audio_only").first()
+    return (room.mode, room.audio_only) if room is not None else None
+
+
+async def _mode_after_leaving(slug: str, peer_id: str) -> None:
+    """An `auto` room that shrinks to the threshold goes back to a mesh: browsers first, then the worker."""
+    media = await _room_media(slug)
+    if media is None or media[0] != RoomMode.AUTO:
+        return
+    mode, audio_only = media
+    people = len(await get_presence().members(slug))
+    now = room_selectors.active_mode(mode, audio_only, people)
+    was = room_selectors.active_mode(mode, audio_only, people + 1)
+    if people and now == RoomMode.MESH and was == RoomMode.RELAY:
+        await _group_send(slug, "room.media_mode", peer_id, protocol.render_media_mode(now))
+        await worker_dispatch.stop_relay(slug)

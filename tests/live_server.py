@@ -150,9 +150,16 @@ class AppServer:
         self.manage("shell", "--no-imports", "-c", code)
 
     def create_room(
-        self, slug: str, *, owner: str, name: str = "", audio_only: bool = False, max_participants: int | None = None
+        self,
+        slug: str,
+        *,
+        owner: str,
+        name: str = "",
+        audio_only: bool = False,
+        max_participants: int | None = None,
+        mode: str = "mesh",
     ) -> None:
-        args = ["createroom", slug, "--owner", owner]
+        args = ["createroom", slug, "--owner", owner, "--mode", mode]
         if name:
             args += ["--name", name]
         if audio_only:

@@ -53,22 +53,7 @@ def recording_finished() -> str:
     return recording.status if done and recording else ""
 
 
-@pytest.mark.redis_only
-async def test_with_several_processes_recording_is_refused_with_a_clear_message(
-    connect: Connect, alice: User, room: Room
-) -> None:
-    """Known gap, refused rather than left hanging: recording across processes (REDIS_URL)."""
-    alice_call = Caller(await enter(connect, alice))
-    try:
-        await alice_call.browser.send({"type": "recording", "action": "start"})
-        await poll(lambda: alice_call.got(type="error", code="recording_unavailable"))
-        assert "several processes" in next(m["message"] for m in alice_call.messages if m["type"] == "error")
-        assert not await database_sync_to_async(Recording.objects.exists)()
-    finally:
-        await alice_call.hang_up()
-
-
-@pytest.mark.embedded_only
+@pytest.mark.embedded_only  # with REDIS_URL: tests/test_multiprocess_media.py, a real worker process
 async def test_alice_records_her_call_and_only_she_can_download_it(
     connect: Connect,
     alice: User,

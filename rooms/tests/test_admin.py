@@ -48,6 +48,7 @@ def _change(room: Room, **changes: object) -> dict[str, object]:
         "owner": room.owner_id or "",
         "description": room.description,
         "max_participants": room.max_participants,
+        "mode": room.mode,
     }
     form.update(changes)
     return form
@@ -67,11 +68,20 @@ def test_an_admin_sets_then_clears_a_password(admin_browser: Client, room: Room)
 def test_an_admin_adds_a_room(admin_browser: Client, alice: User):
     assert admin_browser.get("/admin/rooms/room/add/").status_code == 200
 
-    form = {"slug": "town-hall", "name": "Town hall", "owner": alice.pk, "max_participants": 20, "new_password": "p"}
+    form = {
+        "slug": "town-hall",
+        "name": "Town hall",
+        "owner": alice.pk,
+        "max_participants": 20,
+        "new_password": "p",
+        "mode": "relay",
+    }
     response = admin_browser.post("/admin/rooms/room/add/", form)
 
     assert response.status_code == 302
-    assert Room.objects.get(slug="town-hall").check_password("p")
+    town_hall = Room.objects.get(slug="town-hall")
+    assert town_hall.check_password("p")
+    assert town_hall.mode == "relay"
 
 
 def test_an_oversized_room_is_refused_in_the_admin(admin_browser: Client, room: Room, settings):

@@ -39,6 +39,13 @@ def test_createroom_with_password_and_audio_only(db):
     room = Room.objects.get(slug="vault")
     assert room.name == "vault" and room.owner is None
     assert room.audio_only and room.check_password("hunter2")
+    assert room.mode == "mesh", "a mesh unless asked otherwise"
+
+
+def test_createroom_refuses_an_unknown_mode(db):
+    with pytest.raises(CommandError):
+        run("createroom", "odd", "--mode", "p2p")
+    assert not Room.objects.filter(slug="odd").exists()
 
 
 def test_createroom_refuses_an_existing_slug_and_creates_nothing(room: Room):
@@ -100,7 +107,19 @@ def test_createroom_needs_a_slug(db):
 
 
 def test_listrooms_shows_counts_and_flags(room: Room, alice: User, bob: User, seat: Seat):
-    run("createroom", "vault", "--name", "Vault", "--password", "p", "--audio-only", "--max-participants", "2")
+    run(
+        "createroom",
+        "vault",
+        "--name",
+        "Vault",
+        "--password",
+        "p",
+        "--audio-only",
+        "--max-participants",
+        "2",
+        "--mode",
+        "relay",
+    )
     Room.objects.filter(slug="vault").update(locked=True)
     seat("standup", alice, bob)
 
@@ -108,7 +127,7 @@ def test_listrooms_shows_counts_and_flags(room: Room, alice: User, bob: User, se
 
     assert lines[0].split() == ["SLUG", "NAME", "OWNER", "PEOPLE", "FLAGS"]
     assert lines[1].split() == ["standup", "Daily", "standup", "alice", "2/8", "-"]
-    assert lines[2].split() == ["vault", "Vault", "-", "0/2", "locked,password,audio-only"]
+    assert lines[2].split() == ["vault", "Vault", "-", "0/2", "locked,password,audio-only,relay"]
 
 
 def test_listrooms_with_no_rooms_says_how_to_make_one(db):

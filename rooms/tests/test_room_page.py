@@ -34,7 +34,13 @@ def test_bob_gets_the_call_page_with_its_config(client: Client, room: Room, bob:
     assert response.context["can_manage"] is False
     assert response.context["call_config"] == {
         "ws_path": "/ws/rooms/standup/",
-        "room": {"slug": "standup", "name": "Daily standup", "audio_only": False, "max_participants": 8},
+        "room": {
+            "slug": "standup",
+            "name": "Daily standup",
+            "audio_only": False,
+            "max_participants": 8,
+            "mode": "mesh",
+        },
         "display_name": "Bob B.",
         "lobby_url": "/",
         "ice_servers_url": "/ice-servers/",

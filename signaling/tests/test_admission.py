@@ -23,6 +23,8 @@ async def test_bob_is_welcomed_with_the_people_already_there(connect: Connect, a
         "audio_only": False,
         "max_participants": 8,
         "recording": False,
+        "mode": "mesh",
+        "active_mode": "mesh",
     }
     assert isinstance(welcome["ice_servers"], list)
 

@@ -9,7 +9,7 @@
 //   window.audioExchange.state              "prejoin" | "joining" | "waiting" | "in-call" | "reconnecting" | "ended" | "left"
 
 import { LocalMedia } from "./media.js";
-import { PeerMesh } from "./mesh.js";
+import { MediaLinks } from "./links.js";
 import { ModerationControls } from "./moderation.js";
 import { ChatPanel } from "./chat.js";
 import { showNetworkCheck } from "./netcheck.js";
@@ -62,7 +62,8 @@ function joinCall(devicesPanel) {
     lobbyUrl: config.lobby_url,
   });
   const signaling = new SignalingClient(config.ws_path);
-  const mesh = new PeerMesh({
+  // A mesh, or one connection to the media worker in relay rooms (and `auto` rooms when large).
+  const mesh = new MediaLinks({
     send: (message) => signaling.send(message),
     media,
     audioOnlyRoom,
@@ -119,7 +120,10 @@ function wireMedia(screen, mesh) {
 }
 
 function wireMesh(screen, mesh) {
-  mesh.on("peer-added", ({ peerId, name }) => screen.addPeer(peerId, name));
+  mesh.on("peer-added", ({ peerId, name }) => {
+    screen.addPeer(peerId, name);
+    screen.setPeerPath(peerId, mesh.path);
+  });
   mesh.on("peer-name", ({ peerId, name }) => screen.renamePeer(peerId, name));
   mesh.on("peer-removed", ({ peerId }) => screen.removePeer(peerId));
   mesh.on("peer-state", ({ peerId, state }) => screen.setPeerState(peerId, state));
@@ -137,6 +141,8 @@ function wireSignaling(screen, signaling, mesh) {
   signaling.on("peer-joined", ({ peer }) => mesh.addPeer(peer));
   signaling.on("peer-left", ({ peer_id: peerId }) => mesh.removePeer(peerId));
   for (const type of ["offer", "answer", "ice"]) signaling.on(type, (message) => mesh.handleSignal(message));
+  signaling.on("relay-tracks", (message) => mesh.setTracks(message));
+  signaling.on("media-mode", ({ mode }) => mesh.setMode(mode));
   signaling.on("error", ({ code, message }) => {
     // A signal to someone who just left is an expected race, not news for the user.
     if (code === "unknown_peer") return console.info("[call]", message);

@@ -72,6 +72,7 @@ export class PeerMesh extends Emitter {
     this.audioOnlyRoom = audioOnlyRoom;
     this.bitrate = bitrate;
     this.localId = null;
+    this.path = "direct"; // each peer's media comes straight from them (relay.js: "relayed")
   }
 
   /** Debugging view: peer_id -> RTCPeerConnection. */

@@ -61,7 +61,9 @@ class Tile {
     this.handFlag = element("span", "badge hand-flag", "✋ hand raised");
     this.handFlag.hidden = true;
     this.badge = element("span", "badge state");
-    caption.append(this.label, this.muteFlag, this.cameraFlag, this.handFlag, this.badge);
+    this.pathFlag = element("span", "badge path");
+    this.pathFlag.hidden = true;
+    caption.append(this.label, this.muteFlag, this.cameraFlag, this.handFlag, this.badge, this.pathFlag);
     this.root.append(this.avatar, this.media, caption);
     if (this.sound !== this.media) this.root.append(this.sound);
     this.setName(name);
@@ -207,6 +209,15 @@ export class CallScreen extends Emitter {
   setPeerState(peerId, state) {
     this.#tiles.get(peerId)?.setState(state);
     this.#person(peerId)?.setState(state);
+  }
+
+  /** How this peer's media reaches us: "direct" (mesh) or "relayed" (through the media worker). */
+  setPeerPath(peerId, path) {
+    const flag = this.#tiles.get(peerId)?.pathFlag;
+    if (!flag) return;
+    flag.textContent = path;
+    flag.dataset.path = path;
+    flag.hidden = false;
   }
 
   setPeerMedia(peerId, { muted, cameraOn }) {

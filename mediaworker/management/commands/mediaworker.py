@@ -12,18 +12,14 @@ from mediaworker.worker import MediaWorker
 
 
 class Command(BaseCommand):
-    help = "Record rooms on request, talking to the signaling through the Redis channel layer."
+    help = "Record and relay rooms on request, talking to the signaling through the Redis channel layer."
 
     def handle(self, *args: Any, **options: Any) -> None:
         if not settings.REDIS_URL:
             raise CommandError("REDIS_URL is not set: without it the worker runs inside the web process (`make run`).")
-        self.stderr.write(
-            "Note: recording with REDIS_URL is not enabled yet; the signaling refuses it with "
-            "`recording_unavailable` (see docs/protocol.md). Run single-process to record."
-        )
         if settings.MEDIAWORKER_METRICS_PORT:
             start_http_server(settings.MEDIAWORKER_METRICS_PORT)
-        self.stdout.write("Media worker running; Ctrl-C or SIGTERM stops it (recordings in progress are closed).")
+        self.stdout.write("Media worker running; Ctrl-C or SIGTERM stops it.")
         asyncio.run(self._serve())
 
     async def _serve(self) -> None:

@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import User
 from rooms import services
+from rooms.models import RoomMode
 
 
 class Command(BaseCommand):
@@ -20,6 +21,12 @@ class Command(BaseCommand):
         parser.add_argument("--max-participants", type=int, metavar="N", help="Places in each room.")
         parser.add_argument("--password", default=None, help="Password people must enter to join.")
         parser.add_argument("--audio-only", action="store_true", help="No video in these rooms.")
+        parser.add_argument(
+            "--mode",
+            choices=RoomMode.values,
+            default=RoomMode.MESH,
+            help="How media travels: mesh (direct), relay (through the media worker) or auto.",
+        )
         parser.add_argument(
             "--exist-ok", action="store_true", help="Skip slugs that already have a room instead of failing."
         )
@@ -35,6 +42,7 @@ class Command(BaseCommand):
                 password=options["password"],
                 max_participants=options["max_participants"],
                 audio_only=options["audio_only"],
+                mode=options["mode"],
             )
         except ValidationError as error:
             raise CommandError("No room was created:\n  " + "\n  ".join(error.messages)) from None

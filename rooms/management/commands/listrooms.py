@@ -5,6 +5,7 @@ from typing import Any
 from django.core.management.base import BaseCommand
 
 from rooms import selectors
+from rooms.models import RoomMode
 from rooms.selectors import RoomListing
 
 _HEADERS = ("SLUG", "NAME", "OWNER", "PEOPLE", "FLAGS")
@@ -19,6 +20,7 @@ def _flags(listing: RoomListing) -> str:
             ("locked", room.locked),
             ("password", room.has_password),
             ("audio-only", room.audio_only),
+            (room.mode, room.mode != RoomMode.MESH),
         )
         if on
     ]

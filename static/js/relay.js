@@ -1,0 +1,145 @@
+// Relay rooms: one RTCPeerConnection, to the media worker (peer id "server"), instead of one
+// per person. We send our media once; the worker forwards everyone else's (docs/protocol.md,
+// "Relay rooms"). The worker always offers; before each offer it says, in `relay-tracks`,
+// which transceivers (by mid) carry our upload and whose media each other one carries, so
+// each track lands in the right person's tile.
+//
+// Same interface and events as PeerMesh (mesh.js), so call.js can use either:
+// "peer-added", "peer-name", "peer-removed", "peer-state", "track"; `path` is "relayed".
+
+import { Emitter } from "./emitter.js";
+import { SERVER_PEER_ID } from "./recording.js";
+
+export class RelayLink extends Emitter {
+  #pc = null;
+  #send;
+  #media;
+  #iceServers = [];
+  #people = new Map(); // peer_id -> {name, stream}
+  #upload = [];
+  #owners = {}; // mid -> peer_id
+  #queue = Promise.resolve();
+
+  constructor({ send, media, audioOnlyRoom }) {
+    super();
+    this.#send = send;
+    this.#media = media;
+    this.audioOnlyRoom = audioOnlyRoom;
+    this.localId = null;
+    this.path = "relayed";
+  }
+
+  /** Debugging view, as PeerMesh's: the one connection, to "server". */
+  connections() {
+    return this.#pc ? new Map([[SERVER_PEER_ID, this.#pc]]) : new Map();
+  }
+
+  start(welcome) {
+    this.closeAll();
+    this.localId = welcome.peer_id;
+    this.#iceServers = Array.isArray(welcome.ice_servers) ? welcome.ice_servers : [];
+    this.#pc = this.#createConnection();
+    for (const peer of welcome.peers ?? []) this.addPeer(peer);
+  }
+
+  addPeer({ peer_id: peerId, name }) {
+    const known = this.#people.get(peerId);
+    if (known) {
+      known.name = name;
+      this.emit("peer-name", { peerId, name });
+      return;
+    }
+    this.#people.set(peerId, { name, stream: new MediaStream() });
+    this.emit("peer-added", { peerId, name });
+    this.emit("peer-state", { peerId, state: this.#pc?.connectionState ?? "new" });
+  }
+
+  removePeer(peerId) {
+    const person = this.#people.get(peerId);
+    if (!person) return;
+    this.#people.delete(peerId);
+    this.emit("peer-removed", { peerId });
+  }
+
+  closeAll() {
+    for (const peerId of [...this.#people.keys()]) this.removePeer(peerId);
+    this.#pc?.close();
+    this.#pc = null;
+  }
+
+  /** `relay-tracks` from the worker, just before its offer. */
+  setTracks({ upload, tracks }) {
+    this.#upload = Array.isArray(upload) ? upload : [];
+    this.#owners = tracks && typeof tracks === "object" ? tracks : {};
+  }
+
+  handleSignal(message) {
+    if (message.from !== SERVER_PEER_ID || !this.#pc) return;
+    const pc = this.#pc;
+    this.#queue = this.#queue
+      .then(() => (message.type === "offer" ? this.#answer(pc, message.sdp) : this.#addCandidate(pc, message)))
+      .catch((error) => {
+        if (pc === this.#pc) console.warn(`[relay] ${message.type} failed`, error);
+      });
+  }
+
+  replaceTrack(kind, track) {
+    if (kind === "video" && this.audioOnlyRoom) return;
+    this.#uploadSender(kind)?.replaceTrack(track).catch((error) => console.warn("[relay] replaceTrack", error));
+  }
+
+  /** Mute and camera state travel on mesh data channels; the relay does not forward them yet. */
+  setLocalState() {}
+
+  #createConnection() {
+    const pc = new RTCPeerConnection({ iceServers: this.#iceServers, bundlePolicy: "max-bundle" });
+    pc.addEventListener("icecandidate", ({ candidate }) => {
+      this.#send({ type: "ice", to: SERVER_PEER_ID, candidate: candidate ? candidate.toJSON() : null });
+    });
+    pc.addEventListener("track", ({ track, transceiver }) => this.#receiveTrack(transceiver.mid, track));
+    pc.addEventListener("connectionstatechange", () => {
+      console.info(`[relay] connection ${pc.connectionState}`);
+      for (const peerId of this.#people.keys()) this.emit("peer-state", { peerId, state: pc.connectionState });
+    });
+    return pc;
+  }
+
+  async #answer(pc, sdp) {
+    await pc.setRemoteDescription({ type: "offer", sdp });
+    for (const transceiver of pc.getTransceivers()) {
+      if (!this.#upload.includes(transceiver.mid)) {
+        transceiver.direction = "recvonly";
+        continue;
+      }
+      const kind = transceiver.receiver.track.kind;
+      if (kind === "video" && this.audioOnlyRoom) continue;
+      transceiver.direction = "sendonly";
+      transceiver.sender.setStreams?.(this.#media.stream);
+      await transceiver.sender.replaceTrack(kind === "audio" ? this.#media.audioTrack : this.#media.videoTrack);
+    }
+    await pc.setLocalDescription();
+    this.#send({ type: "answer", to: SERVER_PEER_ID, sdp: pc.localDescription.sdp });
+  }
+
+  async #addCandidate(pc, { candidate }) {
+    if (candidate) await pc.addIceCandidate(candidate);
+  }
+
+  #uploadSender(kind) {
+    const transceiver = this.#pc
+      ?.getTransceivers()
+      .find((t) => this.#upload.includes(t.mid) && t.receiver.track.kind === kind);
+    return transceiver?.sender ?? null;
+  }
+
+  #receiveTrack(mid, track) {
+    const peerId = this.#owners[mid];
+    const person = this.#people.get(peerId);
+    if (!person || (track.kind === "video" && this.audioOnlyRoom)) return;
+    for (const old of person.stream.getTracks()) {
+      if (old.kind === track.kind) person.stream.removeTrack(old);
+    }
+    person.stream.addTrack(track);
+    this.emit("track", { peerId, track, stream: person.stream });
+  }
+}

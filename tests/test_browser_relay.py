@@ -1,0 +1,148 @@
+"""Relay rooms seen from real browsers: headless Chromium against the app served by daphne,
+whose embedded media worker (aiortc) forwards each person's media to the others.
+
+In a `relay` room alice and bob each hold one connection, to the peer "server", and none to
+each other; each decodes the other's video in the other's tile. In an `auto` room (relay
+above two people here) carol's arrival moves everyone to the relay and her departure back
+to a mesh, without a reload.
+"""
+
+import secrets
+from collections.abc import Callable, Iterator
+
+import pytest
+from playwright.sync_api import Browser
+
+from tests.live_server import AppServer, PostgresDatabase
+from tests.test_browser_call import PEOPLE, Caller, Party, eventually, everyone_receives, party, people  # noqa: F401
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+SERVER_PEER_ID = "server"
+
+# What the page shows in `peerId`'s tile: the <video>'s picture size and play position.
+TILE_VIDEO_JS = """(peerId) => {
+  const tile = document.querySelector(`figure.tile[data-peer-id="${peerId}"]`);
+  const video = tile?.querySelector("video");
+  if (!video) return null;
+  return { width: video.videoWidth, time: video.currentTime, path: tile.querySelector(".badge.path")?.textContent };
+}"""
+
+# Frames decoded per inbound video stream on each of the page's connections.
+DECODED_JS = """async () => {
+  const result = {};
+  for (const [peerId, pc] of window.audioExchange.peerConnections()) {
+    const decoded = [];
+    (await pc.getStats()).forEach((report) => {
+      if (report.type === "inbound-rtp" && report.kind === "video") decoded.push(report.framesDecoded ?? 0);
+    });
+    result[peerId] = { connection: pc.connectionState, decoded };
+  }
+  return result;
+}"""
+
+
+def only_connected_to_the_relay(*callers: Caller) -> Callable[[], str | None]:
+    """Each page has exactly one connection, to "server", up, decoding a video per other person."""
+
+    def check() -> str | None:
+        for caller in callers:
+            got = caller.page.evaluate(DECODED_JS)
+            if list(got) != [SERVER_PEER_ID]:
+                return f"{caller} has connections to {sorted(got)}, expected only {SERVER_PEER_ID!r}"
+            server = got[SERVER_PEER_ID]
+            decoding = [count for count in server["decoded"] if count > 0]
+            if server["connection"] != "connected" or len(decoding) < len(callers) - 1:
+                return f"{caller} -> {SERVER_PEER_ID}: {server}"
+        return None
+
+    return check
+
+
+def tiles_play(*callers: Caller, since: dict[str, float] | None = None) -> Callable[[], str | None]:
+    """Each caller's tile of every other shows a picture, marked relayed, playing past `since`."""
+
+    def check() -> str | None:
+        for caller in callers:
+            for other in callers:
+                if other is caller:
+                    continue
+                tile = caller.page.evaluate(TILE_VIDEO_JS, other.peer_id)
+                start = (since or {}).get(f"{caller.name}>{other.name}", 0.0)
+                if tile is None or tile["width"] <= 0 or tile["time"] <= start or tile["path"] != "relayed":
+                    return f"{caller}'s tile of {other}: {tile} (played past {start}?)"
+        return None
+
+    return check
+
+
+def play_positions(*callers: Caller) -> dict[str, float]:
+    return {
+        f"{caller.name}>{other.name}": caller.page.evaluate(TILE_VIDEO_JS, other.peer_id)["time"]
+        for caller in callers
+        for other in callers
+        if other is not caller
+    }
+
+
+@pytest.mark.timeout(120)
+def test_alice_and_bob_see_each_other_through_the_relay_only(app_server: AppServer, party: Party) -> None:  # noqa: F811
+    slug = f"relay-{secrets.token_hex(3)}"
+    app_server.create_room(slug, owner="alice", name="Relayed", mode="relay")
+    alice, bob = party.arrive("alice", slug), party.arrive("bob", slug)
+
+    eventually(only_connected_to_the_relay(alice, bob))
+    eventually(tiles_play(alice, bob))
+    # The pictures keep moving: each tile's play position advances.
+    eventually(tiles_play(alice, bob, since=play_positions(alice, bob)))
+
+
+@pytest.fixture(scope="module")
+def auto_server(app_server: AppServer, live_database: PostgresDatabase) -> Iterator[AppServer]:
+    """An app process of its own whose `auto` rooms relay above two people.
+
+    `app_server` has already migrated the database and collected the static files."""
+    server = AppServer(
+        live_database.url, app_server.static_root, env={"RELAY_AUTO_ABOVE_VIDEO": "2"}, name="auto-relay app"
+    )
+    server.create_users(PEOPLE)
+    server.start()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def auto_party(chromium: Browser, auto_server: AppServer) -> Iterator[Party]:
+    callers = Party(chromium, auto_server)
+    yield callers
+    for caller in callers.callers:
+        print(f"--- {caller.name}'s browser console ---", *caller.console[-60:], sep="\n")
+    callers.close()
+
+
+@pytest.mark.timeout(180)
+def test_an_auto_room_moves_to_the_relay_and_back_without_a_reload(auto_server: AppServer, auto_party: Party) -> None:
+    slug = f"auto-{secrets.token_hex(3)}"
+    auto_server.create_room(slug, owner="alice", name="Auto", mode="auto")
+    alice, bob = auto_party.arrive("alice", slug), auto_party.arrive("bob", slug)
+    eventually(everyone_receives(alice, bob))  # two people: a direct mesh
+
+    carol = auto_party.arrive("carol", slug)
+    eventually(only_connected_to_the_relay(alice, bob, carol))
+    eventually(tiles_play(alice, bob, carol, since=play_positions(alice, bob, carol)))
+
+    carol.leave()
+    eventually(everyone_receives(alice, bob))  # back to a mesh: connected to each other again
+    eventually(tiles_play_direct(alice, bob))
+
+
+def tiles_play_direct(*callers: Caller) -> Callable[[], str | None]:
+    def check() -> str | None:
+        for caller in callers:
+            for other in callers:
+                tile = None if other is caller else caller.page.evaluate(TILE_VIDEO_JS, other.peer_id)
+                if other is not caller and (tile is None or tile["width"] <= 0 or tile["path"] != "direct"):
+                    return f"{caller}'s tile of {other}: {tile}"
+        return None
+
+    return check
