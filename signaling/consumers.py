@@ -24,6 +24,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
     """One browser in one room (`/ws/rooms/<slug>/`), see docs/protocol.md."""
 
     peer: Peer | None = None
+    known_at_welcome: frozenset[str] = frozenset()
     waiting: Peer | None = None  # knocking at a room that asks newcomers to wait
     identity: Identity | None = None
     slug: str = ""
@@ -90,6 +91,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         self.peer = admission.peer
         self.room_kind = admission.room_kind
         self.identity = admission.identity
+        self.known_at_welcome = admission.known
         await self.send(text_data=admission.welcome)
         if self.identity.moderator:
             await self._join_moderators()
@@ -260,7 +262,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         await self.deliver(event["text"])
 
     async def room_peer_joined(self, event: dict[str, Any]) -> None:
-        if self.peer is not None and event["peer_id"] != self.peer.peer_id:
+        if self.peer is not None and event["peer_id"] not in (self.peer.peer_id, *self.known_at_welcome):
             await self.deliver(event["text"])
 
     async def room_peer_left(self, event: dict[str, Any]) -> None:

@@ -80,6 +80,9 @@ class Admission:
     welcome: str
     room_kind: str  # "audio" or "video": the only label call-quality metrics carry
     identity: Identity
+    # Listed in `welcome`: their own `peer-joined` may still arrive (the newcomer joined the
+    # group before taking its place, so that nobody's is missed) and is not passed on.
+    known: frozenset[str] = frozenset()
 
 
 class MustKnock(Exception):
@@ -157,7 +160,8 @@ async def admit_peer(scope: dict[str, Any], slug: str, channel_name: str, knocke
     )
     await _group_send(slug, "room.peer_joined", peer.peer_id, protocol.render_peer_joined(peer.public()))
     kind = "audio" if ticket.info["audio_only"] else "video"
-    return Admission(peer=peer, welcome=welcome, room_kind=kind, identity=who)
+    known = frozenset(other.peer_id for other in others)
+    return Admission(peer=peer, welcome=welcome, room_kind=kind, identity=who, known=known)
 
 
 async def _ensure_relay(slug: str, audio_only: bool) -> None:
