@@ -17,7 +17,7 @@ import { PreJoinScreen } from "./prejoin.js";
 import { LocalMediaState, showPeerState } from "./mediastate.js";
 import { PushToTalk } from "./pushtotalk.js";
 import { RecordingControls, SERVER_PEER_ID, showRecordingNotice } from "./recording.js";
-import { ScreenShare, ScreenStage } from "./screenshare.js";
+import { RELAY_SHARE_MESSAGE, ScreenShare, ScreenStage } from "./screenshare.js";
 import { SpeakerDetector } from "./speaker.js";
 import { attachTileControls } from "./tilecontrols.js";
 import { SignalingClient } from "./signaling.js";
@@ -224,6 +224,10 @@ function wireInCallMedia(screen, signaling, mesh) {
   new PushToTalk({ toggle: root.querySelector("#ptt-toggle"), media });
   share.on("change", () => local.announce());
   share.on("error", (message) => screen.showBanner(message, { kind: "error" }));
+  mesh.on("share-unavailable", () => {
+    share.stop(); // an `auto` room moved to the relay, which does not forward the screen yet
+    screen.showBanner(RELAY_SHARE_MESSAGE, { kind: "error" });
+  });
   media.on("state", () => local.announce());
   for (const type of ["peer-added", "peer-name"]) mesh.on(type, ({ peerId, name }) => stage.setName(peerId, name));
   mesh.on("peer-removed", ({ peerId }) => stage.removePeer(peerId));

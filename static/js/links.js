@@ -74,6 +74,11 @@ export class MediaLinks extends Emitter {
     this.#current?.replaceTrack(kind, track);
   }
 
+  /** False in relay mode: the media worker does not forward a shared screen yet. */
+  get canShareScreen() {
+    return typeof this.#current?.setExtraTrack === "function";
+  }
+
   /** A shared screen to everyone (renegotiates); null stops it. The relay does not forward it yet. */
   setExtraTrack(track, stream) {
     this.#extra = { track, stream };
@@ -92,7 +97,8 @@ export class MediaLinks extends Emitter {
     for (const name of EVENTS) links.on(name, (detail) => links === this.#current && this.emit(name, detail));
     this.#current = links;
     links.setLocalState(this.#localState);
-    if (this.#extra.track) links.setExtraTrack?.(this.#extra.track, this.#extra.stream);
+    if (this.#extra.track && !this.canShareScreen) this.emit("share-unavailable", {});
+    else if (this.#extra.track) links.setExtraTrack(this.#extra.track, this.#extra.stream);
     const peers = [...this.#peers.values()];
     if (joining || mode === "relay") {
       links.start({ ...this.#welcome, peers });

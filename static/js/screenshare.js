@@ -17,6 +17,9 @@ export function captureDisplay() {
   return navigator.mediaDevices.getDisplayMedia({ video: { frameRate: { ideal: 15, max: 30 } }, audio: false });
 }
 
+export const RELAY_SHARE_MESSAGE =
+  "Screen sharing is not available while the call goes through the server relay (large rooms) yet.";
+
 export class ScreenShare extends Emitter {
   #stream = null;
 
@@ -35,6 +38,7 @@ export class ScreenShare extends Emitter {
 
   async start() {
     if (this.#stream) return;
+    if (this.mesh.canShareScreen === false) return this.emit("error", RELAY_SHARE_MESSAGE);
     let stream;
     try {
       stream = await this.capture();
