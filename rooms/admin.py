@@ -48,20 +48,7 @@ class RoomAdmin(admin.ModelAdmin):
     autocomplete_fields = ("owner", "moderators")
     date_hierarchy = "created"
     actions = ("lock", "unlock")
-    fields = (
-        "slug",
-        "name",
-        "owner",
-        "description",
-        "max_participants",
-        "audio_only",
-        "mode",
-        "locked",
-        "knock",
-        "moderators",
-        "new_password",
-        "clear_password",
-    )
+    fields = (*RoomAdminForm.Meta.fields, "new_password", "clear_password")
 
     @admin.display(description="live")
     def live_participants(self, room: Room) -> int:

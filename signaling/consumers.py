@@ -25,6 +25,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
 
     peer: Peer | None = None
     known_at_welcome: frozenset[str] = frozenset()
+    room_mode = "mesh"
     waiting: Peer | None = None  # knocking at a room that asks newcomers to wait
     identity: Identity | None = None
     slug: str = ""
@@ -92,6 +93,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         self.room_kind = admission.room_kind
         self.identity = admission.identity
         self.known_at_welcome = admission.known
+        self.room_mode = admission.mode
         await self.send(text_data=admission.welcome)
         if self.identity.moderator:
             await self._join_moderators()
@@ -144,7 +146,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
             if self.identity is not None and self.identity.moderator:
                 await self.channel_layer.group_discard(moderation.moderators_group(self.slug), self.channel_name)
             await self.channel_layer.group_discard(services.room_group(self.slug), self.channel_name)
-            await services.leave_room(self.slug, peer)
+            await services.leave_room(self.slug, peer, self.room_mode)
         except services.BACKEND_ERRORS:
             # Presence lapses on its own once this process stops renewing the lease.
             log.warning("peer %s left room %s while Redis was unreachable", peer.peer_id, self.slug)
@@ -262,7 +264,8 @@ class RoomConsumer(AsyncWebsocketConsumer):
         await self.deliver(event["text"])
 
     async def room_peer_joined(self, event: dict[str, Any]) -> None:
-        if self.peer is not None and event["peer_id"] not in (self.peer.peer_id, *self.known_at_welcome):
+        peer_id = event["peer_id"]
+        if self.peer is not None and peer_id != self.peer.peer_id and peer_id not in self.known_at_welcome:
             await self.deliver(event["text"])
 
     async def room_peer_left(self, event: dict[str, Any]) -> None:

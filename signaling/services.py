@@ -83,6 +83,7 @@ class Admission:
     # Listed in `welcome`: their own `peer-joined` may still arrive (the newcomer joined the
     # group before taking its place, so that nobody's is missed) and is not passed on.
     known: frozenset[str] = frozenset()
+    mode: str = RoomMode.MESH  # the room's setting when this peer joined (`auto` rooms re-check on leaving)
 
 
 class MustKnock(Exception):
@@ -161,7 +162,7 @@ async def admit_peer(scope: dict[str, Any], slug: str, channel_name: str, knocke
     await _group_send(slug, "room.peer_joined", peer.peer_id, protocol.render_peer_joined(peer.public()))
     kind = "audio" if ticket.info["audio_only"] else "video"
     known = frozenset(other.peer_id for other in others)
-    return Admission(peer=peer, welcome=welcome, room_kind=kind, identity=who, known=known)
+    return Admission(peer=peer, welcome=welcome, room_kind=kind, identity=who, known=known, mode=ticket.info["mode"])
 
 
 async def _ensure_relay(slug: str, audio_only: bool) -> None:
@@ -235,12 +236,16 @@ def record_call_stats(room_kind: str, stats: protocol.CallStats) -> None:
             metrics.CALL_BITRATE.labels(room_kind=room_kind, direction=direction).observe(kbps)
 
 
-async def leave_room(slug: str, peer: Peer) -> None:
-    """Remove `peer` from presence and tell the others (and, in an `auto` room, maybe go back to a mesh)."""
+async def leave_room(slug: str, peer: Peer, mode: str) -> None:
+    """Remove `peer` from presence and tell the others (and, in an `auto` room, maybe go back to a mesh).
+
+    `mode` is the room's setting when the peer joined: only `auto` rooms read the room again,
+    so a leave costs no database hop in the others."""
     await get_presence().leave(slug, peer.peer_id)
     await get_media_states().forget(slug, peer.peer_id)
     await _group_send(slug, "room.peer_left", peer.peer_id, protocol.render_peer_left(peer.peer_id))
-    await _mode_after_leaving(slug, peer.peer_id)
+    if mode == RoomMode.AUTO:
+        await _mode_after_leaving(slug, peer.peer_id)
 
 
 async def _group_send(slug: str, event_type: str, peer_id: str, text: str) -> None:
