@@ -4,6 +4,9 @@ database, and headless Chromium with fake camera and microphone.
 On failure, the log of every app server the test used is attached to the report.
 """
 
+import http.server
+import socketserver
+import threading
 from collections.abc import Generator, Iterator
 
 import psycopg
@@ -55,8 +58,51 @@ def chromium() -> Iterator[Browser]:
     thread while it lives, which would break the asyncio tests collected after it."""
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        if not media_ready(browser):
+            # Seen in CI: a fresh Chromium's first getUserMedia (fake devices) never settled, and
+            # the first caller of the module sat on the Join screen. Start the tests on one whose
+            # media stack answers; the tests' own captures then run as before.
+            browser.close()
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+def media_ready(browser: Browser, timeout_ms: int = 15_000) -> bool:
+    """Capture the fake camera and microphone once on a blank page from 127.0.0.1 (a secure
+    context, as the call page is); False if the browser does not answer in time."""
+    with socketserver.TCPServer(("127.0.0.1", 0), _BlankPage) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        context = browser.new_context()
+        try:
+            page = context.new_page()
+            page.goto(f"http://127.0.0.1:{server.server_address[1]}/")
+            return bool(
+                page.evaluate(
+                    """(ms) => Promise.race([
+                        navigator.mediaDevices.getUserMedia({audio: true, video: true})
+                          .then((stream) => { stream.getTracks().forEach((t) => t.stop()); return true; }),
+                        new Promise((resolve) => setTimeout(() => resolve(false), ms)),
+                    ])""",
+                    timeout_ms,
+                )
+            )
+        finally:
+            context.close()
+            server.shutdown()
+
+
+class _BlankPage(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = b"<!doctype html><title>media check</title>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
 
 
 @pytest.hookimpl(wrapper=True)
