@@ -14,11 +14,16 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from signaling.auth import SessionAuthMiddlewareStack  # noqa: E402 - needs Django set up first
-from signaling.daphne_compat import allow_server_close_codes, format_debug_lines_lazily  # noqa: E402
+from signaling.daphne_compat import (  # noqa: E402
+    allow_server_close_codes,
+    format_debug_lines_lazily,
+    queue_events_in_inboxes,
+)
 from signaling.routing import websocket_urlpatterns  # noqa: E402
 
 allow_server_close_codes()
 format_debug_lines_lazily()
+queue_events_in_inboxes()
 
 application = ProtocolTypeRouter(
     {

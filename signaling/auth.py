@@ -7,27 +7,44 @@ behind thousands of others and daphne aborted it after `--websocket_connect_time
 middleware only marks the user as unresolved; `resolve_user` loads it, with the same checks as
 Channels' `get_user` (the session's auth hash included), inside the hop that also reads the room.
 The socket is accepted at once and the join costs one hop instead of two.
+
+Cookies, session and user go into the scope in one middleware and one copy of the scope.
+Channels' stack (CookieMiddleware, SessionMiddleware, then ours) kept three copies, three
+suspended coroutines and a session wrapper alive for as long as each socket stays open, and ran
+every outgoing frame through the wrapper's `send`; a WebSocket never sets cookies, so the
+wrapper had nothing to do.
 """
 
+from importlib import import_module
 from typing import Any
 
 from channels.auth import UserLazyObject, get_user
-from channels.middleware import BaseMiddleware
-from channels.sessions import CookieMiddleware, SessionMiddleware
+from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
+from django.http import parse_cookie
 from django.utils.functional import empty
 
 
-class LazyUserMiddleware(BaseMiddleware):
-    """Put an unresolved `scope["user"]` in the scope; `resolve_user` fills it in a sync context."""
+class SessionScopeMiddleware:
+    """Put the cookies, the session (not loaded until read) and an unresolved user in the scope."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.session_store = import_module(settings.SESSION_ENGINE).SessionStore
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> Any:
-        if "session" not in scope:
-            raise ValueError("LazyUserMiddleware needs SessionMiddleware above it.")
-        scope = dict(scope)
-        scope.setdefault("user", UserLazyObject())
-        return await super().__call__(scope, receive, send)
+        cookies = _cookies(scope.get("headers", ()))
+        session = self.session_store(cookies.get(settings.SESSION_COOKIE_NAME))
+        scope = dict(scope, cookies=cookies, session=session, user=UserLazyObject())
+        return await self.inner(scope, receive, send)
+
+
+def _cookies(headers: Any) -> dict[str, str]:
+    for name, value in headers:
+        if name == b"cookie":
+            return parse_cookie(value.decode("latin1"))
+    return {}
 
 
 def resolve_user(scope: dict[str, Any]) -> AbstractBaseUser | AnonymousUser:
@@ -42,4 +59,4 @@ def resolve_user(scope: dict[str, Any]) -> AbstractBaseUser | AnonymousUser:
 
 def SessionAuthMiddlewareStack(inner: Any) -> Any:
     """Cookies, the session (loaded lazily) and a user resolved in the consumer's own database hop."""
-    return CookieMiddleware(SessionMiddleware(LazyUserMiddleware(inner)))
+    return SessionScopeMiddleware(inner)

@@ -12,6 +12,7 @@ from signaling import metrics, moderation, presence, protocol, services
 from signaling.daphne_compat import SEND_ERRORS
 from signaling.hub import hub
 from signaling.identity import Identity
+from signaling.layers import serve_from_one_inbox
 from signaling.presence import Peer
 from signaling.protocol import CloseCode, ProtocolError
 from signaling.ratelimit import TokenBucket
@@ -33,7 +34,8 @@ class RoomConsumer(AsyncWebsocketConsumer):
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         try:
-            await super().__call__(scope, receive, send)
+            if not await serve_from_one_inbox(self, scope, receive, send):
+                await super().__call__(scope, receive, send)
         except services.BACKEND_ERRORS:
             # The channel layer lost Redis while waiting for our next event: close with
             # 1012 so the browser reconnects, rather than crashing into a 1011.

@@ -1,29 +1,182 @@
-"""The embedded channel layer: Channels' in-memory layer without its O(connections) receive.
+"""The embedded channel layer (no `REDIS_URL`): Channels' in-memory layer, made cheap per socket.
 
-`InMemoryChannelLayer.receive` walks every channel and every group member to expire old
-messages, on every receive. Each joining consumer receives once, and each room event wakes
-every member of the room, so a join storm of N sockets cost O(N^2) (18 % of the server's time
-while 3000 sockets joined). Expiry is a clean-up with a 60 s horizon: once a second is enough.
+Same behaviour as `channels.layers.InMemoryChannelLayer` (capacity, 60 s message expiry, group
+expiry, `ChannelFull`), three costs removed:
+- Channels' `receive` walks every channel and every group member to expire old messages, on
+  every receive: a join storm of N sockets cost O(N^2) (18 % of the server's time while 3000
+  sockets joined). Expiry is a clean-up with a 60 s horizon: once a second is enough.
+- Each channel was an `asyncio.Queue` (four deques and an Event, about 3 KiB per idle socket);
+  it is an `Inbox` here.
+- `group_send` made a task per member and deep-copied the event for each one. Here it delivers
+  in one loop and members share one copy: handlers read events and never change them.
+- Under daphne a consumer waited on two queues, its socket's events and its channel, through
+  Channels' `await_many_dispatch`: two pending tasks per socket, a new task for every message and
+  an `asyncio.wait` per wake-up. `attach` delivers the channel's messages into the socket's own
+  inbox instead, so the consumer reads one queue in a plain loop (`serve_from_one_inbox`).
 """
 
+import logging
+import secrets
 import time
+from copy import deepcopy
 from typing import Any
 
-from channels.layers import InMemoryChannelLayer as ChannelsInMemoryChannelLayer
+from channels.exceptions import ChannelFull, StopConsumer
+from channels.layers import BaseChannelLayer, get_channel_layer
+
+from signaling.inbox import Inbox
+
+log = logging.getLogger(__name__)
 
 EXPIRY_SWEEP_SECONDS = 1.0
 
 
-class InMemoryChannelLayer(ChannelsInMemoryChannelLayer):
-    """One process's channel layer (no `REDIS_URL`), expiring old messages at most once a second."""
+class InMemoryChannelLayer(BaseChannelLayer):  # type: ignore[misc]
+    """One process's channel layer: channels and groups in dictionaries."""
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    extensions = ["groups", "flush"]
+
+    def __init__(
+        self,
+        expiry: int = 60,
+        group_expiry: int = 86400,
+        capacity: int = 100,
+        channel_capacity: dict[str, int] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(expiry=expiry, capacity=capacity, channel_capacity=channel_capacity, **kwargs)
+        self.channels: dict[str, Inbox] = {}
+        self.groups: dict[str, dict[str, float]] = {}
+        self.attached: dict[str, Inbox] = {}
+        self.group_expiry = group_expiry
         self._next_sweep = 0.0
+
+    def attach(self, channel: str, inbox: Inbox) -> None:
+        """Put `channel`'s messages straight into `inbox`, which one consumer already reads."""
+        self.attached[channel] = inbox
+
+    def detach(self, channel: str) -> None:
+        self.attached.pop(channel, None)
+
+    async def send(self, channel: str, message: dict[str, Any]) -> None:
+        """Queue `message` on `channel`; `ChannelFull` when it holds `capacity` messages already."""
+        assert isinstance(message, dict), "message is not a dict"
+        self.require_valid_channel_name(channel)
+        assert "__asgi_channel__" not in message
+        self._deliver(channel, deepcopy(message))
+
+    async def receive(self, channel: str) -> dict[str, Any]:
+        """The next message on `channel`, waiting for one if need be."""
+        self.require_valid_channel_name(channel)
+        self._clean_expired()
+        inbox = self.channels.get(channel)
+        if inbox is None:
+            inbox = self.channels[channel] = Inbox()
+        try:
+            _, message = await inbox.get()
+        finally:
+            if not inbox.qsize() and not inbox.reading:
+                self.channels.pop(channel, None)
+        return message  # type: ignore[no-any-return]
+
+    async def new_channel(self, prefix: str = "specific.") -> str:
+        return f"{prefix}.inmemory!{secrets.token_hex(6)}"
+
+    def _deliver(self, channel: str, message: dict[str, Any]) -> None:
+        attached = self.attached.get(channel)
+        if attached is not None:
+            if attached.qsize() >= self.get_capacity(channel):
+                raise ChannelFull(channel)
+            attached.put_nowait(message)  # read at once by a live consumer: nothing to expire
+            return
+        inbox = self.channels.get(channel)
+        if inbox is None:
+            inbox = self.channels[channel] = Inbox()
+        if inbox.qsize() >= self.get_capacity(channel):
+            raise ChannelFull(channel)
+        inbox.put_nowait((time.monotonic() + self.expiry, message))
+
+    # Groups extension
+
+    async def group_add(self, group: str, channel: str) -> None:
+        self.require_valid_group_name(group)
+        self.require_valid_channel_name(channel)
+        self.groups.setdefault(group, {})[channel] = time.time()
+
+    async def group_discard(self, group: str, channel: str) -> None:
+        self.require_valid_channel_name(channel)
+        self.require_valid_group_name(group)
+        members = self.groups.get(group)
+        if members is not None:
+            members.pop(channel, None)
+            if not members:
+                self.groups.pop(group, None)
+
+    async def group_send(self, group: str, message: dict[str, Any]) -> None:
+        """Give every member of `group` the message; a member whose channel is full misses it (logged)."""
+        assert isinstance(message, dict), "message is not a dict"
+        self.require_valid_group_name(group)
+        self._clean_expired()
+        shared = deepcopy(message)
+        for channel in list(self.groups.get(group, ())):
+            try:
+                self._deliver(channel, shared)
+            except ChannelFull:
+                log.warning("channel %s is full: it misses a %s event of group %s", channel, message["type"], group)
+
+    # Expiry and flush
 
     def _clean_expired(self) -> None:
         now = time.monotonic()
         if now < self._next_sweep:
             return
         self._next_sweep = now + EXPIRY_SWEEP_SECONDS
-        super()._clean_expired()
+        for channel, inbox in list(self.channels.items()):
+            # A channel whose messages sit unread for `expiry` seconds has no reader: drop it
+            # from every group, as Channels does.
+            while inbox.qsize() and inbox.peek()[0] < now:
+                inbox.get_nowait()
+                self._remove_from_groups(channel)
+            if not inbox.qsize() and not inbox.reading:
+                self.channels.pop(channel, None)
+        oldest = time.time() - self.group_expiry
+        for members in self.groups.values():
+            for channel, joined in list(members.items()):
+                if joined < oldest:
+                    members.pop(channel, None)
+
+    def _remove_from_groups(self, channel: str) -> None:
+        for members in self.groups.values():
+            members.pop(channel, None)
+
+    async def flush(self) -> None:
+        self.channels = {}
+        self.groups = {}
+
+    async def close(self) -> None:
+        pass
+
+
+async def serve_from_one_inbox(consumer: Any, scope: dict[str, Any], receive: Any, send: Any) -> bool:
+    """Run `consumer` as `AsyncConsumer.__call__` does, reading socket and channel from one inbox.
+
+    Only when the ASGI server's `receive` reads an `Inbox` (daphne, see daphne_compat) and the
+    layer is this one; returns False, having done nothing, otherwise.
+    """
+    inbox = getattr(receive, "__self__", None)
+    layer = get_channel_layer(consumer.channel_layer_alias)
+    if not isinstance(inbox, Inbox) or not isinstance(layer, InMemoryChannelLayer):
+        return False
+    consumer.scope = scope
+    consumer.channel_layer = layer
+    consumer.channel_name = await layer.new_channel()
+    consumer.base_send = send
+    layer.attach(consumer.channel_name, inbox)
+    try:
+        while True:
+            await consumer.dispatch(await inbox.get())
+    except StopConsumer:
+        pass
+    finally:
+        layer.detach(consumer.channel_name)
+    return True

@@ -1,0 +1,99 @@
+"""The embedded channel layer and the socket inbox: nothing a consumer is sent gets lost or reordered."""
+
+import asyncio
+import logging
+
+import pytest
+from channels.exceptions import ChannelFull
+
+from signaling import layers
+from signaling.inbox import Inbox
+from signaling.layers import InMemoryChannelLayer
+
+
+async def test_messages_wait_in_order_for_a_reader_that_is_busy():
+    inbox = Inbox()
+    for number in range(3):
+        inbox.put_nowait(number)
+    assert [await inbox.get() for _ in range(3)] == [0, 1, 2]
+    assert inbox.qsize() == 0
+
+
+async def test_a_reader_cancelled_while_waiting_loses_no_message():
+    inbox = Inbox()
+    reader = asyncio.create_task(inbox.get())
+    await asyncio.sleep(0)
+    inbox.put_nowait("offer")
+    reader.cancel()  # the socket closed in the same tick the message arrived
+    with pytest.raises(asyncio.CancelledError):
+        await reader
+    assert await inbox.get() == "offer"
+
+
+async def test_an_inbox_refuses_a_second_reader_rather_than_starving_one():
+    inbox = Inbox()
+    first = asyncio.create_task(inbox.get())
+    await asyncio.sleep(0)
+    with pytest.raises(RuntimeError, match="one reader"):
+        await inbox.get()
+    inbox.put_nowait("answer")
+    assert await first == "answer"
+
+
+async def test_a_channel_message_reaches_its_reader_and_the_sender_keeps_its_own_copy():
+    layer = InMemoryChannelLayer()
+    channel = await layer.new_channel()
+    sent = {"type": "peer.signal", "text": "hello"}
+    await layer.send(channel, sent)
+    sent["text"] = "changed later by the sender"
+    assert await layer.receive(channel) == {"type": "peer.signal", "text": "hello"}
+    assert layer.channels == {}  # nothing left behind once read
+
+
+async def test_a_full_channel_refuses_more_with_channel_full():
+    layer = InMemoryChannelLayer(capacity=2)
+    channel = await layer.new_channel()
+    await layer.send(channel, {"type": "a"})
+    await layer.send(channel, {"type": "b"})
+    with pytest.raises(ChannelFull):
+        await layer.send(channel, {"type": "c"})
+
+
+async def test_a_member_with_a_full_channel_does_not_keep_the_event_from_the_others(caplog):
+    layer = InMemoryChannelLayer(capacity=1)
+    stuck, alive = await layer.new_channel(), await layer.new_channel()
+    for channel in (stuck, alive):
+        await layer.group_add("room.standup", channel)
+    await layer.send(stuck, {"type": "earlier"})
+    with caplog.at_level(logging.WARNING, logger="signaling.layers"):
+        await layer.group_send("room.standup", {"type": "room.peer_joined", "peer_id": "p1"})
+    assert await layer.receive(alive) == {"type": "room.peer_joined", "peer_id": "p1"}
+    assert "misses a room.peer_joined event" in caplog.text
+
+
+async def test_a_channel_nobody_reads_expires_and_leaves_its_groups(monkeypatch):
+    layer = InMemoryChannelLayer(expiry=60)
+    gone = await layer.new_channel()
+    await layer.group_add("room.standup", gone)
+    await layer.group_send("room.standup", {"type": "room.peer_joined"})
+    now = layers.time.monotonic()
+    monkeypatch.setattr(layers.time, "monotonic", lambda: now + 61)
+    layer._next_sweep = 0.0
+    layer._clean_expired()
+    assert layer.channels == {}
+    assert layer.groups.get("room.standup", {}) == {}
+
+
+async def test_an_attached_inbox_gets_socket_and_channel_events_in_arrival_order():
+    layer = InMemoryChannelLayer()
+    channel = await layer.new_channel()
+    inbox = Inbox()
+    layer.attach(channel, inbox)
+    await layer.group_add("room.standup", channel)
+    inbox.put_nowait({"type": "websocket.receive", "text": "{}"})
+    await layer.group_send("room.standup", {"type": "room.peer_left", "peer_id": "p2"})
+    assert (await inbox.get())["type"] == "websocket.receive"
+    assert await inbox.get() == {"type": "room.peer_left", "peer_id": "p2"}
+    layer.detach(channel)
+    await layer.send(channel, {"type": "late"})  # after the consumer left: queued, then expired
+    assert inbox.qsize() == 0
