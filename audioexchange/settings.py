@@ -133,7 +133,7 @@ REDIS_URL = env_str("REDIS_URL", "")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": "signaling.layers.RedisChannelLayer",
             # redis-py 8 reads with a 5 s socket timeout by default, the same as channels-redis'
             # blocking BZPOPMIN: without a longer one, idle consumers die with TimeoutError.
             "CONFIG": {

@@ -8,8 +8,11 @@ waiting loses nothing.
 """
 
 import asyncio
+import logging
 from collections import deque
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 
 class Inbox:
@@ -34,15 +37,21 @@ class Inbox:
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(None)
 
+    def empty(self) -> bool:
+        return not self._items
+
     async def get(self) -> Any:
         while not self._items:
-            if self._waiter is not None:
+            if self._waiter is not None and not self._waiter.cancelled():
                 raise RuntimeError("an Inbox has one reader; another is already waiting")
-            self._waiter = asyncio.get_running_loop().create_future()
+            # A reader whose task was just cancelled leaves a cancelled waiter until it runs
+            # again: a new reader may take over, and the old one must not clear its waiter.
+            waiter = self._waiter = asyncio.get_running_loop().create_future()
             try:
-                await self._waiter
+                await waiter
             finally:
-                self._waiter = None
+                if self._waiter is waiter:
+                    self._waiter = None
         return self._pop()
 
     def peek(self) -> Any:
@@ -65,4 +74,25 @@ class Inbox:
     @property
     def reading(self) -> bool:
         """Whether a reader is waiting now."""
-        return self._waiter is not None
+        return self._waiter is not None and not self._waiter.cancelled()
+
+
+class BoundedInbox(Inbox):
+    """An `Inbox` that keeps the newest `capacity` items, for channels-redis' receive buffers.
+
+    channels-redis drops a channel's oldest message when its reader falls `capacity` behind
+    (channels_redis#212); that is kept, and logged.
+    """
+
+    __slots__ = ("capacity", "channel")
+
+    def __init__(self, capacity: int, channel: str = "") -> None:
+        super().__init__()
+        self.capacity = capacity
+        self.channel = channel
+
+    def put_nowait(self, item: Any) -> None:
+        if self.qsize() >= self.capacity:
+            log.warning("channel %s fell %d messages behind: its oldest is dropped", self.channel, self.capacity)
+            self.get_nowait()
+        super().put_nowait(item)

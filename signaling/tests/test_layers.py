@@ -7,7 +7,7 @@ import pytest
 from channels.exceptions import ChannelFull
 
 from signaling import layers
-from signaling.inbox import Inbox
+from signaling.inbox import BoundedInbox, Inbox
 from signaling.layers import InMemoryChannelLayer
 
 
@@ -97,3 +97,25 @@ async def test_an_attached_inbox_gets_socket_and_channel_events_in_arrival_order
     layer.detach(channel)
     await layer.send(channel, {"type": "late"})  # after the consumer left: queued, then expired
     assert inbox.qsize() == 0
+
+
+async def test_a_new_reader_takes_over_from_one_just_cancelled():
+    inbox = Inbox()
+    old = asyncio.create_task(inbox.get())
+    await asyncio.sleep(0)
+    old.cancel()  # channels-redis cancels its pending get() and starts another in the same tick
+    new = asyncio.create_task(inbox.get())
+    await asyncio.sleep(0)
+    with pytest.raises(asyncio.CancelledError):
+        await old
+    inbox.put_nowait("ice")
+    assert await new == "ice"
+
+
+async def test_a_reader_far_behind_loses_its_oldest_message_and_it_is_logged(caplog):
+    inbox = BoundedInbox(2, "specific.abc!def")
+    with caplog.at_level(logging.WARNING, logger="signaling.inbox"):
+        for number in range(3):
+            inbox.put_nowait(number)
+    assert [inbox.get_nowait(), inbox.get_nowait()] == [1, 2]
+    assert "specific.abc!def fell 2 messages behind" in caplog.text
