@@ -17,6 +17,7 @@ in-memory layer with the same behaviour (capacity, 60 s message expiry, group ex
   inbox instead, so the consumer reads one queue in a plain loop (`serve_from_one_inbox`).
 """
 
+import asyncio
 import logging
 import secrets
 import time
@@ -164,11 +165,12 @@ async def serve_from_one_inbox(consumer: Any, scope: dict[str, Any], receive: An
     """Run `consumer` as `AsyncConsumer.__call__` does, reading socket and channel from one inbox.
 
     Only when the ASGI server's `receive` reads an `Inbox` (daphne, see daphne_compat) and the
-    layer is this one; returns False, having done nothing, otherwise.
+    layer is one of these; returns False, having done nothing, otherwise. A lost Redis is raised
+    here as it would have been from Channels' receive.
     """
     inbox = getattr(receive, "__self__", None)
     layer = get_channel_layer(consumer.channel_layer_alias)
-    if not isinstance(inbox, Inbox) or not isinstance(layer, InMemoryChannelLayer):
+    if not isinstance(inbox, Inbox) or not isinstance(layer, (InMemoryChannelLayer, RedisChannelLayer)):
         return False
     consumer.scope = scope
     consumer.channel_layer = layer
@@ -177,7 +179,10 @@ async def serve_from_one_inbox(consumer: Any, scope: dict[str, Any], receive: An
     layer.attach(consumer.channel_name, inbox)
     try:
         while True:
-            await consumer.dispatch(await inbox.get())
+            message = await inbox.get()
+            if isinstance(message, LayerLost):
+                raise message.error
+            await consumer.dispatch(message)
     except StopConsumer:
         pass
     finally:
@@ -185,22 +190,67 @@ async def serve_from_one_inbox(consumer: Any, scope: dict[str, Any], receive: An
     return True
 
 
-class _ReceiveBuffers(dict[str, BoundedInbox]):
-    """channels-redis' `receive_buffer` (a defaultdict of asyncio.Queue), holding `BoundedInbox`es."""
+class LayerLost:
+    """Put in attached inboxes when the process's reader loses Redis: the consumer raises `error`."""
 
-    def __init__(self, capacity: int) -> None:
+    __slots__ = ("error",)
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+
+class _ReceiveBuffers(dict[str, Inbox]):
+    """channels-redis' `receive_buffer` (a defaultdict of asyncio.Queue): a `BoundedInbox` per
+    channel read through `receive()`, and the consumer's own inbox for an attached channel."""
+
+    def __init__(self, capacity: int, attached: dict[str, Inbox]) -> None:
         super().__init__()
         self.capacity = capacity
+        self.attached = attached
 
-    def __missing__(self, channel: str) -> BoundedInbox:
+    def __missing__(self, channel: str) -> Inbox:
+        attached = self.attached.get(channel)
+        if attached is not None:
+            return attached  # not stored: channels-redis deletes a buffer it finds empty
         inbox = self[channel] = BoundedInbox(self.capacity, channel)
         return inbox
 
 
 class RedisChannelLayer(channels_redis.core.RedisChannelLayer):  # type: ignore[misc]
-    """channels-redis' core layer, whose per-consumer receive buffer is an `Inbox` (about 3 KiB
-    less per idle socket than its asyncio.Queue)."""
+    """channels-redis' core layer, with one reader task for the consumers of this process.
+
+    channels-redis has each waiting consumer take turns at a lock to read the process's Redis
+    list, with two tasks, an `asyncio.wait` and an `asyncio.Queue` per consumer. Attached
+    consumers (`attach`, under daphne) are served by one task that reads the list and puts each
+    message in the consumer's own inbox; other readers (the media worker, tests) use `receive()`
+    as before, its buffers `Inbox`es too, and both paths route every message to its channel.
+    """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.receive_buffer = _ReceiveBuffers(self.capacity)
+        self.attached: dict[str, Inbox] = {}
+        self.receive_buffer = _ReceiveBuffers(self.capacity, self.attached)
+        self._reader: asyncio.Task[None] | None = None
+
+    def attach(self, channel: str, inbox: Inbox) -> None:
+        """Put `channel`'s messages straight into `inbox`, which one consumer already reads."""
+        self.attached[channel] = inbox
+        loop = asyncio.get_running_loop()
+        if self._reader is None or self._reader.done() or self._reader.get_loop() is not loop:
+            self._reader = loop.create_task(self._read_for_attached(self.non_local_name(channel)))
+
+    def detach(self, channel: str) -> None:
+        self.attached.pop(channel, None)
+
+    async def _read_for_attached(self, process_channel: str) -> None:
+        try:
+            while self.attached:
+                channels, message = await self.receive_single(process_channel)
+                for channel in channels if isinstance(channels, list) else (channels,):
+                    self.receive_buffer[channel].put_nowait(message)
+        except Exception as error:
+            # Redis is gone: every attached consumer closes with 1012 and its browser comes back.
+            log.warning("channel layer reader lost Redis (%s): closing %d sockets", error, len(self.attached))
+            lost = LayerLost(error)
+            for inbox in list(self.attached.values()):
+                inbox.put_nowait(lost)

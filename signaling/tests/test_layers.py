@@ -6,9 +6,10 @@ import logging
 import pytest
 from channels.exceptions import ChannelFull
 
-from signaling import layers
+from signaling import layers, services
 from signaling.inbox import BoundedInbox, Inbox
-from signaling.layers import InMemoryChannelLayer
+from signaling.layers import InMemoryChannelLayer, LayerLost, RedisChannelLayer
+from tests.live_server import free_port
 
 
 async def test_messages_wait_in_order_for_a_reader_that_is_busy():
@@ -119,3 +120,37 @@ async def test_a_reader_far_behind_loses_its_oldest_message_and_it_is_logged(cap
             inbox.put_nowait(number)
     assert [inbox.get_nowait(), inbox.get_nowait()] == [1, 2]
     assert "specific.abc!def fell 2 messages behind" in caplog.text
+
+
+@pytest.mark.redis_only
+async def test_over_redis_attached_consumers_and_plain_readers_each_get_their_own_events(settings):
+    layer = RedisChannelLayer(hosts=[settings.REDIS_URL])
+    alice, bob, worker = [await layer.new_channel() for _ in range(3)]
+    inboxes = {alice: Inbox(), bob: Inbox()}
+    for channel, inbox in inboxes.items():
+        layer.attach(channel, inbox)
+    for channel in (alice, bob, worker):
+        await layer.group_add("room.standup", channel)
+    try:
+        await layer.group_send("room.standup", {"type": "room.peer_joined", "peer_id": "p3"})
+        await layer.send(bob, {"type": "peer.signal", "text": "offer"})
+        # the worker reads through receive() while the attached ones are served by the reader task
+        assert await asyncio.wait_for(layer.receive(worker), 5) == {"type": "room.peer_joined", "peer_id": "p3"}
+        assert await asyncio.wait_for(inboxes[alice].get(), 5) == {"type": "room.peer_joined", "peer_id": "p3"}
+        received = [await asyncio.wait_for(inboxes[bob].get(), 5) for _ in range(2)]
+        assert received == [{"type": "room.peer_joined", "peer_id": "p3"}, {"type": "peer.signal", "text": "offer"}]
+    finally:
+        for channel in inboxes:
+            layer.detach(channel)
+        await layer.flush()
+        await layer.close_pools()
+
+
+async def test_an_attached_consumer_is_told_when_redis_is_unreachable():
+    layer = RedisChannelLayer(hosts=[{"address": f"redis://127.0.0.1:{free_port()}", "socket_connect_timeout": 1}])
+    channel = await layer.new_channel()
+    inbox = Inbox()
+    layer.attach(channel, inbox)
+    lost = await asyncio.wait_for(inbox.get(), 10)
+    assert isinstance(lost, LayerLost)
+    assert isinstance(lost.error, services.BACKEND_ERRORS)
