@@ -69,6 +69,31 @@ async def ensure_relay(slug: str, audio_only: bool) -> None:
         await _ask_worker(slug, {"type": "worker.relay", "slug": slug, "audio_only": audio_only})
 
 
+async def relay_everyone(slug: str, audio_only: bool) -> None:
+    """An `auto` room moved to the relay: start a worker, or have the one carrying some of its
+    pairs (a mesh's fallback) relay everyone. WorkerUnavailable if none takes it."""
+    await _to_room_worker(slug, {"type": "worker.relay", "slug": slug, "audio_only": audio_only})
+
+
+async def relay_pair(slug: str, asking: str, partner: str, audio_only: bool) -> None:
+    """Ask the worker serving mesh room `slug` (or any, if none does) to carry the media between
+    `asking` and `partner`; it answers them itself. WorkerUnavailable if no worker takes the room."""
+    await _to_room_worker(
+        slug, {"type": "worker.fallback", "slug": slug, "pair": [asking, partner], "audio_only": audio_only}
+    )
+
+
+async def _to_room_worker(slug: str, event: dict[str, object]) -> None:
+    """`event` to the worker holding `slug`, or to whichever takes it (waiting until one does)."""
+    holder = await get_leases().holder(slug)
+    if holder is None:
+        await _ask_worker(slug, event)
+        return
+    layer = get_channel_layer()
+    assert layer is not None
+    await layer.send(holder, event)
+
+
 async def stop_relay(slug: str) -> None:
     """Tell the worker relaying `slug` to close its links (an `auto` room went back to a mesh)."""
     holder = await get_leases().holder(slug)
