@@ -24,6 +24,10 @@ class WorkerUnavailable(Exception):
     """No media worker took the room in time."""
 
 
+class WorkerBusy(Exception):
+    """A worker already serves the room for something else (the relay carries some of its pairs)."""
+
+
 _embedded: asyncio.Task[None] | None = None
 _embedded_worker: "media_worker.MediaWorker | None" = None
 _background: set[asyncio.Task[None]] = set()
@@ -59,7 +63,11 @@ async def stop_embedded_worker() -> None:
 
 
 async def start_worker(slug: str, recording_id: int) -> None:
-    """Ask a worker to record `slug` and wait until one holds it (or raise WorkerUnavailable)."""
+    """Ask a worker to record `slug` and wait until one holds it (or raise WorkerUnavailable).
+
+    WorkerBusy if a worker holds the room already: its one link per browser is the relay's."""
+    if await get_leases().holder(slug) is not None:
+        raise WorkerBusy(slug)
     await _ask_worker(slug, {"type": "worker.start", "slug": slug, "recording_id": recording_id})
 
 

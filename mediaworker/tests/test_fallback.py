@@ -175,3 +175,33 @@ def running_relay() -> RelaySession:
     worker = dispatch.embedded_worker()
     assert worker is not None
     return worker.relays["standup"]
+
+
+async def test_recording_and_relaying_pairs_do_not_share_a_room(
+    connect: Connect, alice: User, bob: User, carol: User, audio_room: Room
+) -> None:
+    async with in_standup(connect, alice, bob, carol, video=False) as (alice_call, bob_call, carol_call):
+        await ask_fallback(carol_call, bob_call)
+        await relayed_with(carol_call, bob_call)
+
+        await alice_call.browser.send({"type": "recording", "action": "start"})
+        await poll(partial(alice_call.got, type="error", code="recording_unavailable"))
+        refusal = next(m for m in alice_call.messages if m.get("code") == "recording_unavailable")
+        assert "relay carries connections" in refusal["message"]
+        assert not any(caller.got(type="recording", active=True) for caller in (alice_call, bob_call, carol_call))
+        await frames_grow(carol_call, bob_call, "audio")  # the relayed pair goes on
+
+
+async def test_a_pair_in_a_recorded_room_is_refused_with_a_clear_message(
+    connect: Connect, alice: User, bob: User, audio_room: Room
+) -> None:
+    async with in_standup(connect, alice, bob, video=False) as (alice_call, bob_call):
+        await alice_call.browser.send({"type": "recording", "action": "start"})
+        await poll(partial(bob_call.got, type="recording", active=True))
+
+        await ask_fallback(bob_call, alice_call)
+
+        await poll(partial(bob_call.got, type="error", code="relay_unavailable"))
+        refusal = next(m for m in bob_call.messages if m.get("code") == "relay_unavailable")
+        assert "Alice A. failed" in refusal["message"] and "being recorded" in refusal["message"]
+        assert not alice_call.got(type="relay-fallback")
