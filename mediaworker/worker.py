@@ -160,7 +160,7 @@ class MediaWorker:
             for slug in [*self.sessions, *self.relays]:
                 await get_leases().renew(slug, self.channel)
             for slug in [slug for slug, relay in self.relays.items() if relay.idle()]:
-                await self.stop_room(slug)  # its pairs' links failed
+                await self.stop_room(slug)  # its pairs were refused, or their links failed
 
     async def handle(self, event: dict[str, Any]) -> None:
         kind, slug = event.get("type"), event.get("slug", "")
@@ -238,9 +238,9 @@ class MediaWorker:
             )
             log.info("relaying pairs of mesh room %s", slug)
             await self.layer.group_add(signaling_services.room_group(slug), self.channel)
+        # Refused with no other pair to carry, the session stays idle until the next lease renewal:
+        # the signaling waits to see a lease holder, and the other side's request is on its way.
         await relay.add_pair(first, second)
-        if relay.idle():
-            await self.stop_room(slug)  # refused, and no other pair to carry
 
     async def _join_room(self, slug: str, session: RoomSession | RelaySession) -> None:
         # Into the group first, so nobody joining now is missed between the two steps.

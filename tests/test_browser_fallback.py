@@ -30,25 +30,44 @@ TILE_FLAGS_JS = """(peerId) => {
 }"""
 
 
-@pytest.fixture(scope="module")
-def fallback_server(app_server: AppServer, live_database: PostgresDatabase) -> Iterator[AppServer]:
-    """An app process of its own: pages give up on a direct connection after 2 s (before and
-    after an ICE restart), and `auto` rooms relay above two people.
-
-    `app_server` has already migrated the database and collected the static files."""
-    server = AppServer(
-        live_database.url,
-        app_server.static_root,
-        env={"RELAY_FALLBACK_AFTER_SECONDS": "2", "RELAY_AUTO_ABOVE_VIDEO": "2"},
-        name="fallback app",
-    )
+def app_of_its_own(app_server: AppServer, database: PostgresDatabase, name: str, **env: str) -> AppServer:
+    """An app process with settings of its own, started; `app_server` has already migrated the
+    database and collected the static files."""
+    server = AppServer(database.url, app_server.static_root, env=env, name=name)
     server.create_users(PEOPLE)
     server.start()
+    return server
+
+
+@pytest.fixture(scope="module")
+def fallback_server(app_server: AppServer, live_database: PostgresDatabase) -> Iterator[AppServer]:
+    """Pages give up on a direct connection after 3 s (before and after an ICE restart), and
+    `auto` rooms relay above two people."""
+    server = app_of_its_own(
+        app_server, live_database, "fallback app", RELAY_FALLBACK_AFTER_SECONDS="3", RELAY_AUTO_ABOVE_VIDEO="2"
+    )
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def small_worker_server(app_server: AppServer, live_database: PostgresDatabase) -> Iterator[AppServer]:
+    """A media worker that carries 4 streams at most: less than a video pair (8)."""
+    server = app_of_its_own(
+        app_server, live_database, "small worker app", RELAY_FALLBACK_AFTER_SECONDS="2", MEDIAWORKER_MAX_STREAMS="4"
+    )
     yield server
     server.close()
 
 
 class FallbackParty(Party):
+    def pair_without_direct_connections(self, prefix: str) -> tuple[Caller, Caller]:
+        """alice and bob in a new mesh room, their pages unable to connect directly."""
+        slug = new_room(self.server, prefix, mode="mesh")
+        return self.arrive_without_direct_connections("alice", slug), self.arrive_without_direct_connections(
+            "bob", slug
+        )
+
     def arrive_without_direct_connections(self, username: str, slug: str) -> Caller:
         caller = Caller(self.browser, self.server, username)
         caller.context.add_init_script(BLOCK_DIRECT_JS)
@@ -60,7 +79,16 @@ class FallbackParty(Party):
 
 @pytest.fixture
 def fallback_party(chromium: Browser, fallback_server: AppServer) -> Iterator[FallbackParty]:
-    callers = FallbackParty(chromium, fallback_server)
+    yield from party_at(chromium, fallback_server)
+
+
+@pytest.fixture
+def small_worker_party(chromium: Browser, small_worker_server: AppServer) -> Iterator[FallbackParty]:
+    yield from party_at(chromium, small_worker_server)
+
+
+def party_at(chromium: Browser, server: AppServer) -> Iterator[FallbackParty]:
+    callers = FallbackParty(chromium, server)
     yield callers
     for caller in callers.callers:
         print(f"--- {caller.name}'s browser console ---", *caller.console[-60:], sep="\n")
@@ -99,15 +127,31 @@ def new_room(server: AppServer, prefix: str, mode: str) -> str:
 def test_a_pair_without_a_direct_connection_sees_each_other_through_the_relay(
     fallback_server: AppServer, fallback_party: FallbackParty
 ) -> None:
-    slug = new_room(fallback_server, "fallback", mode="mesh")
-    alice = fallback_party.arrive_without_direct_connections("alice", slug)
-    bob = fallback_party.arrive_without_direct_connections("bob", slug)
+    alice, bob = fallback_party.pair_without_direct_connections("fallback")
 
     eventually(relayed_not_direct(alice, bob), timeout=90)
     eventually(tiles_play(alice, bob))  # a picture in each tile, marked "relayed", moving
     for caller in (alice, bob):
         assert caller.page.evaluate(DECODED_JS)[SERVER_PEER_ID]["connection"] == "connected"
         assert caller.protocol_errors() == [], caller.protocol_errors()
+
+
+@pytest.mark.timeout(120)
+def test_a_pair_the_relay_cannot_carry_is_told_why(
+    small_worker_server: AppServer, small_worker_party: FallbackParty
+) -> None:
+    alice, bob = small_worker_party.pair_without_direct_connections("fullrelay")
+
+    def refusal_shown() -> str | None:
+        banners = {caller.name: caller.banner() for caller in (alice, bob)}
+        shown = [text for text in banners.values() if "the media relay is full (4 streams)" in text]
+        return None if shown else f"banners: {banners}"
+
+    eventually(refusal_shown, timeout=60)
+    codes = {error["code"] for caller in (alice, bob) for error in caller.protocol_errors()}
+    assert codes == {"relay_full"}, codes
+    for caller in (alice, bob):
+        assert SERVER_PEER_ID not in caller.page.evaluate(DECODED_JS), "no connection to the worker"
 
 
 @pytest.mark.timeout(120)

@@ -134,6 +134,7 @@ async def test_a_pair_the_worker_cannot_carry_is_refused_with_a_clear_message(
 ) -> None:
     # An audio pair costs 2 uploads + 2 copies.
     settings.MEDIAWORKER_MAX_STREAMS = 3
+    settings.MEDIAWORKER_LEASE_SECONDS = 2  # renewed every 2/3 s
     async with in_standup(connect, alice, bob, video=False) as (alice_call, bob_call):
         await ask_fallback(alice_call, bob_call)
         await poll(partial(alice_call.got, type="error", code="relay_full"))
@@ -141,9 +142,13 @@ async def test_a_pair_the_worker_cannot_carry_is_refused_with_a_clear_message(
         assert "Bob B." in error["message"] and "full (3 streams)" in error["message"]
         assert not bob_call.got(type="relay-fallback") and not bob_call.got(type="offer")
         assert not alice_call.got(type="offer")
-        worker = dispatch.embedded_worker()
-        assert worker is not None
-        await poll(lambda: "standup" not in worker.relays)  # nothing to carry: the room is let go
+        # Nothing to carry: no connection (the room is let go at the worker's next lease renewal).
+        relay_worker = await worker_relaying()
+        relay = relay_worker.relays["standup"]
+        assert relay.idle() and relay.links == {} and relay.stream_count() == 0
+        await ask_fallback(bob_call, alice_call)  # the other side asks too, and is told too
+        await poll(partial(bob_call.got, type="error", code="relay_full"))
+        await poll(lambda: "standup" not in relay_worker.relays)
         assert await get_leases().holder("standup") is None
 
 
