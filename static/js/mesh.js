@@ -353,6 +353,9 @@ export class PeerMesh extends Emitter {
 
   #directTimedOut(peer) {
     if (peer.closed || peer.relayed || peer.pc.connectionState === "connected") return;
+    // Not negotiated yet (their offer is late): no ICE to restart, and an offer from the answering
+    // side now would cross theirs. Wait again.
+    if (!peer.pc.remoteDescription) return this.#watch(peer, { restarted: peer.iceRestarted });
     if (peer.iceRestarted) {
       console.info(`${peer.log} no direct connection after an ICE restart: asking the relay`);
       this.emit("direct-failed", { peerId: peer.peerId });
