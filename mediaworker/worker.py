@@ -221,7 +221,7 @@ class MediaWorker:
         if slug in self.sessions:
             message = (
                 f"The direct connection to {second.name} failed, and the relay cannot carry it "
-                "while this room is being recorded. Stop the recording, or rejoin."
+                "while this room is being recorded. Ask the room's owner to stop recording, or try another network."
             )
             await self._send_text(first.channel_name, protocol.render_error("relay_unavailable", message))
             return
