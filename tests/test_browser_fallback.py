@@ -16,7 +16,14 @@ from playwright.sync_api import Browser
 
 from tests.live_server import AppServer, PostgresDatabase
 from tests.test_browser_call import PEOPLE, Caller, Party, eventually, everyone_receives
-from tests.test_browser_relay import DECODED_JS, SERVER_PEER_ID, TILE_VIDEO_JS, tiles_play
+from tests.test_browser_relay import (
+    DECODED_JS,
+    SERVER_PEER_ID,
+    TILE_VIDEO_JS,
+    only_connected_to_the_relay,
+    play_positions,
+    tiles_play,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -61,9 +68,8 @@ def small_worker_server(app_server: AppServer, live_database: PostgresDatabase) 
 
 
 class FallbackParty(Party):
-    def pair_without_direct_connections(self, prefix: str) -> tuple[Caller, Caller]:
-        """alice and bob in a new mesh room, their pages unable to connect directly."""
-        slug = new_room(self.server, prefix, mode="mesh")
+    def pair_without_direct_connections(self, slug: str) -> tuple[Caller, Caller]:
+        """alice and bob in room `slug`, their pages unable to connect directly."""
         return self.arrive_without_direct_connections("alice", slug), self.arrive_without_direct_connections(
             "bob", slug
         )
@@ -127,7 +133,7 @@ def new_room(server: AppServer, prefix: str, mode: str) -> str:
 def test_a_pair_without_a_direct_connection_sees_each_other_through_the_relay(
     fallback_server: AppServer, fallback_party: FallbackParty
 ) -> None:
-    alice, bob = fallback_party.pair_without_direct_connections("fallback")
+    alice, bob = fallback_party.pair_without_direct_connections(new_room(fallback_server, "fallback", mode="mesh"))
 
     eventually(relayed_not_direct(alice, bob), timeout=90)
     eventually(tiles_play(alice, bob))  # a picture in each tile, marked "relayed", moving
@@ -136,11 +142,31 @@ def test_a_pair_without_a_direct_connection_sees_each_other_through_the_relay(
         assert caller.protocol_errors() == [], caller.protocol_errors()
 
 
+@pytest.mark.timeout(180)
+def test_a_relayed_pair_keeps_its_connection_when_an_auto_room_moves_to_the_relay(
+    fallback_server: AppServer, fallback_party: FallbackParty
+) -> None:
+    slug = new_room(fallback_server, "autofallback", mode="auto")
+    alice, bob = fallback_party.pair_without_direct_connections(slug)
+    eventually(relayed_not_direct(alice, bob), timeout=90)
+    for caller in (alice, bob):
+        caller.page.evaluate("() => { window.__serverPc = window.audioExchange.peerConnections().get('server'); }")
+
+    carol = fallback_party.arrive("carol", slug)
+    eventually(only_connected_to_the_relay(alice, bob, carol))
+    eventually(tiles_play(alice, bob, carol, since=play_positions(alice, bob, carol)))
+    for caller in (alice, bob):
+        kept = caller.page.evaluate("() => window.__serverPc === window.audioExchange.peerConnections().get('server')")
+        assert kept, f"{caller} kept its connection to the worker"
+
+
 @pytest.mark.timeout(120)
 def test_a_pair_the_relay_cannot_carry_is_told_why(
     small_worker_server: AppServer, small_worker_party: FallbackParty
 ) -> None:
-    alice, bob = small_worker_party.pair_without_direct_connections("fullrelay")
+    alice, bob = small_worker_party.pair_without_direct_connections(
+        new_room(small_worker_server, "fullrelay", mode="mesh")
+    )
 
     def refusal_shown() -> str | None:
         banners = {caller.name: caller.banner() for caller in (alice, bob)}
