@@ -196,6 +196,12 @@ MEDIAWORKER_LEASE_SECONDS = env_int("MEDIAWORKER_LEASE_SECONDS", 30, minimum=2)
 # and back at or below it.
 RELAY_AUTO_ABOVE_VIDEO = env_int("RELAY_AUTO_ABOVE_VIDEO", 4, minimum=1)
 RELAY_AUTO_ABOVE_AUDIO = env_int("RELAY_AUTO_ABOVE_AUDIO", 10, minimum=1)
+# Mesh rooms: seconds a browser waits for a direct connection before restarting ICE, and again
+# after the restart before asking the relay to carry that pair (`relay-fallback`).
+RELAY_FALLBACK_AFTER_SECONDS = env_float("RELAY_FALLBACK_AFTER_SECONDS", 8.0, minimum=0.5)
+# `relay-fallback` requests: a bucket per connection (each may set up worker connections).
+RELAY_FALLBACK_RATE_PER_SECOND = env_float("RELAY_FALLBACK_RATE_PER_SECOND", 0.2, minimum=0.01)
+RELAY_FALLBACK_BURST = env_int("RELAY_FALLBACK_BURST", 4, minimum=1)
 # Port of the separate `manage.py mediaworker` process's /metrics (0: none).
 MEDIAWORKER_METRICS_PORT = env_int("WORKER_METRICS_PORT", 9200)
 

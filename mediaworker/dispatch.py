@@ -24,6 +24,10 @@ class WorkerUnavailable(Exception):
     """No media worker took the room in time."""
 
 
+class WorkerBusy(Exception):
+    """A worker already serves the room for something else (the relay carries some of its pairs)."""
+
+
 _embedded: asyncio.Task[None] | None = None
 _embedded_worker: "media_worker.MediaWorker | None" = None
 _background: set[asyncio.Task[None]] = set()
@@ -59,7 +63,11 @@ async def stop_embedded_worker() -> None:
 
 
 async def start_worker(slug: str, recording_id: int) -> None:
-    """Ask a worker to record `slug` and wait until one holds it (or raise WorkerUnavailable)."""
+    """Ask a worker to record `slug` and wait until one holds it (or raise WorkerUnavailable).
+
+    WorkerBusy if a worker holds the room already: its one link per browser is the relay's."""
+    if await get_leases().holder(slug) is not None:
+        raise WorkerBusy(slug)
     await _ask_worker(slug, {"type": "worker.start", "slug": slug, "recording_id": recording_id})
 
 
@@ -67,6 +75,31 @@ async def ensure_relay(slug: str, audio_only: bool) -> None:
     """Make sure a worker relays `slug` (it then offers to everyone admitted); WorkerUnavailable if none."""
     if await get_leases().holder(slug) is None:
         await _ask_worker(slug, {"type": "worker.relay", "slug": slug, "audio_only": audio_only})
+
+
+async def relay_everyone(slug: str, audio_only: bool) -> None:
+    """An `auto` room moved to the relay: start a worker, or have the one carrying some of its
+    pairs (a mesh's fallback) relay everyone. WorkerUnavailable if none takes it."""
+    await _to_room_worker(slug, {"type": "worker.relay", "slug": slug, "audio_only": audio_only})
+
+
+async def relay_pair(slug: str, asking: str, partner: str, audio_only: bool) -> None:
+    """Ask the worker serving mesh room `slug` (or any, if none does) to carry the media between
+    `asking` and `partner`; it answers them itself. WorkerUnavailable if no worker takes the room."""
+    await _to_room_worker(
+        slug, {"type": "worker.fallback", "slug": slug, "pair": [asking, partner], "audio_only": audio_only}
+    )
+
+
+async def _to_room_worker(slug: str, event: dict[str, object]) -> None:
+    """`event` to the worker holding `slug`, or to whichever takes it (waiting until one does)."""
+    holder = await get_leases().holder(slug)
+    if holder is None:
+        await _ask_worker(slug, event)
+        return
+    layer = get_channel_layer()
+    assert layer is not None
+    await layer.send(holder, event)
 
 
 async def stop_relay(slug: str) -> None:

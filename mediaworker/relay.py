@@ -9,6 +9,11 @@ the next joiner: each sends a `ForwardedTrack` whose source is switched, because
 aiortc sender stops for good once its track ends. A link renegotiates one offer at a time; a change while an offer is
 out, or before the first connection is up, is offered once that is done (aiortc starts
 the senders of a renegotiation only on a transport that is already connected).
+
+In a mesh room the same session carries only the pairs whose direct connection failed
+(`pairs_only`, docs/protocol.md "Relay fallback"): a browser gets a link when its first pair
+is added, each upload is forwarded only to that person's partners, and a link is closed when
+its last partner leaves.
 """
 
 import asyncio
@@ -143,14 +148,37 @@ class RelayLink:
 class RelaySession:
     """One relay room: a link per browser, every upload forwarded to everyone else."""
 
-    def __init__(self, slug: str, audio_only: bool, send: Sender, capacity_left: Callable[[], int]) -> None:
+    def __init__(
+        self,
+        slug: str,
+        audio_only: bool,
+        send: Sender,
+        capacity_left: Callable[[], int],
+        pairs_only: bool = False,
+    ) -> None:
         self.slug = slug
         self.kinds = ["audio"] if audio_only else ["audio", "video"]
         self.links: dict[str, RelayLink] = {}
         self.relay = MediaRelay()
+        # The pairs relayed in a mesh room (their direct connection failed); None: everyone to everyone.
+        self.pairs: set[frozenset[str]] | None = set() if pairs_only else None
         self._send_text = send
         self._capacity_left = capacity_left
         self._background: set[asyncio.Task[None]] = set()
+
+    def relays_between(self, receiver: str, owner: str) -> bool:
+        """Whether `owner`'s media goes to `receiver` through this session."""
+        return receiver != owner and (self.pairs is None or frozenset((receiver, owner)) in self.pairs)
+
+    def partners(self, peer_id: str) -> set[str]:
+        """Whose media `peer_id` gets through this session (in a relay room: everyone else's)."""
+        if self.pairs is None:
+            return set(self.links) - {peer_id}
+        return {other for pair in self.pairs if peer_id in pair for other in pair if other != peer_id}
+
+    def idle(self) -> bool:
+        """A mesh room's fallback with no pair left to carry: the worker can let the room go."""
+        return self.pairs is not None and not self.pairs
 
     def stream_count(self) -> int:
         """Streams this room costs the worker: every upload received and every copy sent."""
@@ -161,8 +189,10 @@ class RelaySession:
         return len(self.kinds) * (1 + 2 * len(self.links))
 
     async def connect(self, peer: Peer) -> None:
-        """Offer `peer` a link: their upload, and everyone else's media already flowing."""
-        if peer.peer_id in self.links:
+        """Offer `peer` a link: their upload, and everyone else's media already flowing.
+
+        A mesh room's fallback connects people only through `add_pair`."""
+        if peer.peer_id in self.links or self.pairs is not None:
             return
         if self.cost_of_joining() > self._capacity_left():
             limit = settings.MEDIAWORKER_MAX_STREAMS
@@ -170,20 +200,71 @@ class RelaySession:
             message = f"The media relay is full ({limit} streams): nobody can see or hear you here. Try again later."
             await self._send_text(peer.channel_name, protocol.render_error("relay_full", message))
             return
+        await self.negotiate(self._open(peer))
+
+    def _open(self, peer: Peer) -> RelayLink:
+        """A link for `peer`, already forwarding the uploads meant for them."""
         link = self.links[peer.peer_id] = RelayLink(peer, self.kinds)
         link.pc.on("track", lambda track: self._receive_track(link, track))
         link.pc.on("connectionstatechange", lambda: self._connection_changed(link))
+        self._forward_uploads(to=link)
+        return link
+
+    def _forward_uploads(self, to: RelayLink) -> bool:
+        """Forward to `to` every upload meant for it not yet forwarded; True if the link changed."""
+        changed = False
         for other in list(self.links.values()):
             for track in list(other.incoming.values()):
-                self._forward(other.peer_id, track, to=link)
-        await self.negotiate(link)
+                changed = self._forward(other.peer_id, track, to=to) or changed
+        return changed
 
     def _forward(self, owner: str, track: MediaStreamTrack, to: RelayLink) -> bool:
         """Forward `owner`'s `track` on link `to`, once; True if the link changed."""
-        if to.peer_id == owner or to.closed or to.forwards(owner, track.kind):
+        if not self.relays_between(to.peer_id, owner) or to.closed or to.forwards(owner, track.kind):
             return False
         to.forward(owner, self.relay.subscribe(track, buffered=False))
         return True
+
+    async def add_pair(self, first: Peer, second: Peer) -> None:
+        """Carry the media between `first` (who asked) and `second`, whose direct connection failed.
+
+        Each gets `relay-fallback` naming the other, then an offer (a new link, or a renegotiated
+        one); `first` gets `relay_full` instead when the worker cannot carry the pair."""
+        pair = frozenset((first.peer_id, second.peer_id))
+        if self.pairs is None or pair in self.pairs or len(pair) != 2:
+            return
+        new = [peer for peer in (first, second) if peer.peer_id not in self.links]
+        if len(self.kinds) * (len(new) + 2) > self._capacity_left():
+            limit = settings.MEDIAWORKER_MAX_STREAMS
+            log.warning("relay %s: refusing pair %s, worker at MEDIAWORKER_MAX_STREAMS", self.slug, sorted(pair))
+            message = (
+                f"The direct connection to {second.name} failed, and the media relay is full ({limit} streams): "
+                "you may not see or hear each other. Try again later."
+            )
+            await self._send_text(first.channel_name, protocol.render_error("relay_full", message))
+            return
+        self.pairs.add(pair)
+        log.info("relay %s: relaying the pair %s", self.slug, sorted(pair))
+        for peer, partner in ((first, second), (second, first)):
+            await self._send_text(peer.channel_name, protocol.render_relay_fallback(partner.peer_id))
+        links = [
+            (self._open(peer), True) if peer in new else (self.links[peer.peer_id], False) for peer in (first, second)
+        ]
+        for link, opened in links:
+            if self._forward_uploads(to=link) or opened:
+                await self.negotiate(link)
+
+    async def relay_everyone(self, members: list[Peer]) -> None:
+        """A mesh room with relayed pairs became a relay room: everyone to everyone now, on the
+        links already up (their browsers keep them) and new ones for the others."""
+        if self.pairs is None:
+            return
+        self.pairs = None
+        for link in list(self.links.values()):
+            if self._forward_uploads(to=link):
+                await self.negotiate(link)
+        for peer in members:
+            await self.connect(peer)
 
     async def negotiate(self, link: RelayLink) -> None:
         """Offer `link`'s current transceivers, or note that an offer is due after the answer."""
@@ -216,13 +297,20 @@ class RelaySession:
                 await link.pc.addIceCandidate(candidate)
 
     async def drop(self, peer_id: str) -> None:
-        """`peer_id` left: close their link and stop forwarding their media to everyone else."""
+        """`peer_id` left: close their link and stop forwarding their media to everyone else.
+
+        In a mesh room's fallback, a partner left with no other pair loses its link too."""
         link = self.links.pop(peer_id, None)
         if link is None:
             return
+        if self.pairs is not None:
+            self.pairs = {pair for pair in self.pairs if peer_id not in pair}
         await link.close()
         for other in list(self.links.values()):
-            if other.unforward(peer_id):
+            if self.pairs is not None and not self.partners(other.peer_id):
+                del self.links[other.peer_id]
+                await other.close()
+            elif other.unforward(peer_id):
                 await self.negotiate(other)
 
     async def stop(self) -> None:

@@ -159,6 +159,8 @@ class MediaWorker:
             await asyncio.sleep(settings.MEDIAWORKER_LEASE_SECONDS / 3)
             for slug in [*self.sessions, *self.relays]:
                 await get_leases().renew(slug, self.channel)
+            for slug in [slug for slug, relay in self.relays.items() if relay.idle()]:
+                await self.stop_room(slug)  # its pairs were refused, or their links failed
 
     async def handle(self, event: dict[str, Any]) -> None:
         kind, slug = event.get("type"), event.get("slug", "")
@@ -167,6 +169,9 @@ class MediaWorker:
             return
         if kind == "worker.relay":
             await self.start_relay(slug, bool(event["audio_only"]))
+            return
+        if kind == "worker.fallback":
+            await self.relay_pair(event, slug, event["pair"])
             return
         session: RoomSession | RelaySession | None = self.sessions.get(slug) or self.relays.get(slug)
         if session is None:
@@ -179,7 +184,7 @@ class MediaWorker:
                 await session.connect(peer)
         elif kind == "room.peer_left":
             await session.drop(event["peer_id"])
-            if not await get_presence().members(slug):
+            if (isinstance(session, RelaySession) and session.idle()) or not await get_presence().members(slug):
                 await self.stop_room(slug)  # nobody left to record or relay to
         elif kind in ("worker.stop", "room.closed"):
             await self.stop_room(slug)
@@ -196,12 +201,46 @@ class MediaWorker:
         await self._join_room(slug, session)
 
     async def start_relay(self, slug: str, audio_only: bool) -> None:
-        """Relay room `slug`'s media, unless this or another worker already does."""
-        if slug in self.relays or slug in self.sessions or not await get_leases().acquire(slug, self.channel):
+        """Relay room `slug`'s media, unless this or another worker already does.
+
+        Relaying some of its pairs (a mesh `auto` room that grew), relay everyone now."""
+        if slug in self.relays:
+            await self.relays[slug].relay_everyone(await get_presence().members(slug))
+            return
+        if slug in self.sessions or not await get_leases().acquire(slug, self.channel):
             return
         relay = self.relays[slug] = RelaySession(slug, audio_only, self._send_text, self.capacity_left)
         log.info("relaying room %s", slug)
         await self._join_room(slug, relay)
+
+    async def relay_pair(self, event: dict[str, Any], slug: str, pair: list[str]) -> None:
+        """A mesh room's pair whose direct connection failed: carry their media (`pair[0]` asked)."""
+        first, second = [await get_presence().find(slug, peer_id) for peer_id in pair]
+        if first is None or second is None:
+            return  # one of them left meanwhile
+        if slug in self.sessions:
+            message = (
+                f"The direct connection to {second.name} failed, and the relay cannot carry it "
+                "while this room is being recorded. Ask the room's owner to stop recording, or try another network."
+            )
+            await self._send_text(first.channel_name, protocol.render_error("relay_unavailable", message))
+            return
+        relay = self.relays.get(slug)
+        if relay is None:
+            if not await get_leases().acquire(slug, self.channel):
+                # Another worker serves the room (two requests raced on the control channel).
+                holder = await get_leases().holder(slug)
+                if holder is not None and holder != self.channel:
+                    await self.layer.send(holder, event)
+                return
+            relay = self.relays[slug] = RelaySession(
+                slug, bool(event["audio_only"]), self._send_text, self.capacity_left, pairs_only=True
+            )
+            log.info("relaying pairs of mesh room %s", slug)
+            await self.layer.group_add(signaling_services.room_group(slug), self.channel)
+        # Refused with no other pair to carry, the session stays idle until the next lease renewal:
+        # the signaling waits to see a lease holder, and the other side's request is on its way.
+        await relay.add_pair(first, second)
 
     async def _join_room(self, slug: str, session: RoomSession | RelaySession) -> None:
         # Into the group first, so nobody joining now is missed between the two steps.

@@ -68,6 +68,9 @@ def call_config(room: Room, user: Any) -> dict[str, Any]:
         # Moderation (issue 6): who sees the moderator controls; the server checks every action.
         "can_moderate": moderation_selectors.is_moderator(user, room),
         "locked": room.locked,
+        # Mesh: how long a direct connection may stay down, before and after an ICE restart, before
+        # the page asks the relay to carry it (docs/protocol.md, "Relay fallback").
+        "fallback_after_ms": round(settings.RELAY_FALLBACK_AFTER_SECONDS * 1000),
     }
 
 

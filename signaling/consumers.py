@@ -8,7 +8,7 @@ from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from signaling import metrics, moderation, presence, protocol, services
+from signaling import fallback, metrics, moderation, presence, protocol, services
 from signaling.daphne_compat import SEND_ERRORS
 from signaling.hub import hub
 from signaling.identity import Identity
@@ -62,6 +62,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         self.strikes = 0
         self.chat_bucket = TokenBucket(settings.CHAT_RATE_PER_SECOND, settings.CHAT_BURST)
         self.media_state_bucket = TokenBucket(settings.MEDIA_STATE_RATE_PER_SECOND, settings.MEDIA_STATE_BURST)
+        self.fallback_bucket = TokenBucket(settings.RELAY_FALLBACK_RATE_PER_SECOND, settings.RELAY_FALLBACK_BURST)
         # Accept first so a refusal can carry a readable message and a close code.
         await self.accept()
         hub.register(self.channel_name, self)
@@ -186,6 +187,8 @@ class RoomConsumer(AsyncWebsocketConsumer):
                 await services.control_recording(self.slug, self.peer, message)
             elif isinstance(message, protocol.Moderate):
                 await moderation.moderate(self.slug, self.peer, message)
+            elif isinstance(message, protocol.RelayFallback):
+                await self._ask_for_fallback(message)
             else:
                 await services.relay_signal(self.slug, self.peer, message)
         except ProtocolError as error:
@@ -219,6 +222,13 @@ class RoomConsumer(AsyncWebsocketConsumer):
                 "media_state_too_fast", "Your microphone, camera or hand changed too often; wait a moment."
             )
         await services.announce_media_state(self.slug, self.peer, message)
+
+    async def _ask_for_fallback(self, message: protocol.RelayFallback) -> None:
+        assert self.peer is not None
+        if not self.fallback_bucket.allow():
+            raise ProtocolError("fallback_too_fast", "Too many requests to relay a connection; wait a moment.")
+        audio_only = self.room_kind == "audio"
+        await fallback.request_fallback(self.slug, self.peer, message, self.room_mode, audio_only)
 
     async def _within_rate(self) -> bool:
         if self.bucket.allow():

@@ -132,9 +132,26 @@ class MediaState:
         return {"audio": self.audio, "video": self.video, "hand": self.hand, "screen": self.screen}
 
 
+@dataclass(frozen=True, slots=True)
+class RelayFallback:
+    """`relay-fallback`: the direct connection to `peer_id` failed even after an ICE restart;
+    ask the media worker to carry this pair's media (mesh rooms)."""
+
+    peer_id: PeerId
+    type: Literal["relay-fallback"] = "relay-fallback"
+
+
 Signal = SessionDescription | IceCandidate
 ClientMessage = (
-    SessionDescription | IceCandidate | Ping | CallStats | RecordingControl | ChatSend | Moderate | MediaState
+    SessionDescription
+    | IceCandidate
+    | Ping
+    | CallStats
+    | RecordingControl
+    | ChatSend
+    | Moderate
+    | MediaState
+    | RelayFallback
 )
 # Longer chat lines are refused by the chat service; this only bounds what is parsed.
 MAX_CHAT_FRAME_TEXT = 4000
@@ -151,6 +168,7 @@ _FIELDS: dict[str, frozenset[str]] = {
     "chat": frozenset({"type", "text"}),
     "moderate": frozenset({"type", "action", "peer_id"}),
     "media-state": frozenset({"type", "audio", "video", "hand", "screen"}),
+    "relay-fallback": frozenset({"type", "peer_id"}),
 }
 # Plausible ranges for `stats` numbers; anything outside is a client bug or a lie.
 _STATS_RANGES: dict[str, tuple[float, float]] = {
@@ -198,6 +216,8 @@ def parse_client_message(text: str | None, binary: bytes | None, max_bytes: int)
         return _moderate(data)
     if kind == "media-state":
         return _media_state(data)
+    if kind == "relay-fallback":
+        return RelayFallback(peer_id=_fallback_partner(data.get("peer_id")))
     to = _peer_id(data.get("to"))
     if kind == "ice":
         return IceCandidate(to=to, candidate=_candidate(data.get("candidate", ...)))
@@ -237,6 +257,12 @@ def _moderate(data: dict[str, Any]) -> Moderate:
     if not isinstance(peer_id, str) or not 0 < len(peer_id) <= MAX_PEER_ID_LENGTH:
         raise ProtocolError("bad_field", f"`peer_id` must name the person to {action.replace('_', ' ')}.")
     return Moderate(action=action, peer_id=peer_id)
+
+
+def _fallback_partner(value: object) -> PeerId:
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_PEER_ID_LENGTH:
+        raise ProtocolError("bad_field", "`peer_id` must name the person whose direct connection failed.")
+    return value
 
 
 def _chat(text: object) -> ChatSend:
@@ -366,6 +392,11 @@ def render_relay_tracks(upload: list[str], owners: dict[str, PeerId]) -> str:
     """Relay rooms, from `server` just before each offer: which transceivers (by `mid`) carry
     the browser's own media, and whose media each forwarded one carries, for the right tile."""
     return _dump({"type": "relay-tracks", "from": SERVER_PEER_ID, "upload": upload, "tracks": owners})
+
+
+def render_relay_fallback(partner: PeerId) -> str:
+    """From `server`, before its offer: media with `partner` now goes through the relay."""
+    return _dump({"type": "relay-fallback", "from": SERVER_PEER_ID, "peer_id": partner})
 
 
 def render_media_mode(mode: str) -> str:

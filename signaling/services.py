@@ -282,9 +282,9 @@ def _change_recording(slug: str, peer: Peer, action: str, participants: int) -> 
 
 
 @database_sync_to_async
-def _worker_missing(recording_id: int) -> None:
+def _worker_missing(recording_id: int, reason: str) -> None:
     recording = Recording.objects.get(pk=recording_id)
-    recording_services.fail_recording(recording, "No media worker took the recording.")
+    recording_services.fail_recording(recording, reason)
 
 
 async def control_recording(slug: str, peer: Peer, message: protocol.RecordingControl) -> None:
@@ -298,9 +298,16 @@ async def control_recording(slug: str, peer: Peer, message: protocol.RecordingCo
         try:
             await worker_dispatch.start_worker(slug, change.recording_id)
         except worker_dispatch.WorkerUnavailable:
-            await _worker_missing(change.recording_id)
+            await _worker_missing(change.recording_id, "No media worker took the recording.")
             raise ProtocolError(
                 "recording_unavailable", "Recording is unavailable: no media worker is running. Ask an operator."
+            ) from None
+        except worker_dispatch.WorkerBusy:
+            await _worker_missing(change.recording_id, "The media worker was relaying connections of this room.")
+            raise ProtocolError(
+                "recording_unavailable",
+                "Recording is unavailable while the relay carries connections that failed in this room. "
+                "Try again once those people have left or rejoined.",
             ) from None
     else:
         await worker_dispatch.stop_worker(slug, change.recording_id)
@@ -370,7 +377,7 @@ async def _mode_after_joining(slug: str, peer_id: str, info: dict[str, Any], oth
         return active
     await _group_send(slug, "room.media_mode", peer_id, protocol.render_media_mode(active))
     try:
-        await worker_dispatch.ensure_relay(slug, info["audio_only"])
+        await worker_dispatch.relay_everyone(slug, info["audio_only"])
     except worker_dispatch.WorkerUnavailable:
         log.warning("room %s: no media worker to relay it; staying a mesh", slug)
         await _group_send(slug, "room.media_mode", peer_id, protocol.render_media_mode(RoomMode.MESH))

@@ -68,6 +68,7 @@ def media_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[P
         setup.create_users(PEOPLE)
         setup.create_room("townhall", owner="alice", name="Town hall", mode="relay")
         setup.create_room("standup", owner="alice", name="Standup")
+        setup.create_room("pairs", owner="alice", name="Pairs")
         setup.close()
         yield db, static_root
 
@@ -92,9 +93,15 @@ def server_and_worker(
         server.close()
 
 
-async def relay_caller(open_socket: Any, server: AppServer, username: str) -> RelayCaller:  # noqa: F811
-    socket, welcome = await join(open_socket, server, login(server, username), "townhall")
-    assert welcome["room"]["active_mode"] == "relay"
+async def relay_caller(
+    open_socket: Any,  # noqa: F811
+    server: AppServer,
+    username: str,
+    slug: str = "townhall",
+    mode: str = "relay",
+) -> RelayCaller:
+    socket, welcome = await join(open_socket, server, login(server, username), slug)
+    assert welcome["room"]["active_mode"] == mode
     return RelayCaller(cast(Browser, SocketBrowser(socket)))
 
 
@@ -114,6 +121,24 @@ async def test_a_separate_worker_process_relays_a_room(
         await bob.hang_up()
     assert worker.process.poll() is None, "the worker is still running"
     await poll(lambda: "stopped serving room townhall" in worker.log_path.read_text(), timeout=30)
+
+
+async def test_a_separate_worker_process_relays_a_failed_pair_of_a_mesh_room(
+    server_and_worker: tuple[AppServer, WorkerProcess],
+    open_socket: Any,  # noqa: F811
+) -> None:
+    server, worker = server_and_worker
+    alice = await relay_caller(open_socket, server, "alice", "pairs", mode="mesh")
+    bob = await relay_caller(open_socket, server, "bob", "pairs", mode="mesh")
+    try:
+        await alice.browser.send({"type": "relay-fallback", "peer_id": bob.peer_id})
+        for caller, other in ((alice, bob), (bob, alice)):
+            await frames_grow(caller, other, "video", timeout=60)
+    finally:
+        await alice.hang_up()
+        await bob.hang_up()
+    await poll(lambda: "stopped serving room pairs" in worker.log_path.read_text(), timeout=30)
+    assert worker.process.poll() is None
 
 
 async def packets_sent(caller: Caller, at_least: int) -> bool:

@@ -48,6 +48,7 @@ def test_bob_gets_the_call_page_with_its_config(client: Client, room: Room, bob:
         "recording_active": False,
         "can_moderate": False,
         "locked": False,
+        "fallback_after_ms": 8000,
     }
 
 

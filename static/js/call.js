@@ -68,6 +68,7 @@ function joinCall(devicesPanel) {
     media,
     audioOnlyRoom,
     iceServersUrl: config.ice_servers_url,
+    fallbackAfterMs: config.fallback_after_ms ?? null,
   });
   const telemetry = new CallTelemetry({ connections: () => mesh.connections(), send: (message) => signaling.send(message) });
   const recording = new RecordingControls({
@@ -122,8 +123,9 @@ function wireMedia(screen, mesh) {
 function wireMesh(screen, mesh) {
   mesh.on("peer-added", ({ peerId, name }) => {
     screen.addPeer(peerId, name);
-    screen.setPeerPath(peerId, mesh.path);
+    screen.setPeerPath(peerId, mesh.pathOf(peerId));
   });
+  mesh.on("peer-path", ({ peerId, path }) => screen.setPeerPath(peerId, path));
   mesh.on("peer-name", ({ peerId, name }) => screen.renamePeer(peerId, name));
   mesh.on("peer-removed", ({ peerId }) => screen.removePeer(peerId));
   mesh.on("peer-state", ({ peerId, state }) => screen.setPeerState(peerId, state));
@@ -143,6 +145,7 @@ function wireSignaling(screen, signaling, mesh) {
   for (const type of ["offer", "answer", "ice"]) signaling.on(type, (message) => mesh.handleSignal(message));
   signaling.on("relay-tracks", (message) => mesh.setTracks(message));
   signaling.on("media-mode", ({ mode }) => mesh.setMode(mode));
+  signaling.on("relay-fallback", ({ peer_id: peerId }) => mesh.relayWith(peerId));
   signaling.on("error", ({ code, message }) => {
     // A signal to someone who just left is an expected race, not news for the user.
     if (code === "unknown_peer") return console.info("[call]", message);

@@ -2,17 +2,30 @@
 // (relay.js, one connection to the media worker), swapped without a reload when an `auto`
 // room crosses its threshold (`media-mode`, docs/protocol.md).
 //
-// Same interface and events as PeerMesh, so call.js does not care which one is in use.
+// In a mesh, a pair whose direct connection fails even after an ICE restart ("direct-failed")
+// is handed to the relay (`relay-fallback`): a second RelayLink carries just those partners'
+// media, under the same tiles, marked "relayed" ("peer-path").
+//
+// Same interface and events as PeerMesh, so call.js does not care which one is in use. Tiles
+// belong to people, not links: "peer-added" and "peer-removed" come once per person, so a swap
+// keeps each tile (its name, flags and controls) and only the media under it changes.
 
 import { Emitter } from "./emitter.js";
 import { PeerMesh } from "./mesh.js";
+import { SERVER_PEER_ID } from "./recording.js";
 import { RelayLink } from "./relay.js";
 
-const EVENTS = ["peer-added", "peer-name", "peer-removed", "peer-state", "peer-media", "track", "extra-track"];
+const EVENTS = ["peer-added", "peer-name", "peer-removed", "peer-state", "peer-media", "track", "extra-track", "direct-failed"];
+// What a fallback RelayLink says about its partners; their tiles are the mesh's.
+const FALLBACK_EVENTS = new Set(["peer-state", "track"]);
 
 export class MediaLinks extends Emitter {
   #options;
   #current = null;
+  #fallback = null; // a RelayLink for the mesh pairs the relay carries
+  #relayed = new Set(); // their peer ids
+  #asked = new Set(); // peer ids we asked the relay for (once each)
+  #tiles = new Set(); // peer ids announced with "peer-added"
   #mode = null;
   #welcome = null;
   #peers = new Map(); // peer_id -> {peer_id, name}: who is in the room, whatever the links
@@ -24,13 +37,18 @@ export class MediaLinks extends Emitter {
     this.#options = options;
   }
 
-  /** "direct" or "relayed": how the others' media reaches us now. */
+  /** "direct" or "relayed": how the others' media reaches us now (most of them, in a mesh). */
   get path() {
     return this.#current?.path ?? "direct";
   }
 
+  /** "direct" or "relayed": how `peerId`'s media reaches us now. */
+  pathOf(peerId) {
+    return this.#relayed.has(peerId) ? "relayed" : this.path;
+  }
+
   connections() {
-    return this.#current?.connections() ?? new Map();
+    return new Map([...(this.#current?.connections() ?? []), ...(this.#fallback?.connections() ?? [])]);
   }
 
   start(welcome) {
@@ -51,27 +69,53 @@ export class MediaLinks extends Emitter {
 
   removePeer(peerId) {
     this.#peers.delete(peerId);
+    this.#asked.delete(peerId);
     this.#current?.removePeer(peerId);
+    if (!this.#relayed.delete(peerId)) return;
+    this.#fallback?.removePeer(peerId);
+    if (this.#relayed.size === 0) this.#closeFallback(); // the worker closes its side too
   }
 
   closeAll() {
+    this.#peers.clear();
+    this.#closeFallback();
     this.#current?.closeAll();
   }
 
   handleSignal(message) {
+    if (message.from === SERVER_PEER_ID && this.#mode === "mesh" && this.#fallback) {
+      this.#fallback.handleSignal(message);
+      return;
+    }
     // After a move back to a mesh the worker may still renegotiate its links for a moment;
     // only mesh rooms have a "server" peer in the mesh (the recorder).
-    if (this.#mode === "mesh" && message.from === "server" && this.#welcome?.room?.mode !== "mesh") return;
+    if (this.#mode === "mesh" && message.from === SERVER_PEER_ID && this.#welcome?.room?.mode !== "mesh") return;
     this.#current?.handleSignal(message);
   }
 
   /** `relay-tracks`, before each of the worker's offers. */
   setTracks(message) {
     if (this.#mode === "relay") this.#current.setTracks(message);
+    else this.#fallback?.setTracks(message);
+  }
+
+  /** `relay-fallback` from the worker: our media with `peerId` now goes through it. */
+  relayWith(peerId) {
+    const peer = this.#peers.get(peerId);
+    if (this.#mode !== "mesh" || !peer || this.#relayed.has(peerId)) return;
+    if (!this.#fallback) {
+      this.#fallback = this.#wire(new RelayLink(this.#options));
+      this.#fallback.start({ ...this.#welcome, peers: [] });
+    }
+    this.#relayed.add(peerId);
+    this.#current.relayPeer(peerId);
+    this.#fallback.addPeer(peer);
+    this.emit("peer-path", { peerId, path: "relayed" });
   }
 
   replaceTrack(kind, track) {
     this.#current?.replaceTrack(kind, track);
+    this.#fallback?.replaceTrack(kind, track);
   }
 
   /** False in relay mode: the media worker does not forward a shared screen yet. */
@@ -91,22 +135,83 @@ export class MediaLinks extends Emitter {
   }
 
   #switch(mode, { joining }) {
-    this.#current?.closeAll();
+    const old = this.#current;
+    this.#current = null; // what the old links say while closing is not news for the page
+    old?.closeAll();
     this.#mode = mode;
-    const links = mode === "relay" ? new RelayLink(this.#options) : new PeerMesh(this.#options);
-    for (const name of EVENTS) links.on(name, (detail) => links === this.#current && this.emit(name, detail));
+    // Into the relay with some pairs already relayed: the worker relays everyone on the link it
+    // already has with us, so that connection is kept.
+    const kept = mode === "relay" ? this.#fallback : null;
+    if (kept) this.#fallback = null;
+    else this.#closeFallback();
+    const links = kept ?? this.#wire(mode === "relay" ? new RelayLink(this.#options) : new PeerMesh(this.#options));
+    this.#relayed.clear();
+    this.#asked.clear();
     this.#current = links;
     links.setLocalState(this.#localState);
     if (this.#extra.track && !this.canShareScreen) this.emit("share-unavailable", {});
     else if (this.#extra.track) links.setExtraTrack(this.#extra.track, this.#extra.stream);
+    this.#startLinks(links, { kept: Boolean(kept), joining });
+    for (const peerId of this.#tiles) this.emit("peer-path", { peerId, path: this.pathOf(peerId) });
+  }
+
+  #startLinks(links, { kept, joining }) {
     const peers = [...this.#peers.values()];
-    if (joining || mode === "relay") {
+    if (kept) {
+      for (const peer of peers) links.addPeer(peer); // everyone is on it now
+    } else if (joining || this.#mode === "relay") {
       links.start({ ...this.#welcome, peers });
+    } else {
+      // Everyone switches back to a mesh at once: one side of each pair offers, so offers never cross.
+      const localId = this.#welcome.peer_id;
+      links.start({ ...this.#welcome, peers: peers.filter((peer) => localId < peer.peer_id) });
+      for (const peer of peers) if (localId > peer.peer_id) links.addPeer(peer);
+    }
+  }
+
+  #closeFallback() {
+    const fallback = this.#fallback;
+    this.#fallback = null;
+    this.#relayed.clear();
+    fallback?.closeAll();
+  }
+
+  #wire(links) {
+    for (const name of EVENTS) links.on(name, (detail) => this.#pass(links, name, detail));
+    return links;
+  }
+
+  #pass(links, name, detail) {
+    const { peerId } = detail;
+    if (links === this.#fallback) {
+      if (FALLBACK_EVENTS.has(name) && this.#relayed.has(peerId)) this.emit(name, detail);
       return;
     }
-    // Everyone switches back to a mesh at once: one side of each pair offers, so offers never cross.
-    const localId = this.#welcome.peer_id;
-    links.start({ ...this.#welcome, peers: peers.filter((peer) => localId < peer.peer_id) });
-    for (const peer of peers) if (localId > peer.peer_id) links.addPeer(peer);
+    if (links !== this.#current) return;
+    if (this.#relayed.has(peerId) && (name === "track" || name === "peer-state")) return; // the failed direct one
+    if (name === "peer-added") return this.#announce(detail);
+    if (name === "peer-removed") return this.#forget(peerId);
+    if (name === "direct-failed") return this.#askRelay(peerId);
+    this.emit(name, detail);
+  }
+
+  #announce({ peerId, name }) {
+    if (!this.#tiles.has(peerId)) {
+      this.#tiles.add(peerId);
+      this.emit("peer-added", { peerId, name });
+    } else if (name) {
+      this.emit("peer-name", { peerId, name });
+    }
+  }
+
+  #forget(peerId) {
+    if (this.#peers.has(peerId) || !this.#tiles.delete(peerId)) return; // still here: only its link went
+    this.emit("peer-removed", { peerId });
+  }
+
+  #askRelay(peerId) {
+    if (this.#asked.has(peerId) || !this.#peers.has(peerId)) return;
+    this.#asked.add(peerId);
+    this.#options.send({ type: "relay-fallback", peer_id: peerId });
   }
 }

@@ -13,6 +13,10 @@
 // "extra-track" {peerId, track, stream}: a video track beyond the camera, such as a shared
 // screen (which one is a screen, `media-state.screen` says; static/js/screenshare.js).
 //
+// "direct-failed" {peerId}: no direct connection `fallbackAfterMs` after an ICE restart (itself
+// made when the connection fails, or is not up `fallbackAfterMs` after it was created); links.js
+// then asks the relay to carry that pair, and `relayPeer` stops the restarts.
+//
 // Extra outgoing tracks (setExtraTrack) get a sendonly transceiver of their own after the
 // camera's, so the camera keeps the first video m-line on both sides; removing one stops
 // its transceiver, which ends the track on the other side.
@@ -21,6 +25,10 @@ import { Emitter } from "./emitter.js";
 import { SERVER_PEER_ID } from "./recording.js";
 
 const STATE_CHANNEL = { negotiated: true, id: 0 };
+
+// Test-only: tests/test_browser_fallback.py sets this global with an init script so that direct
+// connections cannot come up (the other side's ICE candidates are dropped). No page config sets it.
+const directBlockedForTests = () => globalThis.__audioExchangeTest?.blockDirectConnections === true;
 
 export function videoBitrateCap(remotePeers, { budgetBps = 2_500_000, minBps = 150_000, maxBps = 1_500_000 } = {}) {
   const share = budgetBps / Math.max(1, remotePeers);
@@ -42,6 +50,9 @@ class RemotePeer {
     this.stream = new MediaStream();
     this.queue = Promise.resolve();
     this.closed = false;
+    this.watchdog = null; // the fallback timer (see "direct-failed")
+    this.iceRestarted = false;
+    this.relayed = false; // the relay carries this pair now: no more ICE restarts
   }
 
   get log() {
@@ -64,13 +75,14 @@ export class PeerMesh extends Emitter {
    * @param media - the LocalMedia whose tracks are sent
    * @param audioOnlyRoom - never send or accept video
    */
-  constructor({ send, media, audioOnlyRoom, bitrate = {}, iceServersUrl = null }) {
+  constructor({ send, media, audioOnlyRoom, bitrate = {}, iceServersUrl = null, fallbackAfterMs = null }) {
     super();
     this.#send = send;
     this.#iceServersUrl = iceServersUrl;
     this.#media = media;
     this.audioOnlyRoom = audioOnlyRoom;
     this.bitrate = bitrate;
+    this.fallbackAfterMs = fallbackAfterMs; // null: never give up on a direct connection
     this.localId = null;
     this.path = "direct"; // each peer's media comes straight from them (relay.js: "relayed")
   }
@@ -158,6 +170,14 @@ export class PeerMesh extends Emitter {
     peer.extra = peer.pc.addTransceiver(track, { direction: "sendonly", streams: [stream] });
   }
 
+  /** The relay carries this pair now: stop restarting ICE towards them (the connection stays). */
+  relayPeer(peerId) {
+    const peer = this.#peers.get(peerId);
+    if (!peer) return;
+    peer.relayed = true;
+    clearTimeout(peer.watchdog);
+  }
+
   /** Tell every peer whether we are muted and whether our camera is on. */
   setLocalState(state) {
     this.#localState = { muted: Boolean(state.muted), cameraOn: Boolean(state.cameraOn) };
@@ -208,6 +228,7 @@ export class PeerMesh extends Emitter {
     });
     this.emit("peer-added", { peerId, name });
     this.emit("peer-state", { peerId, state: pc.connectionState });
+    this.#watch(peer);
     if (initiator) {
       this.#addTransceivers(peer);
       this.#attachChannel(peer, pc.createDataChannel("state", STATE_CHANNEL));
@@ -270,6 +291,7 @@ export class PeerMesh extends Emitter {
     peer.ignoreOffer = !peer.polite && collision;
     if (peer.ignoreOffer) return;
     peer.settingRemoteAnswer = type === "answer";
+    if (directBlockedForTests()) sdp = sdp.replace(/^a=candidate:.*\r\n/gm, "");
     try {
       await pc.setRemoteDescription({ type, sdp }); // rolls back our own offer if we are polite
     } finally {
@@ -282,7 +304,7 @@ export class PeerMesh extends Emitter {
   }
 
   async #acceptCandidate(peer, candidate) {
-    if (!candidate) return;
+    if (!candidate || directBlockedForTests()) return;
     try {
       await peer.pc.addIceCandidate(candidate);
     } catch (error) {
@@ -308,9 +330,40 @@ export class PeerMesh extends Emitter {
     const state = peer.pc.connectionState;
     console.info(`${peer.log} connection ${state}`);
     this.emit("peer-state", { peerId: peer.peerId, state });
-    // A new ICE round (negotiated like any offer) often rescues a path that broke.
-    if (state === "failed") peer.pc.restartIce();
-    if (state === "connected") this.#applyBitrateCaps();
+    if (peer.relayed) return;
+    // A new ICE round (negotiated like any offer) often rescues a path that broke; if it does not
+    // within `fallbackAfterMs`, the relay is asked to carry this pair.
+    if (state === "failed") {
+      peer.pc.restartIce();
+      if (!peer.iceRestarted) this.#watch(peer, { restarted: true });
+    }
+    if (state === "connected") {
+      clearTimeout(peer.watchdog);
+      peer.iceRestarted = false;
+      this.#applyBitrateCaps();
+    }
+  }
+
+  #watch(peer, { restarted = false } = {}) {
+    if (!this.fallbackAfterMs || peer.peerId === SERVER_PEER_ID) return;
+    peer.iceRestarted = restarted;
+    clearTimeout(peer.watchdog);
+    peer.watchdog = setTimeout(() => this.#directTimedOut(peer), this.fallbackAfterMs);
+  }
+
+  #directTimedOut(peer) {
+    if (peer.closed || peer.relayed || peer.pc.connectionState === "connected") return;
+    // Not negotiated yet (their offer is late): no ICE to restart, and an offer from the answering
+    // side now would cross theirs. Wait again.
+    if (!peer.pc.remoteDescription) return this.#watch(peer, { restarted: peer.iceRestarted });
+    if (peer.iceRestarted) {
+      console.info(`${peer.log} no direct connection after an ICE restart: asking the relay`);
+      this.emit("direct-failed", { peerId: peer.peerId });
+      return;
+    }
+    console.info(`${peer.log} no direct connection yet: restarting ICE`);
+    peer.pc.restartIce();
+    this.#watch(peer, { restarted: true });
   }
 
   #attachChannel(peer, channel) {
@@ -350,6 +403,7 @@ export class PeerMesh extends Emitter {
 
   #close(peer) {
     peer.closed = true;
+    clearTimeout(peer.watchdog);
     peer.channel?.close();
     peer.pc.close();
     for (const track of peer.stream.getTracks()) track.stop();

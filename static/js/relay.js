@@ -88,7 +88,7 @@ export class RelayLink extends Emitter {
     this.#uploadSender(kind)?.replaceTrack(track).catch((error) => console.warn("[relay] replaceTrack", error));
   }
 
-  /** Mute and camera state travel on mesh data channels; the relay does not forward them yet. */
+  /** Nothing to do: mute, camera and hand reach every tile as `media-state` through the server. */
   setLocalState() {}
 
   #createConnection() {
