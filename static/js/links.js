@@ -3,6 +3,10 @@
 // room crosses its threshold (`media-mode`, docs/protocol.md).
 //
 // Same interface and events as PeerMesh, so call.js does not care which one is in use.
+//
+// After a dropped socket, a `welcome` with `resumed` keeps a mesh as it is (PeerMesh.start
+// restarts ICE on each kept connection); a relay link is rebuilt, as the worker closes its side
+// when we leave (aiortc cannot restart ICE).
 
 import { Emitter } from "./emitter.js";
 import { PeerMesh } from "./mesh.js";
@@ -34,9 +38,12 @@ export class MediaLinks extends Emitter {
   }
 
   start(welcome) {
+    const mode = welcome.room?.active_mode ?? welcome.room?.mode ?? "mesh";
+    const resumed = welcome.resumed === true && welcome.peer_id === this.#welcome?.peer_id;
     this.#welcome = welcome;
     this.#peers = new Map((welcome.peers ?? []).map((peer) => [peer.peer_id, peer]));
-    this.#switch(welcome.room?.active_mode ?? welcome.room?.mode ?? "mesh", { joining: true });
+    if (resumed && mode === this.#mode && this.#current instanceof PeerMesh) this.#current.start(welcome);
+    else this.#switch(mode, { joining: true });
   }
 
   /** `media-mode` from the server: the room moved to the relay or back to a mesh. */
@@ -49,9 +56,11 @@ export class MediaLinks extends Emitter {
     this.#current?.addPeer(peer);
   }
 
-  removePeer(peerId) {
+  /** `resumable`: their socket dropped; a mesh keeps their connection for a grace period. */
+  removePeer(peerId, { resumable = false } = {}) {
     this.#peers.delete(peerId);
-    this.#current?.removePeer(peerId);
+    if (resumable && this.#current instanceof PeerMesh) this.#current.holdPeer(peerId);
+    else this.#current?.removePeer(peerId);
   }
 
   closeAll() {
