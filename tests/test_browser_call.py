@@ -358,6 +358,16 @@ def restartable_server(app_server: AppServer, live_database: PostgresDatabase) -
     server.close()
 
 
+@pytest.fixture
+def short_grace_server(app_server: AppServer, live_database: PostgresDatabase) -> Iterator[AppServer]:
+    """An app process whose resume tokens, and so the others' grace, last 5 s."""
+    env = {"SIGNALING_RESUME_SECONDS": "5"}
+    server = AppServer(live_database.url, app_server.static_root, env=env, name="short-grace app")
+    server.start()
+    yield server
+    server.close()
+
+
 # Marks each page's RTCPeerConnections, to tell afterwards whether they are the same objects.
 TAG_CONNECTIONS_JS = """(tag) => {
   for (const [peerId, pc] of window.audioExchange.peerConnections()) pc.__tag = `${tag}:${peerId}`;
@@ -464,6 +474,34 @@ def assert_resumed(marks: Marks, *callers: Caller) -> None:
         assert caller.page.evaluate(CONNECTION_TAGS_JS) == expected, caller
     eventually(ice_restarted(marks, *callers))
     eventually(frames_keep_coming(*callers))
+
+
+@pytest.mark.timeout(180)
+def test_a_peer_away_longer_than_the_grace_is_dropped_and_comes_back_as_new(
+    short_grace_server: AppServer, chromium: Browser, people
+):
+    party = Party(chromium, short_grace_server)
+    try:
+        slug = new_room(short_grace_server, "patchy")
+        alice, bob = party.arrive("alice", slug), party.arrive("bob", slug)
+        eventually(everyone_receives(alice, bob))
+        old_id = bob.peer_id
+
+        bob.page.evaluate("window.__unreachable = true")
+        bob.page.evaluate(DROP_SOCKET_UNNOTICED_JS)
+        bob.page.evaluate("window.__sockets[0].close(3000)")
+        expect(alice.page.locator(f'#grid [data-peer-id="{old_id}"] .badge.state')).to_have_text("reconnecting…")
+        eventually(gone(old_id, alice), timeout=15)  # 5 s of grace, then the connection is closed
+
+        # Back after his token expired (it was given more than 5 s ago): a new peer id, new
+        # connections, a working call.
+        bob.page.evaluate("window.__unreachable = false")
+        bob.wait_in_call(other_than=old_id)
+        eventually(everyone_receives(alice, bob))
+    finally:
+        for caller in party.callers:
+            print(f"--- {caller.name}'s browser console ---", *caller.console[-60:], sep="\n")
+        party.close()
 
 
 def ice_restarted(marks: Marks, *callers: Caller) -> Callable[[], str | None]:
