@@ -156,6 +156,9 @@ if PRESENCE_HEARTBEAT_SECONDS >= PRESENCE_TTL_SECONDS:
     raise ImproperlyConfigured("PRESENCE_HEARTBEAT_SECONDS must be shorter than PRESENCE_TTL_SECONDS.")
 # Seconds between SIGTERM and closing every socket with 1001.
 SIGNALING_SHUTDOWN_DRAIN_SECONDS = env_float("SIGNALING_SHUTDOWN_DRAIN_SECONDS", 0.5)
+# A dropped browser may come back under its peer id for this long (its resume token's age; the
+# others keep its peer connection as long), docs/protocol.md "Resuming".
+SIGNALING_RESUME_SECONDS = env_float("SIGNALING_RESUME_SECONDS", 60.0, minimum=5.0)
 
 # Chat: a token bucket per connection, separate from the signaling one.
 CHAT_RATE_PER_SECOND = env_float("CHAT_RATE_PER_SECOND", 1.0, minimum=0.01)

@@ -3,12 +3,13 @@
 import logging
 import time
 from typing import Any
+from urllib.parse import parse_qs
 
 from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from signaling import fallback, metrics, moderation, presence, protocol, services
+from signaling import fallback, metrics, moderation, presence, protocol, resume, services
 from signaling.daphne_compat import SEND_ERRORS
 from signaling.hub import hub
 from signaling.identity import Identity
@@ -20,17 +21,25 @@ from signaling.shutdown import GOING_AWAY_TEXT, install_drain_on_sigterm
 
 log = logging.getLogger(__name__)
 
+# Our own closes after which a browser comes back (docs/protocol.md): a restart, a lost Redis.
+_RESUMABLE_CLOSES = frozenset({CloseCode.GOING_AWAY, CloseCode.SERVICE_RESTART})
+# What a browser sends when its person hangs up or leaves the page: final.
+_HANG_UP_CODES = frozenset({1000, 1001})
+
 
 class RoomConsumer(AsyncWebsocketConsumer):
     """One browser in one room (`/ws/rooms/<slug>/`), see docs/protocol.md."""
 
     peer: Peer | None = None
-    known_at_welcome: frozenset[str] = frozenset()
+    known_at_welcome: set[str]
     room_mode = "mesh"
     waiting: Peer | None = None  # knocking at a room that asks newcomers to wait
     identity: Identity | None = None
     slug: str = ""
     closing = False
+    closed_with: int | None = None  # the close code we sent, if we closed the socket
+    resume_token = ""  # presented on connect (`?resume=`)
+    token_given_at = 0.0  # monotonic time the last resume token went to the browser
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         try:
@@ -40,7 +49,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
             # The channel layer lost Redis while waiting for our next event: close with
             # 1012 so the browser reconnects, rather than crashing into a 1011.
             log.warning("channel layer unreachable: closing %s with 1012", self.channel_name)
-            await self._forget_connection()
+            await self._forget_connection(resumable=True)
             if not self.closing:
                 self.closing = True
                 await send({"type": "websocket.send", "text": services.UNAVAILABLE_TEXT})
@@ -58,6 +67,8 @@ class RoomConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         started = time.perf_counter()
         self.slug = self.scope["url_route"]["kwargs"]["slug"]
+        self.known_at_welcome = set()
+        self.resume_token = _query_value(self.scope, "resume")
         self.bucket = TokenBucket(settings.SIGNALING_RATE_LIMIT_PER_SECOND, settings.SIGNALING_RATE_LIMIT_BURST)
         self.strikes = 0
         self.chat_bucket = TokenBucket(settings.CHAT_RATE_PER_SECOND, settings.CHAT_BURST)
@@ -79,7 +90,9 @@ class RoomConsumer(AsyncWebsocketConsumer):
             async with hub.admission_gate(settings.SIGNALING_CONCURRENT_JOINS):
                 # Join the group before taking a place, so no peer-joined can slip between the two.
                 await self.channel_layer.group_add(services.room_group(self.slug), self.channel_name)
-                admission = await services.admit_peer(self.scope, self.slug, self.channel_name, knocked)
+                admission = await services.admit_peer(
+                    self.scope, self.slug, self.channel_name, knocked, self.resume_token
+                )
         except services.MustKnock as knock:
             await self.channel_layer.group_discard(services.room_group(self.slug), self.channel_name)
             await self._wait_at_door(knock)
@@ -95,12 +108,14 @@ class RoomConsumer(AsyncWebsocketConsumer):
         self.peer = admission.peer
         self.room_kind = admission.room_kind
         self.identity = admission.identity
-        self.known_at_welcome = admission.known
+        self.known_at_welcome = set(admission.known)
         self.room_mode = admission.mode
+        self.token_given_at = time.monotonic()
         await self.send(text_data=admission.welcome)
         if self.identity.moderator:
             await self._join_moderators()
-        log.info("peer %s (%s) joined room %s", self.peer.peer_id, self.peer.name, self.slug)
+        verb = "resumed in" if admission.resumed else "joined"
+        log.info("peer %s (%s) %s room %s", self.peer.peer_id, self.peer.name, verb, self.slug)
 
     async def _refuse(self, code: CloseCode, reason: str, message: str) -> None:
         metrics.CONNECTIONS_REFUSED.labels(reason=reason).inc()
@@ -129,17 +144,22 @@ class RoomConsumer(AsyncWebsocketConsumer):
             hub.ensure_loop(settings.PRESENCE_HEARTBEAT_SECONDS, services.maintain_presence)
 
     async def disconnect(self, code: int) -> None:
-        await self._forget_connection()
+        # Only a person hanging up is final; a dropped socket, or our own 1001/1012, may resume.
+        if self.closed_with is not None:
+            resumable = self.closed_with in _RESUMABLE_CLOSES
+        else:
+            resumable = code not in _HANG_UP_CODES
+        await self._forget_connection(resumable)
 
-    async def _forget_connection(self) -> None:
+    async def _forget_connection(self, resumable: bool = False) -> None:
         try:
-            await self._leave()
+            await self._leave(resumable)
         finally:
             # Last: a draining shutdown waits for the hub to empty, so the process does not exit
             # before this peer has left presence (else it stays listed until its lease lapses).
             hub.unregister(self.channel_name)
 
-    async def _leave(self) -> None:
+    async def _leave(self, resumable: bool) -> None:
         if self.waiting is not None:
             await self._stop_waiting("left")
         if self.peer is None:
@@ -149,7 +169,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
             if self.identity is not None and self.identity.moderator:
                 await self.channel_layer.group_discard(moderation.moderators_group(self.slug), self.channel_name)
             await self.channel_layer.group_discard(services.room_group(self.slug), self.channel_name)
-            await services.leave_room(self.slug, peer, self.room_mode)
+            await services.leave_room(self.slug, peer, self.room_mode, resumable)
         except services.BACKEND_ERRORS:
             # Presence lapses on its own once this process stops renewing the lease.
             log.warning("peer %s left room %s while Redis was unreachable", peer.peer_id, self.slug)
@@ -176,7 +196,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         try:
             message = protocol.parse_client_message(text_data, bytes_data, settings.SIGNALING_MAX_MESSAGE_BYTES)
             if isinstance(message, protocol.Ping):
-                await self.send(text_data=protocol.render_pong())
+                await self.send(text_data=protocol.render_pong(self._fresh_resume_token()))
             elif isinstance(message, protocol.ChatSend):
                 await self._post_chat(message)
             elif isinstance(message, protocol.CallStats):
@@ -208,6 +228,16 @@ class RoomConsumer(AsyncWebsocketConsumer):
             await self.send(text_data=protocol.render_pong())
         else:
             await self._send_error("not_admitted", "You are still waiting for a moderator to let you in.")
+
+    def _fresh_resume_token(self) -> str:
+        """A new resume token once the last one has used a quarter of its life (else ""), so
+        that a browser always holds one young enough to reconnect with, at one signature per
+        few pings."""
+        assert self.peer is not None and self.identity is not None
+        if time.monotonic() - self.token_given_at < settings.SIGNALING_RESUME_SECONDS / 4:
+            return ""
+        self.token_given_at = time.monotonic()
+        return resume.issue(self.slug, self.peer.peer_id, self.identity.key)
 
     async def _post_chat(self, message: protocol.ChatSend) -> None:
         assert self.peer is not None
@@ -267,6 +297,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         if self.closing:
             return
         self.closing = True
+        self.closed_with = int(code)
         await self.send(text_data=text)
         await self.close(code=int(code))  # daphne refuses IntEnum codes
 
@@ -277,10 +308,15 @@ class RoomConsumer(AsyncWebsocketConsumer):
 
     async def room_peer_joined(self, event: dict[str, Any]) -> None:
         peer_id = event["peer_id"]
-        if self.peer is not None and peer_id != self.peer.peer_id and peer_id not in self.known_at_welcome:
+        if peer_id in self.known_at_welcome:
+            # Our welcome listed them: skip this once (a later one is a return after a drop).
+            self.known_at_welcome.discard(peer_id)
+            return
+        if self.peer is not None and peer_id != self.peer.peer_id:
             await self.deliver(event["text"])
 
     async def room_peer_left(self, event: dict[str, Any]) -> None:
+        self.known_at_welcome.discard(event["peer_id"])
         if self.peer is not None and event["peer_id"] != self.peer.peer_id:
             await self.deliver(event["text"])
 
@@ -314,6 +350,12 @@ class RoomConsumer(AsyncWebsocketConsumer):
         await self._forget_connection()
         await self.shut(CloseCode.FORBIDDEN, event["text"])
 
+    async def peer_replaced(self, event: dict[str, Any]) -> None:
+        """Our peer id resumed on a newer connection: leave without a departure (the id is not
+        ours in presence any more, so nobody is told), then close for good."""
+        await self._forget_connection()
+        await self.shut(CloseCode.REPLACED, event["text"])
+
     async def peer_admitted(self, event: dict[str, Any]) -> None:
         if self.waiting is None or self.closing:
             return
@@ -325,3 +367,9 @@ class RoomConsumer(AsyncWebsocketConsumer):
 
     async def room_closed(self, event: dict[str, Any]) -> None:
         await self.shut(CloseCode.ROOM_CLOSED, event["text"])
+
+
+def _query_value(scope: dict[str, Any], name: str) -> str:
+    """One value of the socket URL's query string, or ""."""
+    values = parse_qs(scope.get("query_string", b"").decode("latin-1")).get(name)
+    return values[0] if values else ""

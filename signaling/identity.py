@@ -22,9 +22,14 @@ class Identity:
         return self.guest.guest_id if self.guest else ""
 
     @property
-    def ice_user(self) -> str:
-        """The TURN credential's user part: the user id, or the guest id."""
+    def key(self) -> str:
+        """Names this person across connections: the user id, or the guest id."""
         return f"guest-{self.guest.guest_id}" if self.guest else str(self.user_id)
+
+    @property
+    def ice_user(self) -> str:
+        """The TURN credential's user part."""
+        return self.key
 
 
 def identify(session: Any, user: Any, slug: str) -> Identity | None:

@@ -37,7 +37,16 @@ class Presence(Protocol):
         """Add `peer` unless `room` holds `capacity` peers (raise RoomFull); return the others."""
         ...
 
-    async def leave(self, room: str, peer_id: str) -> None: ...
+    async def resume(self, room: str, peer: Peer, capacity: int) -> tuple[list[Peer], Peer | None]:
+        """As `admit`, for a peer coming back under its id: an entry still held under that id
+        (its old connection, not yet seen gone) is replaced in the same step and returned, and
+        takes no second place against `capacity`."""
+        ...
+
+    async def leave(self, room: str, peer_id: str, only: Peer | None = None) -> bool:
+        """Remove `peer_id`; with `only`, not if the id now belongs to another connection (it
+        resumed elsewhere). False when nothing was removed for that reason."""
+        ...
 
     async def find(self, room: str, peer_id: str) -> Peer | None: ...
 
@@ -69,22 +78,29 @@ class LocalPresence:
         self._lock = threading.Lock()
 
     async def admit(self, room: str, peer: Peer, capacity: int) -> list[Peer]:
+        return (await self.resume(room, peer, capacity))[0]
+
+    async def resume(self, room: str, peer: Peer, capacity: int) -> tuple[list[Peer], Peer | None]:
         with self._lock:
             members = self._rooms.setdefault(room, {})
-            if len(members) >= capacity:
+            replaced = members.get(peer.peer_id)
+            if len(members) - (replaced is not None) >= capacity:
                 raise RoomFull(room)
-            others = list(members.values())
+            others = [other for other in members.values() if other.peer_id != peer.peer_id]
             members[peer.peer_id] = peer
-            return others
+            return others, replaced
 
-    async def leave(self, room: str, peer_id: str) -> None:
+    async def leave(self, room: str, peer_id: str, only: Peer | None = None) -> bool:
         with self._lock:
             members = self._rooms.get(room)
             if members is None:
-                return
+                return True
+            if only is not None and members.get(peer_id, only) != only:
+                return False
             members.pop(peer_id, None)
             if not members:
                 del self._rooms[room]
+            return True
 
     async def find(self, room: str, peer_id: str) -> Peer | None:
         members = self._rooms.get(room)

@@ -27,6 +27,7 @@ class CloseCode(IntEnum):
     SERVICE_RESTART = 1012
     NOT_LOGGED_IN = 4401
     FORBIDDEN = 4403
+    REPLACED = 4408  # this peer id resumed on a newer connection
     ROOM_NOT_FOUND = 4404
     ROOM_FULL = 4409
     ROOM_CLOSED = 4410
@@ -344,7 +345,11 @@ def render_welcome(
     ice_servers: list[dict[str, Any]],
     chat: list[dict[str, Any]] | None = None,
     media_states: dict[PeerId, dict[str, Any]] | None = None,
+    resume: tuple[str, float, bool] = ("", 0, False),
 ) -> str:
+    """`resume`: the token to reconnect with, how long it lasts (seconds), and whether this
+    connection resumed `peer_id` (the browser keeps its peer connections)."""
+    token, seconds, resumed = resume
     return _dump(
         {
             "type": "welcome",
@@ -354,6 +359,9 @@ def render_welcome(
             "ice_servers": ice_servers,
             "chat": chat or [],
             "media_states": media_states or {},
+            "resume": token,
+            "resume_seconds": seconds,
+            "resumed": resumed,
         }
     )
 
@@ -372,7 +380,11 @@ def render_peer_joined(peer: dict[str, Any]) -> str:
     return _dump({"type": "peer-joined", "peer": peer})
 
 
-def render_peer_left(peer_id: PeerId) -> str:
+def render_peer_left(peer_id: PeerId, resumable: bool = False) -> str:
+    """`resumable`: their connection dropped (or the server's did) rather than them hanging up;
+    they may come back under the same id, so the others keep their peer connection a while."""
+    if resumable:
+        return _dump({"type": "peer-left", "peer_id": peer_id, "resumable": True})
     return _dump({"type": "peer-left", "peer_id": peer_id})
 
 
@@ -404,7 +416,10 @@ def render_media_mode(mode: str) -> str:
     return _dump({"type": "media-mode", "mode": mode})
 
 
-def render_pong() -> str:
+def render_pong(resume: str = "") -> str:
+    """`resume`: a fresh resume token, when the last one given has aged."""
+    if resume:
+        return _dump({"type": "pong", "resume": resume})
     return _dump({"type": "pong"})
 
 

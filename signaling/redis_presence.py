@@ -23,20 +23,28 @@ from signaling.presence import Peer, RoomFull
 _ROOMS = "ax:presence-rooms"
 
 # KEYS: members hash, lease zset, rooms set. ARGV: peer_id, peer json, capacity, now ms, lease end ms, slug.
-# Returns {0, others' json} when admitted, {1} when full. Lapsed leases do not count
-# against capacity; the sweep removes and announces them.
+# Returns {0, others' json, replaced json or ''} when admitted, {1} when full. Lapsed leases do
+# not count against capacity; the sweep removes and announces them. An entry already under
+# peer_id (a resuming peer's old connection) is replaced, with its lease, and takes no place:
+# the sweep can no longer announce it, and new ids (random) never have one.
 _ADMIT = """
 local live = redis.call('ZRANGEBYSCORE', KEYS[2], ARGV[4], '+inf')
-if #live >= tonumber(ARGV[3]) then return {1} end
+local count = #live
+local mine = redis.call('ZSCORE', KEYS[2], ARGV[1])
+if mine and tonumber(mine) >= tonumber(ARGV[4]) then count = count - 1 end
+if count >= tonumber(ARGV[3]) then return {1} end
 local others = {}
 for _, id in ipairs(live) do
-  local data = redis.call('HGET', KEYS[1], id)
-  if data then table.insert(others, data) end
+  if id ~= ARGV[1] then
+    local data = redis.call('HGET', KEYS[1], id)
+    if data then table.insert(others, data) end
+  end
 end
+local replaced = redis.call('HGET', KEYS[1], ARGV[1]) or ''
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('ZADD', KEYS[2], ARGV[5], ARGV[1])
 redis.call('SADD', KEYS[3], ARGV[6])
-return {0, others}
+return {0, others, replaced}
 """
 
 # KEYS: rooms set. ARGV: now ms, members-hash key prefix, lease-zset key prefix.
@@ -66,8 +74,11 @@ end
 return result
 """
 
-# KEYS: members hash, lease zset, rooms set. ARGV: peer_id, slug.
+# KEYS: members hash, lease zset, rooms set. ARGV: peer_id, slug, the leaving peer's json or ''.
+# Returns 0, removing nothing, when the id now belongs to another connection (it resumed there).
 _LEAVE = """
+local data = redis.call('HGET', KEYS[1], ARGV[1])
+if data and ARGV[3] ~= '' and data ~= ARGV[3] then return 0 end
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 if redis.call('ZCARD', KEYS[2]) == 0 then
@@ -138,6 +149,9 @@ class RedisPresence:
         return made[1]
 
     async def admit(self, room: str, peer: Peer, capacity: int) -> list[Peer]:
+        return (await self.resume(room, peer, capacity))[0]
+
+    async def resume(self, room: str, peer: Peer, capacity: int) -> tuple[list[Peer], Peer | None]:
         now = _now_ms()
         result: list[Any] = await self.client.eval(  # type: ignore[misc]
             _ADMIT, 3, *_keys(room), peer.peer_id, _encode(peer), capacity, now, now + self._ttl_ms, room
@@ -145,15 +159,17 @@ class RedisPresence:
         if result[0] == 1:
             raise RoomFull(room)
         self.local.setdefault(room, {})[peer.peer_id] = peer
-        return [_decode(raw) for raw in result[1]]
+        return [_decode(raw) for raw in result[1]], _decode(result[2]) if result[2] else None
 
-    async def leave(self, room: str, peer_id: str) -> None:
+    async def leave(self, room: str, peer_id: str, only: Peer | None = None) -> bool:
         members = self.local.get(room)
-        if members is not None:
+        if members is not None and (only is None or members.get(peer_id) == only):
             members.pop(peer_id, None)
             if not members:
                 del self.local[room]
-        await self.client.eval(_LEAVE, 3, *_keys(room), peer_id, room)  # type: ignore[misc]
+        mine = _encode(only) if only is not None else ""
+        removed = await self.client.eval(_LEAVE, 3, *_keys(room), peer_id, room, mine)  # type: ignore[misc]
+        return bool(removed)
 
     async def find(self, room: str, peer_id: str) -> Peer | None:
         members = self.local.get(room)

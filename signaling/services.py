@@ -16,6 +16,7 @@ from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.exceptions import ChannelFull
 from channels.layers import get_channel_layer
+from django.conf import settings
 
 from accounts.models import User
 from chat import selectors as chat_selectors
@@ -28,7 +29,7 @@ from moderation import selectors as moderation_selectors
 from rooms import selectors as room_selectors
 from rooms import services as room_services
 from rooms.models import Room, RoomMode
-from signaling import metrics, protocol
+from signaling import metrics, protocol, resume
 from signaling.auth import resolve_user
 from signaling.hub import hub
 from signaling.ice import ice_servers_for
@@ -84,6 +85,7 @@ class Admission:
     # group before taking its place, so that nobody's is missed) and is not passed on.
     known: frozenset[str] = frozenset()
     mode: str = RoomMode.MESH  # the room's setting when this peer joined (`auto` rooms re-check on leaving)
+    resumed: bool = False  # the peer came back under its earlier peer id (a resume token)
 
 
 class MustKnock(Exception):
@@ -129,26 +131,34 @@ def _check_entry(scope: dict[str, Any], slug: str, knocked: bool) -> RoomTicket:
     return RoomTicket(room.slug, room.max_participants, info, history, identity, must_knock)
 
 
-async def admit_peer(scope: dict[str, Any], slug: str, channel_name: str, knocked: bool = False) -> Admission:
+async def admit_peer(
+    scope: dict[str, Any], slug: str, channel_name: str, knocked: bool = False, resume_token: str = ""
+) -> Admission:
     """Check the user may join `slug` and take a place in it, atomically against capacity.
 
     Raises `Refused` with the close code to use, or `MustKnock` when the room asks
     newcomers to wait (`knocked`: a moderator already let this connection in). On
     success the others in the room have been told, and `welcome` is the text to send.
+    A valid `resume_token` (signaling/resume.py) gives back the peer id it names; any other
+    is ignored and the peer gets a new id.
     """
     ticket = await _check_entry(scope, slug, knocked)
     who = ticket.identity
-    peer = Peer(peer_id=secrets.token_urlsafe(8), name=who.name, user_id=who.user_id, channel_name=channel_name)
+    resumed_id = resume.peer_id_from(resume_token, slug, who.key)
+    peer_id = resumed_id or secrets.token_urlsafe(8)
+    peer = Peer(peer_id=peer_id, name=who.name, user_id=who.user_id, channel_name=channel_name)
     if ticket.must_knock:
         raise MustKnock(peer, who)
     if ticket.info["mode"] == RoomMode.RELAY:
         await _ensure_relay(slug, ticket.info["audio_only"])
     try:
-        others = await get_presence().admit(slug, peer, ticket.capacity)
+        others, replaced = await get_presence().resume(slug, peer, ticket.capacity)
     except RoomFull:
         raise Refused(
             CloseCode.ROOM_FULL, "room_full", f"This room is full ({ticket.capacity} people); try again later."
         ) from None
+    if replaced is not None:
+        await _retire(slug, replaced)
     states = await get_media_states().load(slug, [other.peer_id for other in others])
     active = await _mode_after_joining(slug, peer.peer_id, ticket.info, len(others))
     welcome = protocol.render_welcome(
@@ -158,11 +168,39 @@ async def admit_peer(scope: dict[str, Any], slug: str, channel_name: str, knocke
         ice_servers_for(who.ice_user),
         ticket.chat,
         states,
+        (resume.issue(slug, peer_id, who.key), settings.SIGNALING_RESUME_SECONDS, resumed_id is not None),
     )
     await _group_send(slug, "room.peer_joined", peer.peer_id, protocol.render_peer_joined(peer.public()))
     kind = "audio" if ticket.info["audio_only"] else "video"
     known = frozenset(other.peer_id for other in others)
-    return Admission(peer=peer, welcome=welcome, room_kind=kind, identity=who, known=known, mode=ticket.info["mode"])
+    return Admission(
+        peer=peer,
+        welcome=welcome,
+        room_kind=kind,
+        identity=who,
+        known=known,
+        mode=ticket.info["mode"],
+        resumed=resumed_id is not None,
+    )
+
+
+REPLACED_TEXT = protocol.render_error(
+    "resumed_elsewhere", "This call went on in a newer connection (another tab, or after a reconnection)."
+)
+
+
+async def _retire(slug: str, old: Peer) -> None:
+    """A resumed peer id was still held by its old connection (not yet seen gone, or on a process
+    that died): close that one without a second departure, and tell the room it left, resumably,
+    so that the media worker drops its old link and everyone takes the peer-joined that follows
+    as a return."""
+    layer = get_channel_layer()
+    assert layer is not None
+    try:
+        await layer.send(old.channel_name, {"type": "peer.replaced", "text": REPLACED_TEXT})
+    except ChannelFull:
+        log.info("peer %s: its old connection is not reading; its process will drop it", old.peer_id)
+    await _group_send(slug, "room.peer_left", old.peer_id, protocol.render_peer_left(old.peer_id, resumable=True))
 
 
 async def _ensure_relay(slug: str, audio_only: bool) -> None:
@@ -236,14 +274,17 @@ def record_call_stats(room_kind: str, stats: protocol.CallStats) -> None:
             metrics.CALL_BITRATE.labels(room_kind=room_kind, direction=direction).observe(kbps)
 
 
-async def leave_room(slug: str, peer: Peer, mode: str) -> None:
+async def leave_room(slug: str, peer: Peer, mode: str, resumable: bool = False) -> None:
     """Remove `peer` from presence and tell the others (and, in an `auto` room, maybe go back to a mesh).
 
     `mode` is the room's setting when the peer joined: only `auto` rooms read the room again,
-    so a leave costs no database hop in the others."""
-    await get_presence().leave(slug, peer.peer_id)
+    so a leave costs no database hop in the others. `resumable`: the connection dropped rather
+    than hung up, so the peer may come back under its id. Nothing happens if the id has already
+    resumed on another connection."""
+    if not await get_presence().leave(slug, peer.peer_id, only=peer):
+        return
     await get_media_states().forget(slug, peer.peer_id)
-    await _group_send(slug, "room.peer_left", peer.peer_id, protocol.render_peer_left(peer.peer_id))
+    await _group_send(slug, "room.peer_left", peer.peer_id, protocol.render_peer_left(peer.peer_id, resumable))
     if mode == RoomMode.AUTO:
         await _mode_after_leaving(slug, peer.peer_id)
 
@@ -351,7 +392,9 @@ async def maintain_presence() -> None:
     for slug, peers in gone.items():
         for peer in peers:
             log.info("peer %s of room %s lapsed (its process stopped)", peer.peer_id, slug)
-            await _group_send(slug, "room.peer_left", peer.peer_id, protocol.render_peer_left(peer.peer_id))
+            # Its browser reconnects to a surviving process and may resume its peer id.
+            text = protocol.render_peer_left(peer.peer_id, resumable=True)
+            await _group_send(slug, "room.peer_left", peer.peer_id, text)
 
 
 def disconnect_room(slug: str, reason: str) -> None:

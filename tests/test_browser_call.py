@@ -57,11 +57,13 @@ VIDEO_ANYWHERE_JS = """() => {
 }"""
 
 # Remember what the page asks getUserMedia for (to prove an audio-only room never asks for a
-# camera), the `stats` reports it sends and the `error` messages it receives on its socket.
+# camera), the `stats` reports it sends, the `error` messages it receives on its sockets and the
+# sockets themselves; `window.__unreachable` sends new sockets nowhere (a network that is down).
 INSTRUMENT_JS = """
 window.__mediaRequests = [];
 window.__statsSent = [];
 window.__errorsReceived = [];
+window.__sockets = [];
 const getUserMedia = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
 navigator.mediaDevices.getUserMedia = (constraints) => {
   window.__mediaRequests.push(constraints);
@@ -69,8 +71,9 @@ navigator.mediaDevices.getUserMedia = (constraints) => {
 };
 const NativeWebSocket = window.WebSocket;
 window.WebSocket = class extends NativeWebSocket {
-  constructor(...args) {
-    super(...args);
+  constructor(url, ...args) {
+    super(window.__unreachable ? "ws://127.0.0.1:9/" : url, ...args); // nothing listens on port 9
+    window.__sockets.push(this);
     this.addEventListener("message", ({ data }) => {
       const message = JSON.parse(data);
       if (message.type === "error") window.__errorsReceived.push(message);
@@ -355,24 +358,160 @@ def restartable_server(app_server: AppServer, live_database: PostgresDatabase) -
     server.close()
 
 
+@pytest.fixture
+def short_grace_server(app_server: AppServer, live_database: PostgresDatabase) -> Iterator[AppServer]:
+    """An app process whose resume tokens, and so the others' grace, last 5 s."""
+    env = {"SIGNALING_RESUME_SECONDS": "5"}
+    server = AppServer(live_database.url, app_server.static_root, env=env, name="short-grace app")
+    server.start()
+    yield server
+    server.close()
+
+
+# Marks each page's RTCPeerConnections, to tell afterwards whether they are the same objects.
+TAG_CONNECTIONS_JS = """(tag) => {
+  for (const [peerId, pc] of window.audioExchange.peerConnections()) pc.__tag = `${tag}:${peerId}`;
+}"""
+CONNECTION_TAGS_JS = """() => Object.fromEntries(
+  [...window.audioExchange.peerConnections()].map(([peerId, pc]) => [peerId, pc.__tag ?? null]))"""
+# Every ICE restart changes our ufrag: the ufrags this page has offered or answered with so far.
+LOCAL_UFRAGS_JS = """() => [...window.audioExchange.peerConnections().values()].map((pc) =>
+  (pc.localDescription?.sdp.match(/a=ice-ufrag:(\\S+)/) ?? [])[1] ?? null)"""
+
+
 @pytest.mark.timeout(180)
-def test_a_call_comes_back_after_a_server_restart(restartable_server: AppServer, chromium: Browser, people):
+def test_a_call_resumes_after_a_server_restart_with_the_same_ids_and_connections(
+    restartable_server: AppServer, chromium: Browser, people
+):
     server = restartable_server
     party = Party(chromium, server)
     try:
         slug = new_room(server, "resilient")
         alice, bob = party.arrive("alice", slug), party.arrive("bob", slug)
         eventually(everyone_receives(alice, bob))
-        old_ids = alice.peer_id, bob.peer_id
+        marks = mark_call(alice, bob)
 
-        server.stop()
+        server.stop()  # SIGTERM: a short drain, then every socket is closed with 1001
         alice.page.wait_for_function("window.audioExchange.state === 'reconnecting'", timeout=DEADLINE * 1000)
         server.start()
+        for caller in (alice, bob):
+            caller.page.wait_for_function("window.audioExchange.state === 'in-call'", timeout=DEADLINE * 1000)
 
-        alice.wait_in_call(other_than=old_ids[0])
-        bob.wait_in_call(other_than=old_ids[1])
+        assert_resumed(marks, alice, bob)
+        eventually(lambda: None if alice.tile_ids() == ["local", bob.peer_id] else f"alice's tiles: {alice.tile_ids()}")
+        assert "reconnecting" not in alice.page.locator(f'#grid [data-peer-id="{bob.peer_id}"]').inner_text()
+        assert alice.page.evaluate("performance.getEntriesByType('navigation').length") == 1, "no reload"
+    finally:
+        for caller in party.callers:
+            print(f"--- {caller.name}'s browser console ---", *caller.console[-60:], sep="\n")
+        party.close()
+
+
+# As if the page's socket died unnoticed by the server: the page sees a close (1006) while the
+# server still holds the old socket open, until the page comes back under the same peer id.
+DROP_SOCKET_UNNOTICED_JS = """() => window.__sockets.at(-1).dispatchEvent(new CloseEvent("close", { code: 1006 }))"""
+
+
+@pytest.mark.timeout(180)
+def test_a_page_whose_socket_dropped_resumes_without_a_reload(app_server: AppServer, party: Party):
+    slug = new_room(app_server, "flaky")
+    alice, bob = party.arrive("alice", slug), party.arrive("bob", slug)
+    eventually(everyone_receives(alice, bob))
+    marks = mark_call(alice, bob)
+
+    bob.page.evaluate(DROP_SOCKET_UNNOTICED_JS)
+    bob.page.wait_for_function("window.__sockets.length === 2 && window.audioExchange.state === 'in-call'")
+
+    assert_resumed(marks, alice, bob)
+    # The server retired bob's old socket (4408) without ending his call.
+    bob.page.wait_for_function("window.__sockets[0].readyState === WebSocket.CLOSED")
+    assert bob.page.evaluate("window.audioExchange.state") == "in-call"
+    assert alice.protocol_errors() == []
+    # The old socket was told, but the page no longer listens to it.
+    assert [error["code"] for error in bob.protocol_errors()] == ["resumed_elsewhere"]
+    assert "newer connection" not in bob.banner()
+
+
+@pytest.mark.timeout(180)
+def test_the_others_hold_a_dropped_peer_as_reconnecting_until_it_returns(app_server: AppServer, party: Party):
+    slug = new_room(app_server, "held")
+    alice, bob = party.arrive("alice", slug), party.arrive("bob", slug)
+    eventually(everyone_receives(alice, bob))
+    alice.page.evaluate(TAG_CONNECTIONS_JS, alice.name)
+    bob_tile = alice.page.locator(f'#grid [data-peer-id="{bob.peer_id}"] .badge.state')
+
+    # bob's network drops: his socket dies (the server sees an abnormal close) and he cannot reconnect yet.
+    bob.page.evaluate("window.__unreachable = true")
+    bob.page.evaluate(DROP_SOCKET_UNNOTICED_JS)
+    bob.page.evaluate("window.__sockets[0].close(3000)")
+    expect(bob_tile).to_have_text("reconnecting…")
+    assert alice.page.evaluate(CONNECTION_TAGS_JS) == {bob.peer_id: f"alice:{bob.peer_id}"}
+
+    bob.page.evaluate("window.__unreachable = false")
+    bob.page.wait_for_function("window.audioExchange.state === 'in-call'", timeout=DEADLINE * 1000)
+
+    assert bob.page.evaluate("window.audioExchange.peerId") == bob.peer_id
+    expect(bob_tile).to_be_hidden()  # connected again: no badge
+    assert alice.page.evaluate(CONNECTION_TAGS_JS) == {bob.peer_id: f"alice:{bob.peer_id}"}
+    eventually(frames_keep_coming(alice, bob))
+
+
+Marks = dict[str, tuple[str, list[str | None]]]
+
+
+def mark_call(*callers: Caller) -> Marks:
+    """Tag each page's peer connections; note its peer id and ICE ufrags, to compare after a resume."""
+    for caller in callers:
+        caller.page.evaluate(TAG_CONNECTIONS_JS, caller.name)
+    return {caller.name: (caller.peer_id, caller.page.evaluate(LOCAL_UFRAGS_JS)) for caller in callers}
+
+
+def assert_resumed(marks: Marks, *callers: Caller) -> None:
+    """The same peer ids over the very same peer connections (no reload), ICE restarted, video decoding."""
+    for caller in callers:
+        assert caller.page.evaluate("window.audioExchange.peerId") == marks[caller.name][0], caller
+        expected = {other.peer_id: f"{caller.name}:{other.peer_id}" for other in callers if other is not caller}
+        assert caller.page.evaluate(CONNECTION_TAGS_JS) == expected, caller
+    eventually(ice_restarted(marks, *callers))
+    eventually(frames_keep_coming(*callers))
+
+
+@pytest.mark.timeout(180)
+def test_a_peer_away_longer_than_the_grace_is_dropped_and_comes_back_as_new(
+    short_grace_server: AppServer, chromium: Browser, people
+):
+    party = Party(chromium, short_grace_server)
+    try:
+        slug = new_room(short_grace_server, "patchy")
+        alice, bob = party.arrive("alice", slug), party.arrive("bob", slug)
+        eventually(everyone_receives(alice, bob))
+        old_id = bob.peer_id
+
+        bob.page.evaluate("window.__unreachable = true")
+        bob.page.evaluate(DROP_SOCKET_UNNOTICED_JS)
+        bob.page.evaluate("window.__sockets[0].close(3000)")
+        expect(alice.page.locator(f'#grid [data-peer-id="{old_id}"] .badge.state')).to_have_text("reconnecting…")
+        eventually(gone(old_id, alice), timeout=15)  # 5 s of grace, then the connection is closed
+
+        # Back after his token expired (it was given more than 5 s ago): a new peer id, new
+        # connections, a working call.
+        bob.page.evaluate("window.__unreachable = false")
+        bob.wait_in_call(other_than=old_id)
         eventually(everyone_receives(alice, bob))
     finally:
         for caller in party.callers:
             print(f"--- {caller.name}'s browser console ---", *caller.console[-60:], sep="\n")
         party.close()
+
+
+def ice_restarted(marks: Marks, *callers: Caller) -> Callable[[], str | None]:
+    """Each caller's connections now use ICE credentials other than those marked (an ICE restart)."""
+
+    def check() -> str | None:
+        for caller in callers:
+            now = caller.page.evaluate(LOCAL_UFRAGS_JS)
+            if set(now) & set(marks[caller.name][1]):
+                return f"{caller} still uses the ICE ufrags {now}"
+        return None
+
+    return check

@@ -14,7 +14,18 @@ import pytest
 from playwright.sync_api import Browser
 
 from tests.live_server import AppServer, PostgresDatabase
-from tests.test_browser_call import PEOPLE, Caller, Party, eventually, everyone_receives, party, people  # noqa: F401
+from tests.test_browser_call import (  # noqa: F401
+    CONNECTION_TAGS_JS,
+    DROP_SOCKET_UNNOTICED_JS,
+    PEOPLE,
+    TAG_CONNECTIONS_JS,
+    Caller,
+    Party,
+    eventually,
+    everyone_receives,
+    party,
+    people,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -76,6 +87,18 @@ def tiles_play(*callers: Caller, since: dict[str, float] | None = None) -> Calla
     return check
 
 
+def tile_plays(caller: Caller, other: Caller) -> Callable[[], str | None]:
+    """`caller`'s tile of `other` shows a relayed picture that has started playing."""
+
+    def check() -> str | None:
+        tile = caller.page.evaluate(TILE_VIDEO_JS, other.peer_id)
+        if tile is None or tile["width"] <= 0 or tile["time"] <= 0 or tile["path"] != "relayed":
+            return f"{caller}'s tile of {other}: {tile}"
+        return None
+
+    return check
+
+
 def play_positions(*callers: Caller) -> dict[str, float]:
     return {
         f"{caller.name}>{other.name}": caller.page.evaluate(TILE_VIDEO_JS, other.peer_id)["time"]
@@ -85,16 +108,40 @@ def play_positions(*callers: Caller) -> dict[str, float]:
     }
 
 
+def alice_and_bob_in_a_relay_room(server: AppServer, party: Party) -> tuple[Caller, Caller]:  # noqa: F811
+    slug = f"relay-{secrets.token_hex(3)}"
+    server.create_room(slug, owner="alice", name="Relayed", mode="relay")
+    return party.arrive("alice", slug), party.arrive("bob", slug)
+
+
 @pytest.mark.timeout(120)
 def test_alice_and_bob_see_each_other_through_the_relay_only(app_server: AppServer, party: Party) -> None:  # noqa: F811
-    slug = f"relay-{secrets.token_hex(3)}"
-    app_server.create_room(slug, owner="alice", name="Relayed", mode="relay")
-    alice, bob = party.arrive("alice", slug), party.arrive("bob", slug)
+    alice, bob = alice_and_bob_in_a_relay_room(app_server, party)
 
     eventually(only_connected_to_the_relay(alice, bob))
     eventually(tiles_play(alice, bob))
     # The pictures keep moving: each tile's play position advances.
     eventually(tiles_play(alice, bob, since=play_positions(alice, bob)))
+
+
+@pytest.mark.timeout(120)
+def test_a_dropped_socket_in_a_relay_room_resumes_its_id_over_a_new_link(app_server: AppServer, party: Party) -> None:  # noqa: F811
+    alice, bob = alice_and_bob_in_a_relay_room(app_server, party)
+    eventually(only_connected_to_the_relay(alice, bob))
+    bob.page.evaluate(TAG_CONNECTIONS_JS, bob.name)
+
+    bob.page.evaluate(DROP_SOCKET_UNNOTICED_JS)
+    bob.page.wait_for_function("window.__sockets.length === 2 && window.audioExchange.state === 'in-call'")
+
+    # The same peer id, but a new connection to the worker: it closed the old one (aiortc cannot
+    # restart ICE). bob sees alice again over it.
+    assert bob.page.evaluate("window.audioExchange.peerId") == bob.peer_id
+    assert bob.page.evaluate(CONNECTION_TAGS_JS) == {SERVER_PEER_ID: None}
+    eventually(tile_plays(bob, alice))
+    # Not asserted: alice seeing bob again. The worker forwards his new upload on the transceiver
+    # his old one left (reused, as for any newcomer), and when the new stream's timestamps start
+    # below the old one's, aiortc's VP8 encoder for it fails ("avcodec_send_frame(): Invalid
+    # data") and that copy stops: seen once in nine runs, a worker bug of every leave-then-join.
 
 
 @pytest.fixture(scope="module")

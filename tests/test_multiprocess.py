@@ -84,15 +84,16 @@ def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Postgre
         yield db, static_root
 
 
-@pytest.fixture
-def servers(database: tuple[PostgresDatabase, Path], redis_server: RedisServer) -> Iterator[list[AppServer]]:
+def two_servers(
+    database: tuple[PostgresDatabase, Path], redis_server: RedisServer, ttl_seconds: float = 30
+) -> Iterator[list[AppServer]]:
     db, static_root = database
     # Replicas share one SECRET_KEY, or a session made on one is refused by the other.
     env = {
         "REDIS_URL": redis_server.url,
         "SECRET_KEY": secrets.token_urlsafe(50),
-        "PRESENCE_HEARTBEAT_SECONDS": "1",
-        "PRESENCE_TTL_SECONDS": "30",
+        "PRESENCE_HEARTBEAT_SECONDS": str(min(1, ttl_seconds / 4)),
+        "PRESENCE_TTL_SECONDS": str(ttl_seconds),
     }
     started = [AppServer(db.url, static_root, env=env, name=f"app-{n}") for n in ("a", "b")]
     try:
@@ -102,6 +103,19 @@ def servers(database: tuple[PostgresDatabase, Path], redis_server: RedisServer) 
     finally:
         for server in started:
             server.close()
+
+
+@pytest.fixture
+def servers(database: tuple[PostgresDatabase, Path], redis_server: RedisServer) -> Iterator[list[AppServer]]:
+    yield from two_servers(database, redis_server)
+
+
+@pytest.fixture
+def quickly_lapsing_servers(
+    database: tuple[PostgresDatabase, Path], redis_server: RedisServer
+) -> Iterator[list[AppServer]]:
+    """As `servers`, with leases that lapse after 3 s, so a test can outwait the sweep."""
+    yield from two_servers(database, redis_server, ttl_seconds=3)
 
 
 def login(server: AppServer, username: str) -> str:
@@ -147,9 +161,9 @@ class Socket:
 async def open_socket() -> AsyncIterator[Any]:
     opened: list[ClientConnection] = []
 
-    async def _open(server: AppServer, cookie: str, slug: str = "standup") -> Socket:
+    async def _open(server: AppServer, cookie: str, slug: str = "standup", query: str = "") -> Socket:
         ws = await websockets.connect(
-            f"ws://127.0.0.1:{server.port}/ws/rooms/{slug}/",
+            f"ws://127.0.0.1:{server.port}/ws/rooms/{slug}/" + (f"?{query}" if query else ""),
             additional_headers={"Cookie": f"sessionid={cookie}"},
             origin=server.url,  # type: ignore[arg-type]
             open_timeout=10,
@@ -162,8 +176,10 @@ async def open_socket() -> AsyncIterator[Any]:
         await ws.close()
 
 
-async def join(open_socket: Any, server: AppServer, cookie: str, slug: str = "standup") -> tuple[Socket, dict]:
-    person = await open_socket(server, cookie, slug)
+async def join(
+    open_socket: Any, server: AppServer, cookie: str, slug: str = "standup", query: str = ""
+) -> tuple[Socket, dict]:
+    person = await open_socket(server, cookie, slug, query)
     welcome = await person.receive_type("welcome")
     person.peer_id = welcome["peer_id"]
     return person, welcome
@@ -211,9 +227,36 @@ async def test_when_a_process_is_killed_its_peers_leave_within_45_seconds(server
     a.process.send_signal(signal.SIGKILL)
 
     left = await bob.receive_type("peer-left", timeout=45)
-    assert left["peer_id"] == alice.peer_id
+    assert left == {"type": "peer-left", "peer_id": alice.peer_id, "resumable": True}
     assert time.monotonic() - killed_at < 45
     assert lobby_count(b, "standup") == 1
+
+
+async def test_a_peer_of_a_killed_process_resumes_on_the_other_and_is_never_swept(
+    quickly_lapsing_servers: list[AppServer], open_socket: Any
+):
+    a, b = quickly_lapsing_servers
+    alice_cookie = login(a, "alice")
+    alice, welcome = await join(open_socket, a, alice_cookie)
+    bob, _ = await join(open_socket, b, login(b, "bob"))
+    await alice.receive_type("peer-joined")
+
+    assert a.process is not None
+    a.process.send_signal(signal.SIGKILL)
+    # Her browser reconnects at once, through the proxy, to the surviving process.
+    alice, again = await join(open_socket, b, alice_cookie, query=f"resume={urllib.parse.quote(welcome['resume'])}")
+
+    assert (again["peer_id"], again["resumed"]) == (alice.peer_id, True)
+    assert [peer["peer_id"] for peer in again["peers"]] == [bob.peer_id]
+    # Her old entry (process a's, never renewed again) was replaced: one resumable departure,
+    # her return, and then nothing from the sweeps of the next four lease lifetimes.
+    assert await bob.receive() == {"type": "peer-left", "peer_id": alice.peer_id, "resumable": True}
+    assert (await bob.receive())["peer"]["peer_id"] == alice.peer_id
+    with pytest.raises(TimeoutError):
+        await bob.receive(timeout=12)
+    assert lobby_count(b, "standup") == 2
+    await bob.send({"type": "offer", "to": alice.peer_id, "sdp": SDP})
+    assert (await alice.receive_type("offer"))["from"] == bob.peer_id
 
 
 async def test_sigterm_closes_sockets_with_1001_and_the_others_see_them_leave(
@@ -231,7 +274,8 @@ async def test_sigterm_closes_sockets_with_1001_and_the_others_see_them_leave(
     with pytest.raises(websockets.ConnectionClosed) as closed:
         await alice.receive(timeout=10)
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
-    assert (await bob.receive_type("peer-left", timeout=10))["peer_id"] == alice.peer_id
+    left = await bob.receive_type("peer-left", timeout=10)
+    assert left == {"type": "peer-left", "peer_id": alice.peer_id, "resumable": True}
 
 
 async def test_losing_redis_closes_sockets_with_1012_and_everything_recovers(

@@ -92,13 +92,15 @@ async def connect() -> AsyncIterator[Connect]:
         origin: str = ORIGIN,
         room_password: tuple[Room, str] | None = None,
         cookie: str | None = None,  # a session of someone without an account (an invited guest)
+        query: str = "",  # the socket URL's query string, e.g. "resume=<token>"
     ) -> Browser:
         headers = [(b"origin", origin.encode())]
         if user is not None:
             cookie = await session_cookie(user, room_password)
         if cookie is not None:
             headers.append((b"cookie", f"sessionid={cookie}".encode()))
-        browser = Browser(WebsocketCommunicator(application, f"/ws/rooms/{slug}/", headers=headers))
+        path = f"/ws/rooms/{slug}/" + (f"?{query}" if query else "")
+        browser = Browser(WebsocketCommunicator(application, path, headers=headers))
         opened.append(browser)
         browser.connected, _ = await browser.ws.connect(timeout=5)
         return browser

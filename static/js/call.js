@@ -141,7 +141,7 @@ function wireSignaling(screen, signaling, mesh) {
     mesh.start(welcome);
   });
   signaling.on("peer-joined", ({ peer }) => mesh.addPeer(peer));
-  signaling.on("peer-left", ({ peer_id: peerId }) => mesh.removePeer(peerId));
+  signaling.on("peer-left", ({ peer_id: peerId, resumable }) => mesh.removePeer(peerId, { resumable: resumable === true }));
   for (const type of ["offer", "answer", "ice"]) signaling.on(type, (message) => mesh.handleSignal(message));
   signaling.on("relay-tracks", (message) => mesh.setTracks(message));
   signaling.on("media-mode", ({ mode }) => mesh.setMode(mode));
@@ -238,7 +238,7 @@ function wireInCallMedia(screen, signaling, mesh) {
   screen.on("tile-added", ({ root: tile, media: player }) => attachTileControls(tile, player));
   signaling.on("welcome", (welcome) => {
     for (const [peerId, state] of Object.entries(welcome.media_states ?? {})) showPeerState(screen, stage, peerId, state);
-    local.announce({ force: true }); // a new peer id: the room has not heard from it yet
+    local.announce({ force: true }); // a new (or resumed) peer id: the room has no state for it
   });
   signaling.on("media-state", (state) => {
     if (state.from !== session.peerId) showPeerState(screen, stage, state.from, state);

@@ -9,6 +9,10 @@
 // Same interface and events as PeerMesh, so call.js does not care which one is in use. Tiles
 // belong to people, not links: "peer-added" and "peer-removed" come once per person, so a swap
 // keeps each tile (its name, flags and controls) and only the media under it changes.
+//
+// After a dropped socket, a `welcome` with `resumed` keeps a mesh as it is (PeerMesh.start
+// restarts ICE on each kept connection); a relay link is rebuilt, as the worker closes its side
+// when we leave (aiortc cannot restart ICE), and so is a pair's fallback link.
 
 import { Emitter } from "./emitter.js";
 import { PeerMesh } from "./mesh.js";
@@ -52,9 +56,15 @@ export class MediaLinks extends Emitter {
   }
 
   start(welcome) {
+    const mode = welcome.room?.active_mode ?? welcome.room?.mode ?? "mesh";
+    const resumed = welcome.resumed === true && welcome.peer_id === this.#welcome?.peer_id;
     this.#welcome = welcome;
     this.#peers = new Map((welcome.peers ?? []).map((peer) => [peer.peer_id, peer]));
-    this.#switch(welcome.room?.active_mode ?? welcome.room?.mode ?? "mesh", { joining: true });
+    if (resumed && mode === this.#mode && this.#current instanceof PeerMesh) {
+      this.#closeFallback(); // the worker dropped our old link when the old socket left
+      this.#asked.clear();
+      this.#current.start(welcome);
+    } else this.#switch(mode, { joining: true });
   }
 
   /** `media-mode` from the server: the room moved to the relay or back to a mesh. */
@@ -67,10 +77,12 @@ export class MediaLinks extends Emitter {
     this.#current?.addPeer(peer);
   }
 
-  removePeer(peerId) {
+  /** `resumable`: their socket dropped; a mesh keeps their connection for a grace period. */
+  removePeer(peerId, { resumable = false } = {}) {
     this.#peers.delete(peerId);
     this.#asked.delete(peerId);
-    this.#current?.removePeer(peerId);
+    if (resumable && this.#current instanceof PeerMesh) this.#current.holdPeer(peerId);
+    else this.#current?.removePeer(peerId);
     if (!this.#relayed.delete(peerId)) return;
     this.#fallback?.removePeer(peerId);
     if (this.#relayed.size === 0) this.#closeFallback(); // the worker closes its side too

@@ -16,6 +16,11 @@
 // "direct-failed" {peerId}: no direct connection `fallbackAfterMs` after an ICE restart (itself
 // made when the connection fails, or is not up `fallbackAfterMs` after it was created); links.js
 // then asks the relay to carry that pair, and `relayPeer` stops the restarts.
+// Resuming (docs/protocol.md): when someone's socket drops, `peer-left` says `resumable` and we
+// hold their connection for the grace the server gave (`welcome.resume_seconds`), their tile
+// saying "reconnecting…"; if they come back under the same id (`peer-joined`, or listed in our
+// own resumed `welcome`) the connection is kept and ICE restarted, else it is closed when the
+// grace ends. Of each pair only the impolite side restarts, so the two restarts never cross.
 //
 // Extra outgoing tracks (setExtraTrack) get a sendonly transceiver of their own after the
 // camera's, so the camera keeps the first video m-line on both sides; removing one stops
@@ -53,6 +58,7 @@ class RemotePeer {
     this.watchdog = null; // the fallback timer (see "direct-failed")
     this.iceRestarted = false;
     this.relayed = false; // the relay carries this pair now: no more ICE restarts
+    this.graceTimer = null; // set while their socket is away (held for a resume)
   }
 
   get log() {
@@ -69,6 +75,7 @@ export class PeerMesh extends Emitter {
   #iceRefresh = null;
   #localState = { muted: false, cameraOn: false };
   #extra = null; // {track, stream} sent to every peer besides the camera
+  #graceMs = 60000;
 
   /**
    * @param send - function(message) that puts one signaling message on the socket
@@ -92,25 +99,76 @@ export class PeerMesh extends Emitter {
     return new Map([...this.#peers].map(([peerId, peer]) => [peerId, peer.pc]));
   }
 
-  /** (Re)join from a `welcome`: forget every earlier connection, then offer to everyone listed. */
+  /** (Re)join from a `welcome`: forget every earlier connection, then offer to everyone listed.
+   * A `resumed` welcome (our own peer id back) keeps the connections instead (#resume). */
   start(welcome) {
+    this.#graceMs = 1000 * (Number(welcome.resume_seconds) || 60);
+    this.#useIceServers(Array.isArray(welcome.ice_servers) ? welcome.ice_servers : []);
+    if (welcome.resumed === true && welcome.peer_id === this.localId) {
+      this.#resume(welcome.peers ?? []);
+      return;
+    }
     this.closeAll();
     this.localId = welcome.peer_id;
-    this.#useIceServers(Array.isArray(welcome.ice_servers) ? welcome.ice_servers : []);
     for (const peer of welcome.peers ?? []) this.#createPeer(peer.peer_id, peer.name, { initiator: true });
     this.#applyBitrateCaps();
   }
 
-  /** Someone joined after us: be ready for their offer. */
+  /** Someone joined after us (or came back under their id while held): be ready for their offer. */
   addPeer({ peer_id: peerId, name }) {
     const known = this.#peers.get(peerId);
     if (known) {
+      if (known.graceTimer) this.#welcomeBack(known);
       known.name = name;
       this.emit("peer-name", { peerId, name });
       return;
     }
     this.#createPeer(peerId, name, { initiator: false });
     this.#applyBitrateCaps();
+  }
+
+  /** Their socket dropped (`peer-left` with `resumable`): keep the connection for the grace period. */
+  holdPeer(peerId) {
+    const peer = this.#peers.get(peerId);
+    if (!peer || peerId === SERVER_PEER_ID) {
+      this.removePeer(peerId);
+      return;
+    }
+    clearTimeout(peer.graceTimer);
+    peer.graceTimer = setTimeout(() => this.removePeer(peerId), this.#graceMs);
+    this.emit("peer-state", { peerId, state: "reconnecting" });
+  }
+
+  // Our socket came back under the same id: keep the connections of those listed; those not
+  // listed may be reconnecting too (after a restart everyone is), so hold them. The recorder
+  // ("server") opens a new connection of its own, so its old one goes.
+  #resume(listed) {
+    const names = new Map(listed.map((peer) => [peer.peer_id, peer.name]));
+    for (const [peerId, peer] of [...this.#peers]) {
+      if (peerId === SERVER_PEER_ID) this.removePeer(peerId);
+      else if (names.has(peerId)) this.#welcomeBack(peer);
+      else if (!peer.graceTimer) this.holdPeer(peerId);
+    }
+    for (const [peerId, name] of names) {
+      if (!this.#peers.has(peerId)) this.#createPeer(peerId, name, { initiator: true });
+    }
+    this.#applyBitrateCaps();
+  }
+
+  // Signals may have been lost while a socket was away: a new ICE round (same DTLS, same
+  // tracks) brings the path back. A stale offer of ours that never got its answer goes first.
+  #welcomeBack(peer) {
+    clearTimeout(peer.graceTimer);
+    peer.graceTimer = null;
+    this.emit("peer-state", { peerId: peer.peerId, state: peer.pc.connectionState });
+    peer.queue = peer.queue
+      .then(async () => {
+        if (peer.closed) return;
+        peer.pc.setConfiguration({ ...peer.pc.getConfiguration(), iceServers: this.#iceServers }); // fresh TURN credentials
+        if (peer.pc.signalingState === "have-local-offer") await peer.pc.setLocalDescription({ type: "rollback" });
+        if (!peer.polite) peer.pc.restartIce();
+      })
+      .catch((error) => console.warn(`${peer.log} ICE restart failed`, error));
   }
 
   removePeer(peerId) {
@@ -353,6 +411,8 @@ export class PeerMesh extends Emitter {
 
   #directTimedOut(peer) {
     if (peer.closed || peer.relayed || peer.pc.connectionState === "connected") return;
+    // Their socket is away (held for a resume): the server would not know them; ask once they are back.
+    if (peer.graceTimer) return this.#watch(peer, { restarted: peer.iceRestarted });
     // Not negotiated yet (their offer is late): no ICE to restart, and an offer from the answering
     // side now would cross theirs. Wait again.
     if (!peer.pc.remoteDescription) return this.#watch(peer, { restarted: peer.iceRestarted });
@@ -404,6 +464,7 @@ export class PeerMesh extends Emitter {
   #close(peer) {
     peer.closed = true;
     clearTimeout(peer.watchdog);
+    clearTimeout(peer.graceTimer);
     peer.channel?.close();
     peer.pc.close();
     for (const track of peer.stream.getTracks()) track.stop();

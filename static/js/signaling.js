@@ -3,6 +3,9 @@
 //
 // Events: "open", one event per message `type` ("welcome", "peer-joined", "offer", ...),
 // "reconnecting" {attempt, delay, code}, "refused" {code, reason, message}, "closed" {code}.
+//
+// Resuming: the server's latest resume token (from `welcome`, refreshed in `pong`) goes on the
+// URL of every reconnection (`?resume=`), so we come back under the same peer id.
 
 import { Emitter } from "./emitter.js";
 
@@ -11,6 +14,7 @@ const RETRY_CODES = new Set([1001, 1006, 1011, 1012, 1013, 1014]);
 const REFUSALS = {
   4401: "Log in to join this room.",
   4403: "This room needs its password: enter it on the room page.",
+  4408: "This call went on in a newer connection (another tab?).",
   4404: "This room does not exist.",
   4409: "This room is full; try again later.",
   4410: "This room was closed.",
@@ -38,6 +42,7 @@ export class SignalingClient extends Emitter {
   #retryTimer = null;
   #lastPong = 0;
   #stopped = false;
+  #resumeToken = "";
 
   constructor(path, { pingIntervalMs = 20000 } = {}) {
     super();
@@ -52,11 +57,12 @@ export class SignalingClient extends Emitter {
   connect() {
     this.#stopped = false;
     clearTimeout(this.#retryTimer);
-    const socket = new WebSocket(this.#url);
+    const url = this.#resumeToken ? `${this.#url}?resume=${encodeURIComponent(this.#resumeToken)}` : this.#url;
+    const socket = new WebSocket(url);
     this.#socket = socket;
     this.#lastError = null;
     socket.addEventListener("open", () => this.#opened());
-    socket.addEventListener("message", (event) => this.#received(event.data));
+    socket.addEventListener("message", (event) => socket === this.#socket && this.#received(event.data));
     socket.addEventListener("close", (event) => this.#closed(socket, event.code));
   }
 
@@ -70,6 +76,7 @@ export class SignalingClient extends Emitter {
   /** Leave for good: no reconnection. */
   close() {
     this.#stopped = true;
+    this.#resumeToken = "";
     clearTimeout(this.#retryTimer);
     this.#stopPing();
     this.#socket?.close(1000, "leaving");
@@ -92,6 +99,7 @@ export class SignalingClient extends Emitter {
     }
     if (!message || typeof message.type !== "string") return;
     if (message.type === "pong") this.#lastPong = Date.now();
+    if (typeof message.resume === "string" && message.resume) this.#resumeToken = message.resume;
     if (message.type === "error") this.#lastError = message;
     this.emit(message.type, message);
   }

@@ -12,6 +12,7 @@ const STATE_LABELS = {
   connecting: "connecting",
   connected: "connected",
   disconnected: "reconnecting",
+  reconnecting: "reconnecting…", // their socket dropped; their connection is kept a while (mesh.js)
   failed: "failed",
   closed: "left",
 };
