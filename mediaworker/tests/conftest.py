@@ -73,8 +73,11 @@ class Caller:
             # A long timeout: a communicator's receive timeout cancels the application.
             message = json.loads(await self.browser.ws.receive_from(timeout=3600))
             self.messages.append(message)
-            if message["type"] == "offer" and message["from"] == "server":
-                await self._answer(message["sdp"])
+            await self._handle(message)
+
+    async def _handle(self, message: dict[str, Any]) -> None:
+        if message["type"] == "offer" and message["from"] == "server":
+            await self._answer(message["sdp"])
 
     async def _answer(self, sdp: str) -> None:
         if self.pc is not None:
