@@ -75,7 +75,9 @@ async def start_worker(slug: str, recording_id: int) -> None:
     ensure_embedded_worker()
     layer = get_channel_layer()
     assert layer is not None
-    reply = await layer.new_channel("mediaworker.reply.")
+    # The default prefix: channels-redis reads one list per prefix, and this process's consumers'
+    # receive loop (which may hold the read lock) serves the default one.
+    reply = await layer.new_channel()
     holder = await get_leases().holder(slug)
     event = {"type": "worker.start", "slug": slug, "recording_id": recording_id, "reply": reply}
     await layer.send(holder or media_worker.CONTROL_CHANNEL, event)

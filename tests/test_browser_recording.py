@@ -8,11 +8,14 @@ being recorded. What the worker receives is read from each page's connection to 
 
 import re
 import secrets
+import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Locator, expect
 
+from mediaworker.tests.conftest import stream_duration
 from tests.live_server import AppServer, PostgresDatabase
 from tests.test_browser_call import DEADLINE, PEOPLE, Caller, Party, eventually
 
@@ -158,3 +161,66 @@ def test_alice_records_a_call_with_bob_and_only_she_can_download_it(recording_se
 def assert_is_media(body: bytes) -> None:
     """The download is a real WebM (Matroska) file, as a video room's composite is, not an error page."""
     assert body[:4] == b"\x1a\x45\xdf\xa3", f"not a WebM file: {body[:32]!r}"
+
+
+# Frames each page decodes on its one connection, to the relay ("server").
+RELAY_DECODED_JS = """async (serverId) => {
+  const pc = window.audioExchange.peerConnections().get(serverId);
+  if (!pc) return null;
+  const decoded = [];
+  (await pc.getStats()).forEach((report) => {
+    if (report.type === "inbound-rtp" && report.kind === "video") decoded.push(report.framesDecoded ?? 0);
+  });
+  return { connection: pc.connectionState, decoded, peers: [...window.audioExchange.peerConnections().keys()] };
+}"""
+RECORDED_SECONDS = 8.0
+
+
+def relayed(*callers: Caller) -> Callable[[], str | None]:
+    """Each page's one connection is to the relay, up, and decodes the other's video."""
+
+    def check() -> str | None:
+        for caller in callers:
+            got = caller.page.evaluate(RELAY_DECODED_JS, SERVER_PEER_ID)
+            if got is None or got["peers"] != [SERVER_PEER_ID] or got["connection"] != "connected":
+                return f"{caller}: {got}"
+            if not any(count > 0 for count in got["decoded"]):
+                return f"{caller} decodes no video from the relay: {got}"
+        return None
+
+    return check
+
+
+@pytest.mark.timeout(180)
+def test_alice_records_a_relay_room_and_its_composite_lasts_as_long_as_the_recording(
+    recording_server: AppServer, party: Party, tmp_path: Path
+) -> None:
+    server = recording_server
+    slug = f"relay-recorded-{secrets.token_hex(3)}"
+    server.create_room(slug, owner="alice", name="Recorded town hall", mode="relay")
+    alice, bob = party.arrive("alice", slug), party.arrive("bob", slug)
+    eventually(relayed(alice, bob))
+
+    alice.page.get_by_role("button", name="Start recording").click()
+    for caller in (alice, bob):
+        expect(recording_indicator(caller)).to_be_visible(timeout=DEADLINE * 1000)
+    started = time.monotonic()
+    # A recording of a known length; the call goes on through the relay meanwhile.
+    alice.page.wait_for_timeout(RECORDED_SECONDS * 1000)
+    alice.page.get_by_role("button", name="Stop recording").click()
+    expect(recording_indicator(bob)).to_be_hidden(timeout=DEADLINE * 1000)
+    recorded = time.monotonic() - started
+    eventually(relayed(alice, bob))  # stopping the recording left the relay alone
+
+    list_url = f"{server.url}/rooms/{slug}/recordings/"
+    eventually(download_link(alice, list_url), timeout=COMPOSITE_DEADLINE)
+    href = alice.page.get_by_role("link", name="Download").first.get_attribute("href")
+    download = alice.page.request.get(f"{server.url}{href}")
+    assert download.status == 200, download.status
+    composite = tmp_path / "composite.webm"
+    composite.write_bytes(download.body())
+    for kind in ("audio", "video"):
+        length = stream_duration(composite, kind)
+        # The click's round trips on either side: within 1.5 s of what the test measured.
+        assert abs(length - recorded) < 1.5, (kind, length, recorded)
+    assert [caller.protocol_errors() for caller in (alice, bob)] == [[], []]

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import av
 import pytest
 import pytest_asyncio
 from aiortc import RTCPeerConnection, RTCSessionDescription
@@ -17,7 +18,7 @@ from mediaworker.lease import reset_leases
 from mediaworker.worker import MediaWorker
 from signaling.tests.conftest import Browser, connect, fresh_channel_layer
 
-__all__ = ["Caller", "connect", "fresh_channel_layer", "poll"]
+__all__ = ["Caller", "connect", "fresh_channel_layer", "poll", "stream_duration"]
 
 
 @pytest.fixture(autouse=True)
@@ -52,6 +53,18 @@ async def poll(condition: Callable[[], Any], timeout: float = 20, interval: floa
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout} s")
         await asyncio.sleep(interval)
+
+
+def stream_duration(path: Path, kind: str) -> float:
+    """When the last packet of `path`'s `kind` stream ends (PyAV)."""
+    with av.open(str(path)) as container:
+        stream = next(s for s in container.streams if s.type == kind)
+        ends = [
+            float((packet.pts + (packet.duration or 0)) * packet.time_base)
+            for packet in container.demux(stream)
+            if packet.pts is not None and packet.time_base is not None
+        ]
+    return max(ends, default=0.0)
 
 
 class Caller:

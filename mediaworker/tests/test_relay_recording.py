@@ -2,10 +2,8 @@
 it already receives. aiortc plays the browsers, through the real room socket."""
 
 from functools import partial
-from pathlib import Path
 from typing import Any
 
-import av
 import pytest
 from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
@@ -15,7 +13,7 @@ from channels.db import database_sync_to_async
 from accounts.models import User
 from mediaworker import dispatch, selectors
 from mediaworker.models import Recording, RecordingTrack
-from mediaworker.tests.conftest import Caller, poll
+from mediaworker.tests.conftest import Caller, poll, stream_duration
 from mediaworker.tests.test_recording import probe, recording_finished, tracks_written
 from mediaworker.tests.test_relay import RelayCaller, audio_relay_room, auto_audio_room, frames_grow, relay_room
 from mediaworker.worker import MediaWorker
@@ -133,18 +131,6 @@ def check_relay_recording(alice: User, bob: User) -> None:
     for kind in ("audio", "video"):  # each stream lasts from start to stop
         length = stream_duration(directory / recording.file, kind)
         assert abs(length - recording.duration) < 0.5, (kind, length, recording.duration)
-
-
-def stream_duration(path: Path, kind: str) -> float:
-    """When the last packet of `path`'s `kind` stream ends (PyAV)."""
-    with av.open(str(path)) as container:
-        stream = next(s for s in container.streams if s.type == kind)
-        ends = [
-            float((packet.pts + (packet.duration or 0)) * packet.time_base)
-            for packet in container.demux(stream)
-            if packet.pts is not None and packet.time_base is not None
-        ]
-    return max(ends, default=0.0)
 
 
 @pytest.mark.embedded_only
