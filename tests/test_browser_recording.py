@@ -17,7 +17,7 @@ from playwright.sync_api import Browser, Locator, expect
 
 from mediaworker.tests.conftest import stream_duration
 from tests.live_server import AppServer, PostgresDatabase
-from tests.test_browser_call import DEADLINE, PEOPLE, Caller, Party, eventually
+from tests.test_browser_call import DEADLINE, PEOPLE, Caller, Party, eventually, everyone_receives
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -36,21 +36,34 @@ SERVER_STATS_JS = """async (serverId) => {
 }"""
 
 
-@pytest.fixture(scope="module")
-def recording_server(
-    app_server: AppServer, live_database: PostgresDatabase, tmp_path_factory: pytest.TempPathFactory
+def recording_app(
+    app_server: AppServer, database: PostgresDatabase, media_root: Path, **env: str
 ) -> Iterator[AppServer]:
-    """An app process of its own whose recordings go to a temporary MEDIA_ROOT, not the checkout.
+    """An app process of its own whose recordings go to `media_root`, not the checkout.
 
     `app_server` has already migrated the database and collected the static files."""
-    media_root = tmp_path_factory.mktemp("media")
     server = AppServer(
-        live_database.url, app_server.static_root, env={"MEDIA_ROOT": str(media_root)}, name="recording app"
+        database.url, app_server.static_root, env={"MEDIA_ROOT": str(media_root), **env}, name="recording app"
     )
     server.create_users(PEOPLE)
     server.start()
     yield server
     server.close()
+
+
+@pytest.fixture(scope="module")
+def recording_server(
+    app_server: AppServer, live_database: PostgresDatabase, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[AppServer]:
+    yield from recording_app(app_server, live_database, tmp_path_factory.mktemp("media"))
+
+
+@pytest.fixture(scope="module")
+def auto_recording_server(
+    app_server: AppServer, live_database: PostgresDatabase, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[AppServer]:
+    """As `recording_server`, and its `auto` rooms move to the relay above two people."""
+    yield from recording_app(app_server, live_database, tmp_path_factory.mktemp("media"), RELAY_AUTO_ABOVE_VIDEO="2")
 
 
 @pytest.fixture
@@ -192,6 +205,21 @@ def relayed(*callers: Caller) -> Callable[[], str | None]:
 
 
 @pytest.mark.timeout(180)
+def composite_streams_last(owner: Caller, server: AppServer, slug: str, seconds: float, tmp_path: Path) -> None:
+    """The owner's recordings page offers the composite; its audio and video last `seconds`
+    (within 1.5 s: the clicks' round trips on either side)."""
+    list_url = f"{server.url}/rooms/{slug}/recordings/"
+    eventually(download_link(owner, list_url), timeout=COMPOSITE_DEADLINE)
+    href = owner.page.get_by_role("link", name="Download").first.get_attribute("href")
+    download = owner.page.request.get(f"{server.url}{href}")
+    assert download.status == 200, download.status
+    composite = tmp_path / "composite.webm"
+    composite.write_bytes(download.body())
+    for kind in ("audio", "video"):
+        length = stream_duration(composite, kind)
+        assert abs(length - seconds) < 1.5, (kind, length, seconds)
+
+
 def test_alice_records_a_relay_room_and_its_composite_lasts_as_long_as_the_recording(
     recording_server: AppServer, party: Party, tmp_path: Path
 ) -> None:
@@ -212,15 +240,38 @@ def test_alice_records_a_relay_room_and_its_composite_lasts_as_long_as_the_recor
     recorded = time.monotonic() - started
     eventually(relayed(alice, bob))  # stopping the recording left the relay alone
 
-    list_url = f"{server.url}/rooms/{slug}/recordings/"
-    eventually(download_link(alice, list_url), timeout=COMPOSITE_DEADLINE)
-    href = alice.page.get_by_role("link", name="Download").first.get_attribute("href")
-    download = alice.page.request.get(f"{server.url}{href}")
-    assert download.status == 200, download.status
-    composite = tmp_path / "composite.webm"
-    composite.write_bytes(download.body())
-    for kind in ("audio", "video"):
-        length = stream_duration(composite, kind)
-        # The click's round trips on either side: within 1.5 s of what the test measured.
-        assert abs(length - recorded) < 1.5, (kind, length, recorded)
+    composite_streams_last(alice, server, slug, recorded, tmp_path)
     assert [caller.protocol_errors() for caller in (alice, bob)] == [[], []]
+
+
+@pytest.mark.timeout(240)
+def test_a_recording_goes_on_while_an_auto_room_moves_to_the_relay_and_back(
+    auto_recording_server: AppServer, chromium: Browser, tmp_path: Path
+) -> None:
+    server = auto_recording_server
+    slug = f"auto-recorded-{secrets.token_hex(3)}"
+    server.create_room(slug, owner="alice", name="Recorded auto", mode="auto")
+    party = Party(chromium, server)
+    try:
+        alice, bob = party.arrive("alice", slug), party.arrive("bob", slug)
+        eventually(everyone_receives(alice, bob))  # two people: a mesh
+        alice.page.get_by_role("button", name="Start recording").click()
+        expect(recording_indicator(bob)).to_be_visible(timeout=DEADLINE * 1000)
+        started = time.monotonic()
+        eventually(sends_to_recorder(alice, bob))  # the recorder's own connection, in the mesh
+
+        carol = party.arrive("carol", slug)  # three: the relay, whose uploads are recorded
+        eventually(relayed(alice, bob, carol))
+        carol.leave()  # two again: a mesh, and the recorder connects anew
+        eventually(everyone_receives(alice, bob))
+        eventually(sends_to_recorder(alice, bob))
+
+        alice.page.get_by_role("button", name="Stop recording").click()
+        expect(recording_indicator(bob)).to_be_hidden(timeout=DEADLINE * 1000)
+        recorded = time.monotonic() - started
+        composite_streams_last(alice, server, slug, recorded, tmp_path)
+        assert [caller.protocol_errors() for caller in (alice, bob)] == [[], []]
+    finally:
+        for caller in party.callers:
+            print(f"--- {caller.name}'s browser console ---", *caller.console[-60:], sep="\n")
+        party.close()
