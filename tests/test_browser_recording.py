@@ -204,7 +204,6 @@ def relayed(*callers: Caller) -> Callable[[], str | None]:
     return check
 
 
-@pytest.mark.timeout(180)
 def composite_streams_last(owner: Caller, server: AppServer, slug: str, seconds: float, tmp_path: Path) -> None:
     """The owner's recordings page offers the composite; its audio and video last `seconds`
     (within 1.5 s: the clicks' round trips on either side)."""
@@ -220,13 +219,19 @@ def composite_streams_last(owner: Caller, server: AppServer, slug: str, seconds:
         assert abs(length - seconds) < 1.5, (kind, length, seconds)
 
 
+def alice_and_bob_in_a_new_room(party: Party, mode: str) -> tuple[str, Caller, Caller]:
+    """A room of `mode` that alice owns, and alice and bob in it."""
+    slug = f"{mode}-recorded-{secrets.token_hex(3)}"
+    party.server.create_room(slug, owner="alice", name=f"Recorded {mode}", mode=mode)
+    return slug, party.arrive("alice", slug), party.arrive("bob", slug)
+
+
+@pytest.mark.timeout(180)
 def test_alice_records_a_relay_room_and_its_composite_lasts_as_long_as_the_recording(
     recording_server: AppServer, party: Party, tmp_path: Path
 ) -> None:
     server = recording_server
-    slug = f"relay-recorded-{secrets.token_hex(3)}"
-    server.create_room(slug, owner="alice", name="Recorded town hall", mode="relay")
-    alice, bob = party.arrive("alice", slug), party.arrive("bob", slug)
+    slug, alice, bob = alice_and_bob_in_a_new_room(party, "relay")
     eventually(relayed(alice, bob))
 
     alice.page.get_by_role("button", name="Start recording").click()
@@ -249,11 +254,9 @@ def test_a_recording_goes_on_while_an_auto_room_moves_to_the_relay_and_back(
     auto_recording_server: AppServer, chromium: Browser, tmp_path: Path
 ) -> None:
     server = auto_recording_server
-    slug = f"auto-recorded-{secrets.token_hex(3)}"
-    server.create_room(slug, owner="alice", name="Recorded auto", mode="auto")
     party = Party(chromium, server)
     try:
-        alice, bob = party.arrive("alice", slug), party.arrive("bob", slug)
+        slug, alice, bob = alice_and_bob_in_a_new_room(party, "auto")
         eventually(everyone_receives(alice, bob))  # two people: a mesh
         alice.page.get_by_role("button", name="Start recording").click()
         expect(recording_indicator(bob)).to_be_visible(timeout=DEADLINE * 1000)
