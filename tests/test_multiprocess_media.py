@@ -81,7 +81,8 @@ def server_and_worker(
     tmp_path: Path,
 ) -> Iterator[tuple[AppServer, WorkerProcess]]:
     db, static_root = media_database
-    server = AppServer(db.url, static_root, env={"REDIS_URL": redis_server.url}, name="app")
+    env = {"REDIS_URL": redis_server.url, "MEDIA_ROOT": str(tmp_path / "media")}  # not the checkout
+    server = AppServer(db.url, static_root, env=env, name="app")
     worker: WorkerProcess | None = None
     try:
         server.start()
