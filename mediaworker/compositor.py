@@ -1,8 +1,9 @@
 """The ffmpeg command that turns a recording's track files into one file.
 
-Voices are mixed; video tracks are laid out in a grid, each shown from its first frame
-(its participant's join) and black after it ends. A recording without video becomes
-Opus audio in Ogg; with video, VP8 and Opus in WebM.
+Voices are mixed, and the mix is padded with silence to the recording's length, so audio
+and video end together even when the last voice stopped early. Video tracks are laid out
+in a grid, each shown from its first frame (its participant's join) and black after it
+ends. A recording without video becomes Opus audio in Ogg; with video, VP8 and Opus in WebM.
 """
 
 import math
@@ -34,7 +35,7 @@ def build_command(spans: list[TrackSpan], total: float, output: Path) -> list[st
     filters: list[str] = []
     maps: list[str] = []
     if audio:
-        filters.append(_mix_audio(audio))
+        filters.append(_mix_audio(audio, total))
         maps += ["-map", "[aout]", "-c:a", "libopus", "-b:a", "64k"]
     if video:
         filters.append(_grid_video(video, total))
@@ -42,14 +43,14 @@ def build_command(spans: list[TrackSpan], total: float, output: Path) -> list[st
     return [*command, "-filter_complex", ";".join(filters), *maps, "-t", f"{total:.3f}", str(output)]
 
 
-def _mix_audio(audio: list[tuple[int, TrackSpan]]) -> str:
+def _mix_audio(audio: list[tuple[int, TrackSpan]], total: float) -> str:
     chains = [
         f"[{index}:a]aresample=48000,asetpts=PTS-STARTPTS,adelay=delays={round(span.start * 1000)}:all=1[a{index}]"
         for index, span in audio
     ]
     labels = "".join(f"[a{index}]" for index, _ in audio)
     # normalize=0: a voice keeps its level however many people are in the room.
-    mix = f"{labels}amix=inputs={len(audio)}:duration=longest:normalize=0[aout]"
+    mix = f"{labels}amix=inputs={len(audio)}:duration=longest:normalize=0,apad=whole_dur={total:.3f}[aout]"
     return ";".join([*chains, mix])
 
 

@@ -24,8 +24,12 @@ class WorkerUnavailable(Exception):
     """No media worker took the room in time."""
 
 
-class WorkerBusy(Exception):
-    """A worker already serves the room for something else (the relay carries some of its pairs)."""
+class WorkerRefused(Exception):
+    """The worker cannot carry the recording; `message` says why, for the person who asked."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
 
 
 _embedded: asyncio.Task[None] | None = None
@@ -63,18 +67,41 @@ async def stop_embedded_worker() -> None:
 
 
 async def start_worker(slug: str, recording_id: int) -> None:
-    """Ask a worker to record `slug` and wait until one holds it (or raise WorkerUnavailable).
+    """Ask the worker serving `slug` (relaying it), or any, to record it, and wait for its answer.
 
-    WorkerBusy if a worker holds the room already: its one link per browser is the relay's."""
-    if await get_leases().holder(slug) is not None:
-        raise WorkerBusy(slug)
-    await _ask_worker(slug, {"type": "worker.start", "slug": slug, "recording_id": recording_id})
+    Raises WorkerUnavailable if none answers within MEDIAWORKER_START_TIMEOUT, WorkerRefused
+    if it cannot carry the recording besides what it already records and relays.
+    """
+    ensure_embedded_worker()
+    layer = get_channel_layer()
+    assert layer is not None
+    # The default prefix: channels-redis reads one list per prefix, and this process's consumers'
+    # receive loop (which may hold the read lock) serves the default one.
+    reply = await layer.new_channel()
+    holder = await get_leases().holder(slug)
+    event = {"type": "worker.start", "slug": slug, "recording_id": recording_id, "reply": reply}
+    await layer.send(holder or media_worker.CONTROL_CHANNEL, event)
+    try:
+        answer = await asyncio.wait_for(layer.receive(reply), settings.MEDIAWORKER_START_TIMEOUT)
+    except TimeoutError:
+        raise WorkerUnavailable(slug) from None
+    if answer.get("refusal"):
+        raise WorkerRefused(str(answer["refusal"]))
 
 
 async def ensure_relay(slug: str, audio_only: bool) -> None:
-    """Make sure a worker relays `slug` (it then offers to everyone admitted); WorkerUnavailable if none."""
-    if await get_leases().holder(slug) is None:
-        await _ask_worker(slug, {"type": "worker.relay", "slug": slug, "audio_only": audio_only})
+    """Make sure a worker relays `slug` (it then offers to everyone admitted); WorkerUnavailable if none.
+
+    A worker already holding the room (recording an `auto` room's mesh, or relaying it) is
+    asked directly; it starts relaying unless it already does."""
+    event = {"type": "worker.relay", "slug": slug, "audio_only": audio_only}
+    holder = await get_leases().holder(slug)
+    if holder is None:
+        await _ask_worker(slug, event)
+        return
+    layer = get_channel_layer()
+    assert layer is not None
+    await layer.send(holder, event)
 
 
 async def relay_everyone(slug: str, audio_only: bool) -> None:
@@ -103,12 +130,9 @@ async def _to_room_worker(slug: str, event: dict[str, object]) -> None:
 
 
 async def stop_relay(slug: str) -> None:
-    """Tell the worker relaying `slug` to close its links (an `auto` room went back to a mesh)."""
-    holder = await get_leases().holder(slug)
-    if holder is not None:
-        layer = get_channel_layer()
-        assert layer is not None
-        await layer.send(holder, {"type": "worker.stop", "slug": slug})
+    """Tell the worker relaying `slug` to close its links (an `auto` room went back to a mesh);
+    a recording of the room goes on."""
+    await _tell_holder(slug, "relay")
 
 
 async def _ask_worker(slug: str, event: dict[str, object]) -> None:
@@ -125,15 +149,22 @@ async def _ask_worker(slug: str, event: dict[str, object]) -> None:
 
 async def stop_worker(slug: str, recording_id: int) -> None:
     """Tell the worker holding `slug` to stop; with none (it died), make the composite here."""
-    holder = await get_leases().holder(slug)
-    if holder is not None:
-        layer = get_channel_layer()
-        assert layer is not None
-        await layer.send(holder, {"type": "worker.stop", "slug": slug})
+    if await _tell_holder(slug, "recording"):
         return
     task = asyncio.get_running_loop().create_task(media_worker.composite_in_background(recording_id))
     _background.add(task)
     task.add_done_callback(_background.discard)
+
+
+async def _tell_holder(slug: str, what: str) -> bool:
+    """`worker.stop` of `what` ("relay", "recording") to the worker holding `slug`; False if none does."""
+    holder = await get_leases().holder(slug)
+    if holder is None:
+        return False
+    layer = get_channel_layer()
+    assert layer is not None
+    await layer.send(holder, {"type": "worker.stop", "slug": slug, "what": what})
+    return True
 
 
 async def relay_to_worker(slug: str, sender: str, text: str) -> None:

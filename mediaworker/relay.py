@@ -19,7 +19,7 @@ its last partner leaves.
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 from aiortc import (
     MediaStreamTrack,
@@ -44,6 +44,12 @@ log = logging.getLogger(__name__)
 
 # Puts rendered text on a browser's channel (through the worker's channel layer).
 Sender = Callable[[str, str], Awaitable[None]]
+
+
+class UploadRecorder(Protocol):
+    """A recording of the room (`recorder.RoomSession`): told of every upload the relay receives."""
+
+    def record_upload(self, peer_id: str, name: str, track: MediaStreamTrack) -> None: ...
 
 
 class ForwardedTrack(MediaStreamTrack):
@@ -85,6 +91,7 @@ class RelayLink:
 
     def __init__(self, peer: Peer, kinds: list[str]) -> None:
         self.peer_id = peer.peer_id
+        self.name = peer.name
         self.channel = peer.channel_name
         # One transport for every track, however many are added later.
         self.pc = RTCPeerConnection(RTCConfiguration(bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
@@ -165,6 +172,8 @@ class RelaySession:
         self._send_text = send
         self._capacity_left = capacity_left
         self._background: set[asyncio.Task[None]] = set()
+        # While the room is recorded: each upload is also written (a copy from `self.relay`).
+        self.recorder: UploadRecorder | None = None
 
     def relays_between(self, receiver: str, owner: str) -> bool:
         """Whether `owner`'s media goes to `receiver` through this session."""
@@ -185,8 +194,19 @@ class RelaySession:
         return sum(len(link.incoming) + link.forwarded_streams() for link in self.links.values())
 
     def cost_of_joining(self) -> int:
-        """Streams one more person adds: their upload, their copy to each other, each other's copy to them."""
-        return len(self.kinds) * (1 + 2 * len(self.links))
+        """Streams one more person adds: their upload, their copy to each other, each other's copy to
+        them, and while the room is recorded, their tracks' files."""
+        recorded = 1 if self.recorder is not None else 0
+        return len(self.kinds) * (1 + 2 * len(self.links) + recorded)
+
+    def uploads(self) -> list[tuple[RelayLink, MediaStreamTrack]]:
+        """Every upload being received now, with the link it comes on."""
+        return [(link, track) for link in self.links.values() for track in link.incoming.values()]
+
+    def subscribe(self, track: MediaStreamTrack) -> MediaStreamTrack:
+        """A copy of an upload for the recording. Audio is buffered (a dropped frame is a click in
+        the file); video keeps only the latest frame, so a slow encoder drops frames, not memory."""
+        return self.relay.subscribe(track, buffered=track.kind == "audio")
 
     async def connect(self, peer: Peer) -> None:
         """Offer `peer` a link: their upload, and everyone else's media already flowing.
@@ -322,6 +342,8 @@ class RelaySession:
             return
         log.info("%s uploading %s", link.log_prefix, track.kind)
         link.incoming[track.kind] = track
+        if self.recorder is not None:
+            self.recorder.record_upload(link.peer_id, link.name, track)
         self._later(self._fan_out(link.peer_id, track))
 
     async def _fan_out(self, owner: str, track: MediaStreamTrack) -> None:

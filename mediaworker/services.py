@@ -36,11 +36,7 @@ def start_recording(room: Room, user: User | None, expected_streams: int) -> Rec
     """Open a recording of `room`, unless one is running or the worker has no room for its streams."""
     if selectors.is_recording(room):
         raise RecordingRefused("This call is already being recorded.")
-    limit = settings.MEDIAWORKER_MAX_STREAMS
-    if selectors.live_stream_count() + expected_streams > limit:
-        raise RecordingRefused(
-            f"Recording is unavailable: the media worker is at capacity ({limit} streams). Try again later."
-        )
+    check_capacity(selectors.live_stream_count(), expected_streams)
     try:
         with transaction.atomic():
             recording = Recording.objects.create(
@@ -50,6 +46,16 @@ def start_recording(room: Room, user: User | None, expected_streams: int) -> Rec
         raise RecordingRefused("This call is already being recorded.") from None
     metrics.RECORDINGS_STARTED.inc()
     return recording
+
+
+def check_capacity(streams_now: int, expected_streams: int) -> None:
+    """Refuse a recording that would take a worker carrying `streams_now` (recorded and relayed)
+    over MEDIAWORKER_MAX_STREAMS."""
+    limit = settings.MEDIAWORKER_MAX_STREAMS
+    if streams_now + expected_streams > limit:
+        raise RecordingRefused(
+            f"Recording is unavailable: the media worker is at capacity ({limit} streams). Try again later."
+        )
 
 
 def stop_recording(room: Room) -> Recording:

@@ -3,16 +3,16 @@
 It listens on `CONTROL_CHANNEL` (a room to start, taken by whichever worker gets it) and
 on its own channel (signals from browsers, stop). While it serves a room it holds the
 room's lease and sits in the room's group, so it hears `room.peer_joined`/`peer_left`
-like any consumer and offers to newcomers. Embedded (no REDIS_URL) it is a task in
-the web process's loop (`dispatch.ensure_embedded_worker`); otherwise the
-`manage.py mediaworker` process.
+like any consumer and offers to newcomers. A room may be relayed and recorded at once, by
+the one worker holding its lease: the recording then copies the relay's uploads
+(`recorder.RoomSession.use_relay`). Embedded (no REDIS_URL) it is a task in the web
+process's loop (`dispatch.ensure_embedded_worker`); otherwise the `manage.py mediaworker`
+process.
 """
 
 import asyncio
 import json
 import logging
-import time
-from pathlib import Path
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -21,86 +21,16 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import connections
 
-from mediaworker import metrics, selectors, services
+from mediaworker import metrics, services
 from mediaworker.lease import get_leases
 from mediaworker.models import Recording
-from mediaworker.peer import BrowserPeer
+from mediaworker.recorder import RoomSession
 from mediaworker.relay import RelaySession
-from signaling import protocol
 from signaling import services as signaling_services
-from signaling.presence import Peer, get_presence
+from signaling.presence import get_presence
 
 log = logging.getLogger(__name__)
 CONTROL_CHANNEL = "mediaworker.control"
-
-
-class RoomSession:
-    """One room being recorded: a peer connection per browser in it."""
-
-    def __init__(self, worker: "MediaWorker", slug: str, recording: Recording) -> None:
-        self.worker = worker
-        self.slug = slug
-        self.recording_id = recording.pk
-        self.directory = selectors.recording_directory(recording)
-        self.kinds = ["audio"] if recording.room.audio_only else ["audio", "video"]
-        self.started = time.monotonic()
-        self.peers: dict[str, BrowserPeer] = {}
-        self.channels: dict[str, str] = {}
-
-    async def connect(self, peer: Peer) -> None:
-        """Offer to receive `peer`'s media, unless already connected or the worker is full."""
-        if peer.peer_id in self.peers:
-            return
-        if self.worker.stream_count() + len(self.kinds) > settings.MEDIAWORKER_MAX_STREAMS:
-            log.warning("room %s: not recording %s, worker at MEDIAWORKER_MAX_STREAMS", self.slug, peer.peer_id)
-            return
-        browser = BrowserPeer(
-            peer.peer_id,
-            peer.name,
-            self.directory,
-            on_track_opened=lambda kind, path: self._track_opened(peer, kind, path),
-            on_track_closed=self._track_closed,
-            on_gone=lambda peer_id: self.worker.later(self.drop(peer_id)),
-        )
-        self.peers[peer.peer_id], self.channels[peer.peer_id] = browser, peer.channel_name
-        sdp = await browser.make_offer(self.kinds)
-        await self._send(peer.peer_id, protocol.SessionDescription(type="offer", to=peer.peer_id, sdp=sdp))
-
-    async def signal(self, sender: str, message: dict[str, Any]) -> None:
-        """An answer, offer or ICE candidate from browser `sender`."""
-        browser = self.peers.get(sender)
-        if browser is None or browser.closed:
-            return
-        if message["type"] == "answer":
-            await browser.accept_answer(message["sdp"])
-        elif message["type"] == "offer":
-            sdp = await browser.accept_offer(message["sdp"])
-            await self._send(sender, protocol.SessionDescription(type="answer", to=sender, sdp=sdp))
-        elif message["type"] == "ice":
-            await browser.add_candidate(message.get("candidate"))
-
-    async def drop(self, peer_id: str) -> None:
-        browser = self.peers.pop(peer_id, None)
-        self.channels.pop(peer_id, None)
-        if browser is not None:
-            await browser.close()
-
-    async def stop(self) -> None:
-        await asyncio.gather(*(self.drop(peer_id) for peer_id in list(self.peers)), return_exceptions=True)
-
-    async def _send(self, peer_id: str, message: protocol.SessionDescription) -> None:
-        text = protocol.render_signal(message, protocol.SERVER_PEER_ID)
-        await self.worker.layer.send(self.channels[peer_id], {"type": "peer.signal", "text": text})
-
-    async def _track_opened(self, peer: Peer, kind: str, path: Path) -> int:
-        offset = time.monotonic() - self.started
-        track_id: int = await database_sync_to_async(services.open_track)(
-            self.recording_id, peer.peer_id, peer.name, kind, path, offset
-        )
-        return track_id
-
-    async def _track_closed(self, track_id: int) -> None:
-        await database_sync_to_async(services.close_track)(track_id, time.monotonic() - self.started)
 
 
 class MediaWorker:
@@ -117,7 +47,8 @@ class MediaWorker:
         metrics.WORKER_STREAMS.set_function(self.stream_count)
 
     def stream_count(self) -> int:
-        recorded = sum(len(session.kinds) * len(session.peers) for session in self.sessions.values())
+        """Streams this worker carries: received and written for recordings, received and sent by relays."""
+        recorded = sum(session.stream_count() for session in self.sessions.values())
         return recorded + sum(relay.stream_count() for relay in self.relays.values())
 
     def capacity_left(self) -> int:
@@ -165,7 +96,7 @@ class MediaWorker:
     async def handle(self, event: dict[str, Any]) -> None:
         kind, slug = event.get("type"), event.get("slug", "")
         if kind == "worker.start":
-            await self.start_room(slug, int(event["recording_id"]))
+            await self.start_room(slug, int(event["recording_id"]), event.get("reply"))
             return
         if kind == "worker.relay":
             await self.start_relay(slug, bool(event["audio_only"]))
@@ -173,32 +104,71 @@ class MediaWorker:
         if kind == "worker.fallback":
             await self.relay_pair(event, slug, event["pair"])
             return
-        session: RoomSession | RelaySession | None = self.sessions.get(slug) or self.relays.get(slug)
-        if session is None:
+        relay, recording = self.relays.get(slug), self.sessions.get(slug)
+        if relay is None and recording is None:
             return
-        if kind == "worker.signal":
-            await session.signal(event["from"], json.loads(event["text"]))
+        if kind == "worker.signal" and relay is not None:
+            await relay.signal(event["from"], json.loads(event["text"]))  # the browser's one link to `server`
+        elif kind == "worker.signal" and recording is not None:
+            await recording.signal(event["from"], json.loads(event["text"]))
         elif kind == "room.peer_joined":
             peer = await get_presence().find(slug, event["peer_id"])
-            if peer is not None:
-                await session.connect(peer)
+            for session in (relay, recording):
+                if peer is not None and session is not None:
+                    await session.connect(peer)  # the relay first: a recording copies its uploads
         elif kind == "room.peer_left":
-            await session.drop(event["peer_id"])
-            if (isinstance(session, RelaySession) and session.idle()) or not await get_presence().members(slug):
+            for session in (relay, recording):
+                if session is not None:
+                    await session.drop(event["peer_id"])
+            if not await get_presence().members(slug):
                 await self.stop_room(slug)  # nobody left to record or relay to
+            elif relay is not None and relay.idle():
+                await self.stop_relay(slug)  # a mesh room's last relayed pair is gone
+        elif kind == "worker.stop" and event.get("what") == "recording":
+            await self.stop_recording(slug)
+        elif kind == "worker.stop" and event.get("what") == "relay":
+            await self.stop_relay(slug)
         elif kind in ("worker.stop", "room.closed"):
             await self.stop_room(slug)
 
-    async def start_room(self, slug: str, recording_id: int) -> None:
-        if slug in self.sessions or slug in self.relays or not await get_leases().acquire(slug, self.channel):
+    async def start_room(self, slug: str, recording_id: int, reply: str | None = None) -> None:
+        """Record room `slug` (copying its relay's uploads if this worker relays it), if the worker
+        can carry it; the answer (empty, or the refusal's sentence) goes to `reply`."""
+        if slug in self.sessions:
+            await self._reply(reply, "")
+            return
+        if slug in self.relays and self.relays[slug].pairs is not None:
+            # Each browser has one link to "server": those of a relayed pair are the relay's.
+            await self._reply(reply, RELAYED_PAIRS_REFUSAL)
+            return
+        if not await self._hold(slug):
+            holder = await get_leases().holder(slug)
+            if holder is not None:  # another worker serves the room: it records it
+                await self.layer.send(
+                    holder, {"type": "worker.start", "slug": slug, "recording_id": recording_id, "reply": reply}
+                )
             return
         recording = await database_sync_to_async(_running_recording)(recording_id)
         if recording is None:
-            await get_leases().release(slug, self.channel)
+            await self._let_go_unless_served(slug)
+            await self._reply(reply, "This recording was stopped before it started.")
             return
-        session = self.sessions[slug] = RoomSession(self, slug, recording)
+        session = RoomSession(slug, recording, self._send_text, self.capacity_left, self.later)
+        relay = self.relays.get(slug)
+        people = len(relay.links) if relay is not None else len(await get_presence().members(slug))
+        try:
+            services.check_capacity(self.stream_count(), session.expected_streams(people))
+        except services.RecordingRefused as refusal:
+            await self._let_go_unless_served(slug)
+            await self._reply(reply, refusal.message)
+            return
+        self.sessions[slug] = session
         log.info("recording room %s (recording %s)", slug, recording_id)
-        await self._join_room(slug, session)
+        if relay is not None:
+            await session.use_relay(relay)
+        else:
+            await self._join_room(slug, session)
+        await self._reply(reply, "")
 
     async def start_relay(self, slug: str, audio_only: bool) -> None:
         """Relay room `slug`'s media, unless this or another worker already does.
@@ -207,10 +177,13 @@ class MediaWorker:
         if slug in self.relays:
             await self.relays[slug].relay_everyone(await get_presence().members(slug))
             return
-        if slug in self.sessions or not await get_leases().acquire(slug, self.channel):
+        if not await self._hold(slug):
             return
         relay = self.relays[slug] = RelaySession(slug, audio_only, self._send_text, self.capacity_left)
         log.info("relaying room %s", slug)
+        recording = self.sessions.get(slug)
+        if recording is not None:  # an `auto` room moving to the relay mid-recording
+            await recording.use_relay(relay)
         await self._join_room(slug, relay)
 
     async def relay_pair(self, event: dict[str, Any], slug: str, pair: list[str]) -> None:
@@ -242,6 +215,14 @@ class MediaWorker:
         # the signaling waits to see a lease holder, and the other side's request is on its way.
         await relay.add_pair(first, second)
 
+    async def _hold(self, slug: str) -> bool:
+        """True if this worker holds room `slug`'s lease (already, or taken now)."""
+        return slug in self.sessions or slug in self.relays or await get_leases().acquire(slug, self.channel)
+
+    async def _reply(self, reply: str | None, refusal: str) -> None:
+        if reply:
+            await self.layer.send(reply, {"type": "worker.reply", "refusal": refusal})
+
     async def _join_room(self, slug: str, session: RoomSession | RelaySession) -> None:
         # Into the group first, so nobody joining now is missed between the two steps.
         await self.layer.group_add(signaling_services.room_group(slug), self.channel)
@@ -253,15 +234,45 @@ class MediaWorker:
 
     async def stop_room(self, slug: str) -> None:
         """Close the room's peers and files and let go of the room; a recording then gets its composite."""
-        session = self.sessions.pop(slug, None) or self.relays.pop(slug, None)
+        await self.stop_recording(slug)
+        await self.stop_relay(slug)
+
+    async def stop_recording(self, slug: str) -> None:
+        """Close the recording's files (the relay, if any, goes on); its composite is made in the background."""
+        session = self.sessions.pop(slug, None)
         if session is None:
             return
-        await session.stop()
+        session.detach()
+        await self._let_go_unless_served(slug)
+        self.later(self._finish_recording(session))
+
+    async def _finish_recording(self, session: RoomSession) -> None:
+        await session.stop()  # the files get what already arrived: a loaded writer lags behind
+        await composite_in_background(session.recording_id)
+
+    async def stop_relay(self, slug: str) -> None:
+        """Close the relay's links; a recording of the room goes on with a connection per browser."""
+        relay = self.relays.pop(slug, None)
+        if relay is None:
+            return
+        await relay.stop()
+        recording = self.sessions.get(slug)
+        if recording is not None:  # an `auto` room back to a mesh mid-recording
+            await recording.use_mesh(await get_presence().members(slug))
+        await self._let_go_unless_served(slug)
+
+    async def _let_go_unless_served(self, slug: str) -> None:
+        if slug in self.sessions or slug in self.relays:
+            return
         await self.layer.group_discard(signaling_services.room_group(slug), self.channel)
         await get_leases().release(slug, self.channel)
         log.info("stopped serving room %s", slug)
-        if isinstance(session, RoomSession):
-            self.later(composite_in_background(session.recording_id))
+
+
+RELAYED_PAIRS_REFUSAL = (
+    "Recording is unavailable while the relay carries connections that failed in this room. "
+    "Try again once those people have left or rejoined."
+)
 
 
 def _running_recording(recording_id: int) -> Recording | None:

@@ -3,7 +3,10 @@
 Matroska is written front to back in clusters: if the process is killed, everything up
 to the last finished cluster (at most `CLUSTER_MS` of media) still plays, which an MP4
 (its index written last) would not. Frames are re-encoded (Opus, VP8) with timestamps
-taken from the RTP clock, so silence and camera pauses keep their length.
+taken from the RTP clock, so silence and camera pauses keep their length. A frame given to
+`write` is never changed: in a relay room the same decoded frame is also being encoded for
+the others (`MediaRelay`), and PyAV's reformat and resample hand back the very frame they
+were given when there is nothing to convert, so the writer works on its own copy then.
 """
 
 import threading
@@ -113,18 +116,19 @@ class TrackWriter:
         if isinstance(frame, AudioFrame):
             return list(self._resample(frame, pts))
         # One size for the whole file: a changed camera resolution is scaled to the first one.
-        frame = frame.reformat(width=self._stream.width, height=self._stream.height, format="yuv420p")
-        frame.pts = pts
-        frame.time_base = self._time_base
-        return [frame]
+        prepared = frame.reformat(width=self._stream.width, height=self._stream.height, format="yuv420p")
+        if prepared is frame:
+            prepared = _copy_video(frame)
+        prepared.pts = pts
+        prepared.time_base = self._time_base
+        return [prepared]
 
     def _resample(self, frame: AudioFrame, pts: int) -> list[AudioFrame]:
         """48 kHz for Opus; samples follow each other unless the sender paused (a gap over 60 ms)."""
         assert self._resampler is not None
         if pts - self._next_audio_pts > AUDIO_RATE * 60 // 1000:
             self._next_audio_pts = pts
-        frame.pts = None
-        frames = self._resampler.resample(frame)
+        frames = self._resampler.resample(_copy_audio(frame))  # without a pts: ours follow below
         for out in frames:
             out.pts = self._next_audio_pts
             out.time_base = self._time_base
@@ -136,3 +140,25 @@ def _even_fit(width: int, height: int) -> tuple[int, int]:
     """Fit within MAX_WIDTH x MAX_HEIGHT keeping the aspect; VP8 wants even sizes."""
     scale = min(1.0, MAX_WIDTH / width, MAX_HEIGHT / height)
     return max(2, int(width * scale) // 2 * 2), max(2, int(height * scale) // 2 * 2)
+
+
+def _copy_video(frame: VideoFrame) -> VideoFrame:
+    """The same picture in a frame of our own (row by row where the two pad their lines differently)."""
+    copy = VideoFrame(frame.width, frame.height, frame.format.name)
+    for source, target in zip(frame.planes, copy.planes, strict=True):
+        if source.line_size == target.line_size:
+            target.update(bytes(source)[: target.buffer_size])
+            continue
+        view, width = memoryview(source), min(source.line_size, target.line_size)
+        rows = (view[row * source.line_size : row * source.line_size + width] for row in range(target.height))
+        target.update(b"".join(bytes(row).ljust(target.line_size, b"\0") for row in rows))
+    return copy
+
+
+def _copy_audio(frame: AudioFrame) -> AudioFrame:
+    """The same samples in a frame of our own, without a pts."""
+    copy = AudioFrame(format=frame.format.name, layout=frame.layout.name, samples=frame.samples)
+    copy.sample_rate = frame.sample_rate
+    for source, target in zip(frame.planes, copy.planes, strict=True):
+        target.update(bytes(source)[: target.buffer_size])
+    return copy

@@ -308,9 +308,6 @@ def _change_recording(slug: str, peer: Peer, action: str, participants: int) -> 
     user = User.objects.filter(pk=peer.user_id).first() if room and peer.user_id is not None else None
     if room is None or user is None or not room_services.can_manage(user, room):
         raise ProtocolError("forbidden", "Only the room's owner can start or stop recording.")
-    if room.mode != RoomMode.MESH:
-        # Known gap: the browser has one link to `server`, which the relay takes.
-        raise ProtocolError("recording_unavailable", "Recording a relay or auto room is not available yet.")
     try:
         if action == "start":
             streams = participants * (1 if room.audio_only else 2)
@@ -328,6 +325,12 @@ def _worker_missing(recording_id: int, reason: str) -> None:
     recording_services.fail_recording(recording, reason)
 
 
+@database_sync_to_async
+def _worker_refused(recording_id: int) -> None:
+    """The worker could not carry it: nothing was recorded, so no recording is listed."""
+    recording_services.delete_recording(Recording.objects.get(pk=recording_id))
+
+
 async def control_recording(slug: str, peer: Peer, message: protocol.RecordingControl) -> None:
     """The owner starts or stops recording the room; everyone in it is told who did.
 
@@ -343,13 +346,9 @@ async def control_recording(slug: str, peer: Peer, message: protocol.RecordingCo
             raise ProtocolError(
                 "recording_unavailable", "Recording is unavailable: no media worker is running. Ask an operator."
             ) from None
-        except worker_dispatch.WorkerBusy:
-            await _worker_missing(change.recording_id, "The media worker was relaying connections of this room.")
-            raise ProtocolError(
-                "recording_unavailable",
-                "Recording is unavailable while the relay carries connections that failed in this room. "
-                "Try again once those people have left or rejoined.",
-            ) from None
+        except worker_dispatch.WorkerRefused as refusal:  # at capacity, counting what it relays
+            await _worker_refused(change.recording_id)
+            raise ProtocolError("recording_unavailable", refusal.message) from None
     else:
         await worker_dispatch.stop_worker(slug, change.recording_id)
     text = protocol.render_recording(message.action == "start", change.by)

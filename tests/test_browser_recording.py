@@ -8,13 +8,16 @@ being recorded. What the worker receives is read from each page's connection to 
 
 import re
 import secrets
+import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Locator, expect
 
+from mediaworker.tests.conftest import stream_duration
 from tests.live_server import AppServer, PostgresDatabase
-from tests.test_browser_call import DEADLINE, PEOPLE, Caller, Party, eventually
+from tests.test_browser_call import DEADLINE, PEOPLE, Caller, Party, eventually, everyone_receives
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -33,21 +36,34 @@ SERVER_STATS_JS = """async (serverId) => {
 }"""
 
 
-@pytest.fixture(scope="module")
-def recording_server(
-    app_server: AppServer, live_database: PostgresDatabase, tmp_path_factory: pytest.TempPathFactory
+def recording_app(
+    app_server: AppServer, database: PostgresDatabase, media_root: Path, **env: str
 ) -> Iterator[AppServer]:
-    """An app process of its own whose recordings go to a temporary MEDIA_ROOT, not the checkout.
+    """An app process of its own whose recordings go to `media_root`, not the checkout.
 
     `app_server` has already migrated the database and collected the static files."""
-    media_root = tmp_path_factory.mktemp("media")
     server = AppServer(
-        live_database.url, app_server.static_root, env={"MEDIA_ROOT": str(media_root)}, name="recording app"
+        database.url, app_server.static_root, env={"MEDIA_ROOT": str(media_root), **env}, name="recording app"
     )
     server.create_users(PEOPLE)
     server.start()
     yield server
     server.close()
+
+
+@pytest.fixture(scope="module")
+def recording_server(
+    app_server: AppServer, live_database: PostgresDatabase, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[AppServer]:
+    yield from recording_app(app_server, live_database, tmp_path_factory.mktemp("media"))
+
+
+@pytest.fixture(scope="module")
+def auto_recording_server(
+    app_server: AppServer, live_database: PostgresDatabase, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[AppServer]:
+    """As `recording_server`, and its `auto` rooms move to the relay above two people."""
+    yield from recording_app(app_server, live_database, tmp_path_factory.mktemp("media"), RELAY_AUTO_ABOVE_VIDEO="2")
 
 
 @pytest.fixture
@@ -158,3 +174,107 @@ def test_alice_records_a_call_with_bob_and_only_she_can_download_it(recording_se
 def assert_is_media(body: bytes) -> None:
     """The download is a real WebM (Matroska) file, as a video room's composite is, not an error page."""
     assert body[:4] == b"\x1a\x45\xdf\xa3", f"not a WebM file: {body[:32]!r}"
+
+
+# Frames each page decodes on its one connection, to the relay ("server").
+RELAY_DECODED_JS = """async (serverId) => {
+  const pc = window.audioExchange.peerConnections().get(serverId);
+  if (!pc) return null;
+  const decoded = [];
+  (await pc.getStats()).forEach((report) => {
+    if (report.type === "inbound-rtp" && report.kind === "video") decoded.push(report.framesDecoded ?? 0);
+  });
+  return { connection: pc.connectionState, decoded, peers: [...window.audioExchange.peerConnections().keys()] };
+}"""
+RECORDED_SECONDS = 8.0
+
+
+def relayed(*callers: Caller) -> Callable[[], str | None]:
+    """Each page's one connection is to the relay, up, and decodes the other's video."""
+
+    def check() -> str | None:
+        for caller in callers:
+            got = caller.page.evaluate(RELAY_DECODED_JS, SERVER_PEER_ID)
+            if got is None or got["peers"] != [SERVER_PEER_ID] or got["connection"] != "connected":
+                return f"{caller}: {got}"
+            if not any(count > 0 for count in got["decoded"]):
+                return f"{caller} decodes no video from the relay: {got}"
+        return None
+
+    return check
+
+
+def composite_streams_last(owner: Caller, server: AppServer, slug: str, seconds: float, tmp_path: Path) -> None:
+    """The owner's recordings page offers the composite; its audio and video last `seconds`
+    (within 1.5 s: the clicks' round trips on either side)."""
+    list_url = f"{server.url}/rooms/{slug}/recordings/"
+    eventually(download_link(owner, list_url), timeout=COMPOSITE_DEADLINE)
+    href = owner.page.get_by_role("link", name="Download").first.get_attribute("href")
+    download = owner.page.request.get(f"{server.url}{href}")
+    assert download.status == 200, download.status
+    composite = tmp_path / "composite.webm"
+    composite.write_bytes(download.body())
+    for kind in ("audio", "video"):
+        length = stream_duration(composite, kind)
+        assert abs(length - seconds) < 1.5, (kind, length, seconds)
+
+
+def alice_and_bob_in_a_new_room(party: Party, mode: str) -> tuple[str, Caller, Caller]:
+    """A room of `mode` that alice owns, and alice and bob in it."""
+    slug = f"{mode}-recorded-{secrets.token_hex(3)}"
+    party.server.create_room(slug, owner="alice", name=f"Recorded {mode}", mode=mode)
+    return slug, party.arrive("alice", slug), party.arrive("bob", slug)
+
+
+@pytest.mark.timeout(180)
+def test_alice_records_a_relay_room_and_its_composite_lasts_as_long_as_the_recording(
+    recording_server: AppServer, party: Party, tmp_path: Path
+) -> None:
+    server = recording_server
+    slug, alice, bob = alice_and_bob_in_a_new_room(party, "relay")
+    eventually(relayed(alice, bob))
+
+    alice.page.get_by_role("button", name="Start recording").click()
+    for caller in (alice, bob):
+        expect(recording_indicator(caller)).to_be_visible(timeout=DEADLINE * 1000)
+    started = time.monotonic()
+    # A recording of a known length; the call goes on through the relay meanwhile.
+    alice.page.wait_for_timeout(RECORDED_SECONDS * 1000)
+    alice.page.get_by_role("button", name="Stop recording").click()
+    expect(recording_indicator(bob)).to_be_hidden(timeout=DEADLINE * 1000)
+    recorded = time.monotonic() - started
+    eventually(relayed(alice, bob))  # stopping the recording left the relay alone
+
+    composite_streams_last(alice, server, slug, recorded, tmp_path)
+    assert [caller.protocol_errors() for caller in (alice, bob)] == [[], []]
+
+
+@pytest.mark.timeout(240)
+def test_a_recording_goes_on_while_an_auto_room_moves_to_the_relay_and_back(
+    auto_recording_server: AppServer, chromium: Browser, tmp_path: Path
+) -> None:
+    server = auto_recording_server
+    party = Party(chromium, server)
+    try:
+        slug, alice, bob = alice_and_bob_in_a_new_room(party, "auto")
+        eventually(everyone_receives(alice, bob))  # two people: a mesh
+        alice.page.get_by_role("button", name="Start recording").click()
+        expect(recording_indicator(bob)).to_be_visible(timeout=DEADLINE * 1000)
+        started = time.monotonic()
+        eventually(sends_to_recorder(alice, bob))  # the recorder's own connection, in the mesh
+
+        carol = party.arrive("carol", slug)  # three: the relay, whose uploads are recorded
+        eventually(relayed(alice, bob, carol))
+        carol.leave()  # two again: a mesh, and the recorder connects anew
+        eventually(everyone_receives(alice, bob))
+        eventually(sends_to_recorder(alice, bob))
+
+        alice.page.get_by_role("button", name="Stop recording").click()
+        expect(recording_indicator(bob)).to_be_hidden(timeout=DEADLINE * 1000)
+        recorded = time.monotonic() - started
+        composite_streams_last(alice, server, slug, recorded, tmp_path)
+        assert [caller.protocol_errors() for caller in (alice, bob)] == [[], []]
+    finally:
+        for caller in party.callers:
+            print(f"--- {caller.name}'s browser console ---", *caller.console[-60:], sep="\n")
+        party.close()

@@ -1,6 +1,7 @@
 """The media worker as its own process (`manage.py mediaworker`, the Procfile's `worker:` line)
 with a real redis-server and a daphne process: people in a relay room hear and see each other
-through it, and alice records a mesh call. aiortc plays the browsers, over real WebSockets.
+through it, and alice records a mesh call and a relay room (whose uploads the worker copies).
+aiortc plays the browsers, over real WebSockets.
 """
 
 import asyncio
@@ -8,12 +9,13 @@ import http.cookiejar
 import subprocess
 import sys
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from functools import partial
 from pathlib import Path
 from typing import Any, cast
 
 import pytest
+import pytest_asyncio
 
 from mediaworker.tests.conftest import Caller, poll
 from mediaworker.tests.test_relay import RelayCaller, frames_grow
@@ -80,7 +82,8 @@ def server_and_worker(
     tmp_path: Path,
 ) -> Iterator[tuple[AppServer, WorkerProcess]]:
     db, static_root = media_database
-    server = AppServer(db.url, static_root, env={"REDIS_URL": redis_server.url}, name="app")
+    env = {"REDIS_URL": redis_server.url, "MEDIA_ROOT": str(tmp_path / "media")}  # not the checkout
+    server = AppServer(db.url, static_root, env=env, name="app")
     worker: WorkerProcess | None = None
     try:
         server.start()
@@ -105,20 +108,32 @@ async def relay_caller(
     return RelayCaller(cast(Browser, SocketBrowser(socket)))
 
 
-async def test_a_separate_worker_process_relays_a_room(
+RelayPair = tuple[AppServer, WorkerProcess, RelayCaller, RelayCaller]
+
+
+@pytest_asyncio.fixture
+async def townhall(
     server_and_worker: tuple[AppServer, WorkerProcess],
     open_socket: Any,  # noqa: F811
-) -> None:
+) -> AsyncIterator[RelayPair]:
+    """alice and bob in the relay room `townhall`, served by a separate worker process; they hang up after."""
     server, worker = server_and_worker
     alice = await relay_caller(open_socket, server, "alice")
     bob = await relay_caller(open_socket, server, "bob")
     try:
-        for caller, other in ((alice, bob), (bob, alice)):
-            await frames_grow(caller, other, "audio", timeout=60)
-            await frames_grow(caller, other, "video", timeout=60)
+        yield server, worker, alice, bob
     finally:
         await alice.hang_up()
         await bob.hang_up()
+
+
+async def test_a_separate_worker_process_relays_a_room(townhall: RelayPair) -> None:
+    _, worker, alice, bob = townhall
+    for caller, other in ((alice, bob), (bob, alice)):
+        await frames_grow(caller, other, "audio", timeout=60)
+        await frames_grow(caller, other, "video", timeout=60)
+    await alice.hang_up()
+    await bob.hang_up()
     assert worker.process.poll() is None, "the worker is still running"
     await poll(lambda: "stopped serving room townhall" in worker.log_path.read_text(), timeout=30)
 
@@ -153,11 +168,11 @@ async def packets_sent(caller: Caller, at_least: int) -> bool:
     return sent >= at_least
 
 
-def recordings_page(server: AppServer, cookie: str) -> str:
+def recordings_page(server: AppServer, cookie: str, slug: str = "standup") -> str:
     jar = http.cookiejar.CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
     request = urllib.request.Request(
-        f"{server.url}/rooms/standup/recordings/", headers={"Cookie": f"sessionid={cookie}"}
+        f"{server.url}/rooms/{slug}/recordings/", headers={"Cookie": f"sessionid={cookie}"}
     )
     return str(opener.open(request, timeout=10).read().decode())
 
@@ -186,4 +201,20 @@ async def test_a_separate_worker_process_records_a_call(
     finally:
         await alice.hang_up()
         await bob.hang_up()
+    assert worker.process.poll() is None
+
+
+async def test_a_separate_worker_process_records_a_relay_room(townhall: RelayPair) -> None:
+    server, worker, alice, bob = townhall
+    await frames_grow(alice, bob, "audio", timeout=60)
+    # The start goes to the worker relaying the room, which answers over Redis (worker.reply).
+    await alice.browser.send({"type": "recording", "action": "start"})
+    for caller in (alice, bob):
+        await poll(partial(caller.got, type="recording", active=True, by="Alice"), timeout=30)
+    await frames_grow(bob, alice, "audio", by=150, timeout=60)  # 3 s of Alice while recorded
+    await alice.browser.send({"type": "recording", "action": "stop"})
+    await poll(partial(bob.got, type="recording", active=False, by="Alice"), timeout=30)
+    await frames_grow(alice, bob, "audio", timeout=60)  # the relay goes on
+    cookie = login(server, "alice")
+    await poll(lambda: "Download" in recordings_page(server, cookie, "townhall"), timeout=120)
     assert worker.process.poll() is None

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import av
 import pytest
 import pytest_asyncio
 from aiortc import RTCPeerConnection, RTCSessionDescription
@@ -17,7 +18,7 @@ from mediaworker.lease import reset_leases
 from mediaworker.worker import MediaWorker
 from signaling.tests.conftest import Browser, connect, fresh_channel_layer
 
-__all__ = ["Caller", "connect", "fresh_channel_layer", "poll"]
+__all__ = ["Caller", "connect", "fresh_channel_layer", "poll", "stream_duration"]
 
 
 @pytest.fixture(autouse=True)
@@ -54,6 +55,18 @@ async def poll(condition: Callable[[], Any], timeout: float = 20, interval: floa
         await asyncio.sleep(interval)
 
 
+def stream_duration(path: Path, kind: str) -> float:
+    """When the last packet of `path`'s `kind` stream ends (PyAV)."""
+    with av.open(str(path)) as container:
+        stream = next(s for s in container.streams if s.type == kind)
+        ends = [
+            float((packet.pts + (packet.duration or 0)) * packet.time_base)
+            for packet in container.demux(stream)
+            if packet.pts is not None and packet.time_base is not None
+        ]
+    return max(ends, default=0.0)
+
+
 class Caller:
     """A participant's browser: the room socket plus an aiortc peer that answers the worker's
     offer with test tones and (unless audio-only) a test picture, sendonly, like call.js does."""
@@ -73,8 +86,11 @@ class Caller:
             # A long timeout: a communicator's receive timeout cancels the application.
             message = json.loads(await self.browser.ws.receive_from(timeout=3600))
             self.messages.append(message)
-            if message["type"] == "offer" and message["from"] == "server":
-                await self._answer(message["sdp"])
+            await self._handle(message)
+
+    async def _handle(self, message: dict[str, Any]) -> None:
+        if message["type"] == "offer" and message["from"] == "server":
+            await self._answer(message["sdp"])
 
     async def _answer(self, sdp: str) -> None:
         if self.pc is not None:

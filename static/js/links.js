@@ -35,6 +35,7 @@ export class MediaLinks extends Emitter {
   #peers = new Map(); // peer_id -> {peer_id, name}: who is in the room, whatever the links
   #localState = { muted: false, cameraOn: false };
   #extra = { track: null, stream: null }; // a shared screen, sent besides the camera (mesh only for now)
+  #relayOfferDue = false; // a `relay-tracks` came: the next offer from "server" is the relay's
 
   constructor(options) {
     super();
@@ -95,18 +96,26 @@ export class MediaLinks extends Emitter {
   }
 
   handleSignal(message) {
+    if (message.from === SERVER_PEER_ID && message.type === "offer") {
+      // After a move back to a mesh the worker may still renegotiate its relay links for a
+      // moment; each such offer follows its `relay-tracks`. Other offers from "server" in a mesh
+      // are the recorder's (a recorded mesh, or `auto` room below its threshold).
+      const relays = this.#relayOfferDue;
+      this.#relayOfferDue = false;
+      if (this.#mode === "mesh" && relays && !this.#fallback) return;
+    }
+    // In a mesh with relayed pairs, "server" is the fallback relay (a mesh with relayed pairs is
+    // not recorded, so there is no recorder to confuse it with).
     if (message.from === SERVER_PEER_ID && this.#mode === "mesh" && this.#fallback) {
       this.#fallback.handleSignal(message);
       return;
     }
-    // After a move back to a mesh the worker may still renegotiate its links for a moment;
-    // only mesh rooms have a "server" peer in the mesh (the recorder).
-    if (this.#mode === "mesh" && message.from === SERVER_PEER_ID && this.#welcome?.room?.mode !== "mesh") return;
     this.#current?.handleSignal(message);
   }
 
   /** `relay-tracks`, before each of the worker's offers. */
   setTracks(message) {
+    this.#relayOfferDue = true;
     if (this.#mode === "relay") this.#current.setTracks(message);
     else this.#fallback?.setTracks(message);
   }
