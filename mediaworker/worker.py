@@ -26,6 +26,7 @@ from mediaworker.lease import get_leases
 from mediaworker.models import Recording
 from mediaworker.recorder import RoomSession
 from mediaworker.relay import RelaySession
+from signaling import protocol
 from signaling import services as signaling_services
 from signaling.presence import get_presence
 

@@ -9,7 +9,7 @@ from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from signaling import fallback, metrics, moderation, presence, protocol, resume, services
+from signaling import fallback, metrics, moderation, presence, protocol, recording, resume, services
 from signaling.daphne_compat import SEND_ERRORS
 from signaling.hub import hub
 from signaling.identity import Identity
@@ -204,7 +204,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
             elif isinstance(message, protocol.MediaState):
                 await self._announce_media_state(message)
             elif isinstance(message, protocol.RecordingControl):
-                await services.control_recording(self.slug, self.peer, message)
+                await recording.control_recording(self.slug, self.peer, message)
             elif isinstance(message, protocol.Moderate):
                 await moderation.moderate(self.slug, self.peer, message)
             elif isinstance(message, protocol.RelayFallback):

@@ -18,13 +18,10 @@ from channels.exceptions import ChannelFull
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from accounts.models import User
 from chat import selectors as chat_selectors
 from chat import services as chat_services
 from mediaworker import dispatch as worker_dispatch
 from mediaworker import selectors as recording_selectors
-from mediaworker import services as recording_services
-from mediaworker.models import Recording
 from moderation import selectors as moderation_selectors
 from rooms import selectors as room_selectors
 from rooms import services as room_services
@@ -170,7 +167,7 @@ async def admit_peer(
         states,
         (resume.issue(slug, peer_id, who.key), settings.SIGNALING_RESUME_SECONDS, resumed_id is not None),
     )
-    await _group_send(slug, "room.peer_joined", peer.peer_id, protocol.render_peer_joined(peer.public()))
+    await group_send(slug, "room.peer_joined", peer.peer_id, protocol.render_peer_joined(peer.public()))
     kind = "audio" if ticket.info["audio_only"] else "video"
     known = frozenset(other.peer_id for other in others)
     return Admission(
@@ -200,7 +197,7 @@ async def _retire(slug: str, old: Peer) -> None:
         await layer.send(old.channel_name, {"type": "peer.replaced", "text": REPLACED_TEXT})
     except ChannelFull:
         log.info("peer %s: its old connection is not reading; its process will drop it", old.peer_id)
-    await _group_send(slug, "room.peer_left", old.peer_id, protocol.render_peer_left(old.peer_id, resumable=True))
+    await group_send(slug, "room.peer_left", old.peer_id, protocol.render_peer_left(old.peer_id, resumable=True))
 
 
 async def _ensure_relay(slug: str, audio_only: bool) -> None:
@@ -251,14 +248,14 @@ def _store_chat(slug: str, peer: Peer, text: str) -> dict[str, Any]:
 async def post_chat(slug: str, sender: Peer, message: protocol.ChatSend) -> None:
     """Store a chat line and send it to everyone in the room, the sender included."""
     line = await _store_chat(slug, sender, message.text)
-    await _group_send(slug, "room.chat", sender.peer_id, protocol.render_chat(sender.peer_id, line))
+    await group_send(slug, "room.chat", sender.peer_id, protocol.render_chat(sender.peer_id, line))
     metrics.CHAT_MESSAGES.inc()
 
 
 async def announce_media_state(slug: str, sender: Peer, state: protocol.MediaState) -> None:
     """Keep `sender`'s media state for late joiners and tell everyone in the room, the sender included."""
     await get_media_states().save(slug, sender.peer_id, state.public())
-    await _group_send(slug, "room.media_state", sender.peer_id, protocol.render_media_state(sender.peer_id, state))
+    await group_send(slug, "room.media_state", sender.peer_id, protocol.render_media_state(sender.peer_id, state))
 
 
 def record_call_stats(room_kind: str, stats: protocol.CallStats) -> None:
@@ -284,75 +281,17 @@ async def leave_room(slug: str, peer: Peer, mode: str, resumable: bool = False) 
     if not await get_presence().leave(slug, peer.peer_id, only=peer):
         return
     await get_media_states().forget(slug, peer.peer_id)
-    await _group_send(slug, "room.peer_left", peer.peer_id, protocol.render_peer_left(peer.peer_id, resumable))
+    await group_send(slug, "room.peer_left", peer.peer_id, protocol.render_peer_left(peer.peer_id, resumable))
     if mode == RoomMode.AUTO:
         await _mode_after_leaving(slug, peer.peer_id)
 
 
-async def _group_send(slug: str, event_type: str, peer_id: str, text: str) -> None:
+async def group_send(slug: str, event_type: str, peer_id: str, text: str) -> None:
+    """Room news for every member of `slug`, on every process (and the room's media worker)."""
     layer = get_channel_layer()
     assert layer is not None
     # `slug` for the media worker, which sits in several rooms' groups at once.
     await layer.group_send(room_group(slug), {"type": event_type, "peer_id": peer_id, "slug": slug, "text": text})
-
-
-@dataclass(frozen=True)
-class RecordingChange:
-    recording_id: int
-    by: str
-
-
-@database_sync_to_async
-def _change_recording(slug: str, peer: Peer, action: str, participants: int) -> RecordingChange:
-    room = Room.objects.select_related("owner").filter(slug=slug).first()
-    user = User.objects.filter(pk=peer.user_id).first() if room and peer.user_id is not None else None
-    if room is None or user is None or not room_services.can_manage(user, room):
-        raise ProtocolError("forbidden", "Only the room's owner can start or stop recording.")
-    try:
-        if action == "start":
-            streams = participants * (1 if room.audio_only else 2)
-            recording = recording_services.start_recording(room, user, expected_streams=streams)
-        else:
-            recording = recording_services.stop_recording(room)
-    except recording_services.RecordingRefused as refusal:
-        raise ProtocolError("recording_unavailable", refusal.message) from None
-    return RecordingChange(recording_id=recording.pk, by=user.public_name)
-
-
-@database_sync_to_async
-def _worker_missing(recording_id: int, reason: str) -> None:
-    recording = Recording.objects.get(pk=recording_id)
-    recording_services.fail_recording(recording, reason)
-
-
-@database_sync_to_async
-def _worker_refused(recording_id: int) -> None:
-    """The worker could not carry it: nothing was recorded, so no recording is listed."""
-    recording_services.delete_recording(Recording.objects.get(pk=recording_id))
-
-
-async def control_recording(slug: str, peer: Peer, message: protocol.RecordingControl) -> None:
-    """The owner starts or stops recording the room; everyone in it is told who did.
-
-    Raises `ProtocolError` (`forbidden` for anyone else, `recording_unavailable` when it cannot).
-    """
-    participants = len(await get_presence().members(slug))
-    change = await _change_recording(slug, peer, message.action, participants)
-    if message.action == "start":
-        try:
-            await worker_dispatch.start_worker(slug, change.recording_id)
-        except worker_dispatch.WorkerUnavailable:
-            await _worker_missing(change.recording_id, "No media worker took the recording.")
-            raise ProtocolError(
-                "recording_unavailable", "Recording is unavailable: no media worker is running. Ask an operator."
-            ) from None
-        except worker_dispatch.WorkerRefused as refusal:  # at capacity, counting what it relays
-            await _worker_refused(change.recording_id)
-            raise ProtocolError("recording_unavailable", refusal.message) from None
-    else:
-        await worker_dispatch.stop_worker(slug, change.recording_id)
-    text = protocol.render_recording(message.action == "start", change.by)
-    await _group_send(slug, "room.recording", peer.peer_id, text)
 
 
 # A heartbeat can fail without Redis being gone: under a join storm the event loop runs late and
@@ -393,7 +332,7 @@ async def maintain_presence() -> None:
             log.info("peer %s of room %s lapsed (its process stopped)", peer.peer_id, slug)
             # Its browser reconnects to a surviving process and may resume its peer id.
             text = protocol.render_peer_left(peer.peer_id, resumable=True)
-            await _group_send(slug, "room.peer_left", peer.peer_id, text)
+            await group_send(slug, "room.peer_left", peer.peer_id, text)
 
 
 def disconnect_room(slug: str, reason: str) -> None:
@@ -417,12 +356,12 @@ async def _mode_after_joining(slug: str, peer_id: str, info: dict[str, Any], oth
     was = room_selectors.active_mode(info["mode"], info["audio_only"], others)
     if info["mode"] != RoomMode.AUTO or active == was:
         return active
-    await _group_send(slug, "room.media_mode", peer_id, protocol.render_media_mode(active))
+    await group_send(slug, "room.media_mode", peer_id, protocol.render_media_mode(active))
     try:
         await worker_dispatch.relay_everyone(slug, info["audio_only"])
     except worker_dispatch.WorkerUnavailable:
         log.warning("room %s: no media worker to relay it; staying a mesh", slug)
-        await _group_send(slug, "room.media_mode", peer_id, protocol.render_media_mode(RoomMode.MESH))
+        await group_send(slug, "room.media_mode", peer_id, protocol.render_media_mode(RoomMode.MESH))
         return RoomMode.MESH
     return active
 
@@ -443,5 +382,5 @@ async def _mode_after_leaving(slug: str, peer_id: str) -> None:
     now = room_selectors.active_mode(mode, audio_only, people)
     was = room_selectors.active_mode(mode, audio_only, people + 1)
     if people and now == RoomMode.MESH and was == RoomMode.RELAY:
-        await _group_send(slug, "room.media_mode", peer_id, protocol.render_media_mode(now))
+        await group_send(slug, "room.media_mode", peer_id, protocol.render_media_mode(now))
         await worker_dispatch.stop_relay(slug)

@@ -1,0 +1,79 @@
+"""Recording a call, from the call page: the owner starts and stops it, the media worker records.
+
+The consumer calls `control_recording`; the Recording row is written by `mediaworker.services`,
+and the worker serving the room (`mediaworker.dispatch`) says whether it can carry it.
+"""
+
+from dataclasses import dataclass
+
+from channels.db import database_sync_to_async
+
+from accounts.models import User
+from mediaworker import dispatch as worker_dispatch
+from mediaworker import services as recording_services
+from mediaworker.models import Recording
+from rooms import services as room_services
+from rooms.models import Room
+from signaling import protocol
+from signaling.presence import Peer, get_presence
+from signaling.protocol import ProtocolError
+from signaling.services import group_send
+
+
+@dataclass(frozen=True)
+class RecordingChange:
+    recording_id: int
+    by: str
+
+
+@database_sync_to_async
+def _change_recording(slug: str, peer: Peer, action: str, participants: int) -> RecordingChange:
+    room = Room.objects.select_related("owner").filter(slug=slug).first()
+    user = User.objects.filter(pk=peer.user_id).first() if room and peer.user_id is not None else None
+    if room is None or user is None or not room_services.can_manage(user, room):
+        raise ProtocolError("forbidden", "Only the room's owner can start or stop recording.")
+    try:
+        if action == "start":
+            streams = participants * (1 if room.audio_only else 2)
+            recording = recording_services.start_recording(room, user, expected_streams=streams)
+        else:
+            recording = recording_services.stop_recording(room)
+    except recording_services.RecordingRefused as refusal:
+        raise ProtocolError("recording_unavailable", refusal.message) from None
+    return RecordingChange(recording_id=recording.pk, by=user.public_name)
+
+
+@database_sync_to_async
+def _worker_missing(recording_id: int, reason: str) -> None:
+    recording = Recording.objects.get(pk=recording_id)
+    recording_services.fail_recording(recording, reason)
+
+
+@database_sync_to_async
+def _worker_refused(recording_id: int) -> None:
+    """The worker could not carry it: nothing was recorded, so no recording is listed."""
+    recording_services.delete_recording(Recording.objects.get(pk=recording_id))
+
+
+async def control_recording(slug: str, peer: Peer, message: protocol.RecordingControl) -> None:
+    """The owner starts or stops recording the room; everyone in it is told who did.
+
+    Raises `ProtocolError` (`forbidden` for anyone else, `recording_unavailable` when it cannot).
+    """
+    participants = len(await get_presence().members(slug))
+    change = await _change_recording(slug, peer, message.action, participants)
+    if message.action == "start":
+        try:
+            await worker_dispatch.start_worker(slug, change.recording_id)
+        except worker_dispatch.WorkerUnavailable:
+            await _worker_missing(change.recording_id, "No media worker took the recording.")
+            raise ProtocolError(
+                "recording_unavailable", "Recording is unavailable: no media worker is running. Ask an operator."
+            ) from None
+        except worker_dispatch.WorkerRefused as refusal:  # at capacity, counting what it relays
+            await _worker_refused(change.recording_id)
+            raise ProtocolError("recording_unavailable", refusal.message) from None
+    else:
+        await worker_dispatch.stop_worker(slug, change.recording_id)
+    text = protocol.render_recording(message.action == "start", change.by)
+    await group_send(slug, "room.recording", peer.peer_id, text)
