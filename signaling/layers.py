@@ -242,6 +242,21 @@ class RedisChannelLayer(channels_redis.core.RedisChannelLayer):  # type: ignore[
     def detach(self, channel: str) -> None:
         self.attached.pop(channel, None)
 
+    async def receive(self, channel: str) -> dict[str, Any]:
+        """While the process's reader runs it is the only one to read Redis: a `receive()` on a
+        process channel (the worker's reply to a recording start) waits on its buffer."""
+        if "!" not in channel or self._reader is None or self._reader.done():
+            return await super().receive(channel)  # type: ignore[no-any-return]
+        inbox = self.receive_buffer[channel]
+        try:
+            message = await inbox.get()
+        finally:
+            if inbox.empty() and not inbox.reading and self.receive_buffer.get(channel) is inbox:
+                del self.receive_buffer[channel]
+        if isinstance(message, LayerLost):
+            raise message.error
+        return message  # type: ignore[no-any-return]
+
     async def _read_for_attached(self, process_channel: str) -> None:
         try:
             while self.attached:
@@ -254,3 +269,6 @@ class RedisChannelLayer(channels_redis.core.RedisChannelLayer):  # type: ignore[
             lost = LayerLost(error)
             for inbox in list(self.attached.values()):
                 inbox.put_nowait(lost)
+            for inbox in list(self.receive_buffer.values()):
+                if inbox.reading:  # a receive() waiting on its buffer
+                    inbox.put_nowait(lost)
