@@ -92,21 +92,9 @@ async def start_worker(slug: str, recording_id: int) -> None:
 async def ensure_relay(slug: str, audio_only: bool) -> None:
     """Make sure a worker relays `slug` (it then offers to everyone admitted); WorkerUnavailable if none.
 
-    A worker already holding the room (recording an `auto` room's mesh, or relaying it) is
-    asked directly; it starts relaying unless it already does."""
-    event = {"type": "worker.relay", "slug": slug, "audio_only": audio_only}
-    holder = await get_leases().holder(slug)
-    if holder is None:
-        await _ask_worker(slug, event)
-        return
-    layer = get_channel_layer()
-    assert layer is not None
-    await layer.send(holder, event)
-
-
-async def relay_everyone(slug: str, audio_only: bool) -> None:
-    """An `auto` room moved to the relay: start a worker, or have the one carrying some of its
-    pairs (a mesh's fallback) relay everyone. WorkerUnavailable if none takes it."""
+    A relay room's admission, or an `auto` room moving to the relay. A worker already holding the
+    room (recording an `auto` room's mesh, or carrying some of its pairs) is asked directly; it
+    relays everyone, unless it already does."""
     await _to_room_worker(slug, {"type": "worker.relay", "slug": slug, "audio_only": audio_only})
 
 

@@ -358,7 +358,7 @@ async def _mode_after_joining(slug: str, peer_id: str, info: dict[str, Any], oth
         return active
     await group_send(slug, "room.media_mode", peer_id, protocol.render_media_mode(active))
     try:
-        await worker_dispatch.relay_everyone(slug, info["audio_only"])
+        await worker_dispatch.ensure_relay(slug, info["audio_only"])
     except worker_dispatch.WorkerUnavailable:
         log.warning("room %s: no media worker to relay it; staying a mesh", slug)
         await group_send(slug, "room.media_mode", peer_id, protocol.render_media_mode(RoomMode.MESH))
