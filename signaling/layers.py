@@ -222,8 +222,9 @@ class RedisChannelLayer(channels_redis.core.RedisChannelLayer):  # type: ignore[
     channels-redis has each waiting consumer take turns at a lock to read the process's Redis
     list, with two tasks, an `asyncio.wait` and an `asyncio.Queue` per consumer. Attached
     consumers (`attach`, under daphne) are served by one task that reads the list and puts each
-    message in the consumer's own inbox; other readers (the media worker, tests) use `receive()`
-    as before, its buffers `Inbox`es too, and both paths route every message to its channel.
+    message in the consumer's own inbox. Other readers (a recording start's reply, the media
+    worker process, tests) use `receive()`: while the reader runs it waits on the channel's
+    buffer, which the reader fills; otherwise it is channels-redis' own, with `Inbox` buffers.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
