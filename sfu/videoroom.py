@@ -146,11 +146,12 @@ async def subscribe(handle: Handle, access: RoomAccess, feeds: list[int]) -> Jso
 
 async def update_subscription(handle: Handle, add: list[int], remove: list[int]) -> JsonDict | None:
     """Add and remove feeds on a subscriber handle; Janus's new offer, if it renegotiates."""
-    body = {
-        "request": "update",
-        "subscribe": [{"feed": feed} for feed in add],
-        "unsubscribe": [{"feed": feed} for feed in remove],
-    }
+    body: JsonDict = {"request": "update"}
+    # Janus refuses an empty list ("Empty unsubscription list"), so each is sent only if needed.
+    if add:
+        body["subscribe"] = [{"feed": feed} for feed in add]
+    if remove:
+        body["unsubscribe"] = [{"feed": feed} for feed in remove]
     reply = await handle.message(body)
     _expect(reply.data, "updated", "update")
     return reply.jsep
