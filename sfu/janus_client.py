@@ -245,8 +245,13 @@ class JanusConnection:
             except ValueError:
                 logger.warning("janus %s: ignored a frame that is not JSON", self.url)
                 continue
-            if isinstance(message, dict):
+            if not isinstance(message, dict):
+                continue
+            try:
                 self._dispatch(message)
+            except Exception:
+                # One odd message must not end the reader (and with it every session).
+                logger.exception("janus %s: could not route %r", self.url, message.get("janus"))
 
     def _dispatch(self, message: JsonDict) -> None:
         """A reply goes to its waiting request; anything else to its session's handle."""
@@ -268,9 +273,14 @@ class JanusConnection:
     def lose_session(self, session: Session, reason: str) -> None:
         """Forget `session`, mark it lost, and tell the `on_session_lost` listeners."""
         self.forget_session(session)
+        if session.lost.is_set():
+            return
         session.mark_lost(reason)
         for listener in list(self.on_session_lost):
-            listener(session)
+            try:
+                listener(session)
+            except Exception:
+                logger.exception("janus %s: a session-lost listener failed", self.url)
 
     def _lose_everything(self, reason: str) -> None:
         for session in list(self._sessions.values()):
@@ -424,3 +434,9 @@ def connection_for(url: str, api_secret: str, options: ClientOptions | None = No
         connection = per_loop[url] = JanusConnection(url, api_secret, options)
         connection.start()
     return connection
+
+
+async def close_connections() -> None:
+    """Close this event loop's connections (at shutdown): their sessions end on Janus."""
+    per_loop = _connections.pop(asyncio.get_running_loop(), {})
+    await asyncio.gather(*(connection.close() for connection in per_loop.values()))

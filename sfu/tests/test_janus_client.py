@@ -16,6 +16,8 @@ from sfu.janus_client import (
     JanusUnavailable,
     Session,
     SessionLost,
+    close_connections,
+    connection_for,
 )
 from sfu.tests.janus_server import JanusServer
 from tests.live_server import free_port
@@ -165,3 +167,15 @@ async def test_an_unreachable_janus_is_a_clear_error_after_the_timeout():
             await connection.create_session()
     finally:
         await connection.close()
+
+
+async def test_a_process_keeps_one_connection_per_janus(janus: JanusServer):
+    first = connection_for(janus.url, janus.api_secret)
+    again = connection_for(janus.url, janus.api_secret)
+    session = await again.create_session()
+
+    assert first is again
+    await close_connections()
+    assert session.lost.is_set()
+    assert connection_for(janus.url, janus.api_secret) is not first
+    await close_connections()
