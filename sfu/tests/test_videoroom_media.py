@@ -6,13 +6,16 @@ it only passes SDP and candidates between a browser and Janus, as these tests do
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import subprocess
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
 import pytest
 from aiortc import MediaStreamTrack, RTCIceCandidate, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
 from aiortc.sdp import candidate_from_sdp
 from av import AudioFrame, VideoFrame
+from av import open as av_open
 
 from sfu import videoroom
 from sfu.janus_client import Handle, JanusConnection, JsonDict, SessionLost
@@ -135,3 +138,44 @@ async def test_bob_receives_alice_then_carol_through_janus_on_one_subscriber_con
         videoroom.Participant(11, "Alice", True),
         videoroom.Participant(13, "Carol", True),
     ]
+
+
+def recordings(folder: Path) -> list[Path]:
+    return sorted(folder.glob("*.mjr")) if folder.exists() else []
+
+
+async def poll_until(condition: Callable[[], bool], timeout: float) -> None:
+    async def holds() -> None:
+        while not condition():
+            await asyncio.sleep(0.1)
+
+    await asyncio.wait_for(holds(), timeout)
+
+
+async def test_janus_records_each_stream_only_outside_its_protected_folders(
+    janus: JanusServer, connect_to, peers: list[JanusPeer], tmp_path: Path
+):
+    session = await connect_to(janus).create_session()
+    admin = await session.attach(videoroom.PLUGIN)
+    allowed, protected = tmp_path / "recordings", janus.config_dir / "recordings"
+    allowed.mkdir()
+    protected.mkdir()
+    alice, mallory = [JanusPeer(await session.attach(videoroom.PLUGIN)) for _ in range(2)]
+    peers.extend([alice, mallory])
+
+    for peer, folder in ((alice, allowed), (mallory, protected)):
+        room = await videoroom.create_room(admin, janus.admin_key, publishers=2, record=True, rec_dir=str(folder))
+        await peer.publish(room, 11, "Someone")
+    await poll_until(lambda: [f.stat().st_size > 10_000 for f in recordings(allowed)] == [True, True], 20)
+    await alice.handle.detach()  # Janus closes the publisher's recordings
+    video = next(path for path in recordings(allowed) if "-video-" in path.name)
+    converted = subprocess.run(
+        ["janus-pp-rec", str(video), str(tmp_path / "alice.webm")], capture_output=True, text=True, timeout=60
+    )
+
+    assert [path.name.rsplit("-", 2)[1] for path in recordings(allowed)] == ["audio", "video"]
+    assert converted.returncode == 0, converted.stderr
+    with av_open(str(tmp_path / "alice.webm")) as container:
+        assert sum(1 for _ in container.decode(video=0)) > 5
+    assert recordings(protected) == []
+    assert "is in protected folder" in janus.log_tail(200_000)
