@@ -103,6 +103,9 @@ async def test_a_room_admits_the_server_chosen_identity_only_with_its_pin(janus:
         await videoroom.destroy_room(admin, videoroom.RoomAccess(room.room, "guess", room.pin))
     await videoroom.destroy_room(admin, room)
     assert await videoroom.list_rooms(admin, janus.admin_key) == []
+    await session.destroy()
+    with pytest.raises(SessionLost, match="the session was destroyed"):
+        await session.attach(videoroom.PLUGIN)
 
 
 async def test_keepalives_keep_a_session_past_janus_session_timeout(
