@@ -12,8 +12,14 @@ Everything runs in this one process on 127.0.0.1, bounded to a few minutes:
 - composite: two participants' files of `--composite-seconds`, mixed and gridded by the same
   ffmpeg command as a real recording; the time scaled to one minute of call.
 - memory: RSS after 100 connect/close cycles of an aiortc peer pair, against the start.
+- Janus, side by side (`bench/janus_media.py`): Debian's janus from the shipped configuration,
+  pre-encoded VP8 publishers and counting-only RTP subscribers (nothing decodes); forwarded video
+  streams step up until 1% loss or a lost frame rate. The last table puts the two relays' figures
+  next to each other: streams per core = 1000 ms / CPU per forwarded stream, at the largest step
+  that held.
 
-Usage: `python -m bench.media [--step-seconds 6] [--max-subscribers 64] [--composite-seconds 20]`
+Usage: `python -m bench.media [--step-seconds 6] [--max-subscribers 64] [--composite-seconds 20]
+[--janus-max-streams 3200] [--janus-publishers 4] [--relay-only] [--no-janus]`
 """
 
 import argparse
@@ -37,6 +43,7 @@ from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSess
 from aiortc.mediastreams import AudioStreamTrack, MediaStreamError, VideoStreamTrack  # noqa: E402
 from django.conf import settings  # noqa: E402
 
+from bench.janus_media import JanusStep, janus_capacity  # noqa: E402
 from mediaworker import compositor  # noqa: E402
 from mediaworker.relay import RelaySession  # noqa: E402
 from mediaworker.writer import TrackWriter  # noqa: E402
@@ -257,17 +264,65 @@ async def memory_figure(cycles: int) -> tuple[float, float]:
     return start, end
 
 
+def largest_held(steps: list[RelayStep]) -> RelayStep | None:
+    good = [step for step in steps if step.loss <= 0.01 and step.frames_ok]
+    return good[-1] if good else None
+
+
+def side_by_side(aiortc: RelayStep | None, janus: JanusStep | None) -> list[str]:
+    """The comparison table: each relay's largest held step, its CPU, streams per core, ratio."""
+    rows = [f"{'video, forwarded streams':38s} {'aiortc worker':>14s} {'Janus':>10s} {'Janus vs aiortc':>16s}"]
+
+    def row(name: str, mine: float | None, theirs: float | None, fmt: str, lower_is_better: bool = False) -> None:
+        if mine and theirs:
+            ratio = f"{mine / theirs:.0f}x less" if lower_is_better else f"{theirs / mine:.0f}x"
+        else:
+            ratio = "-"
+        left = format(mine, fmt) if mine is not None else "-"
+        right = format(theirs, fmt) if theirs is not None else "-"
+        rows.append(f"{name:38s} {left:>14s} {right:>10s} {ratio:>16s}")
+
+    row(
+        "largest step held (<1% loss, fps kept)",
+        aiortc.subscribers if aiortc else None,
+        janus.streams if janus else None,
+        "d",
+    )
+    cpu_aiortc = aiortc.cpu_per_stream_ms if aiortc else None
+    cpu_janus = janus.cpu_per_stream_ms if janus else None
+    row("CPU per forwarded stream (ms/s)", cpu_aiortc, cpu_janus, ".3f", lower_is_better=True)
+    per_core_aiortc = 1000 / aiortc.cpu_per_stream_ms if aiortc else None
+    per_core_janus = 1000 / janus.cpu_per_stream_ms if janus else None
+    row("forwarded streams per core", per_core_aiortc, per_core_janus, ".0f")
+    return rows
+
+
 async def run(args: argparse.Namespace) -> None:
     print(f"bench.media on {os.cpu_count()} cores; MEDIAWORKER_MAX_STREAMS={settings.MEDIAWORKER_MAX_STREAMS}")
+    print(f"load average at the start: {' '.join(f'{value:.2f}' for value in os.getloadavg())}")
     steps = {kind: await relay_capacity(kind, args.step_seconds, args.max_subscribers) for kind in ("audio", "video")}
-    with tempfile.TemporaryDirectory() as tmp:
-        await recording_figures(Path(tmp), 10)
-        await composite_figure(Path(tmp), args.composite_seconds)
-    await memory_figure(100)
+    janus_steps: list[JanusStep] = []
+    if not args.no_janus:
+        with tempfile.TemporaryDirectory() as tmp:
+            janus_steps = await janus_capacity(
+                Path(tmp), seconds=args.step_seconds, most=args.janus_max_streams, publishers=args.janus_publishers
+            )
+    if not args.relay_only:
+        with tempfile.TemporaryDirectory() as tmp:
+            await recording_figures(Path(tmp), 10)
+            await composite_figure(Path(tmp), args.composite_seconds)
+        await memory_figure(100)
     for kind, found in steps.items():
-        good = [step for step in found if step.loss <= 0.01 and step.frames_ok]
-        best = good[-1].subscribers if good else 0
-        print(f"relay {kind}: {best} forwarded streams at <1% loss (the largest step that held)")
+        best = largest_held(found)
+        held_count = best.subscribers if best else 0
+        print(f"relay {kind}: {held_count} forwarded streams at <1% loss (the largest step that held)")
+    if janus_steps:
+        held = [step for step in janus_steps if step.held]
+        print()
+        print("\n".join(side_by_side(largest_held(steps["video"]), held[-1] if held else None)))
+        if janus_steps[-1].held:
+            print(f"(Janus held every step up to --janus-max-streams={args.janus_max_streams}: its limit is higher)")
+    print(f"load average at the end: {' '.join(f'{value:.2f}' for value in os.getloadavg())}")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -275,6 +330,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--step-seconds", type=float, default=6.0)
     parser.add_argument("--max-subscribers", type=int, default=64)
     parser.add_argument("--composite-seconds", type=float, default=20.0)
+    parser.add_argument("--janus-max-streams", type=int, default=3200)
+    parser.add_argument("--janus-publishers", type=int, default=4)
+    parser.add_argument("--relay-only", action="store_true", help="skip recording, composite and memory")
+    parser.add_argument("--no-janus", action="store_true", help="skip Janus (it needs Debian's janus)")
     asyncio.run(run(parser.parse_args(argv)))
 
 

@@ -12,6 +12,8 @@ cd "$(dirname "$0")"
 umask 077
 
 SECRETS=(SECRET_KEY POSTGRES_PASSWORD TURN_SHARED_SECRET GRAFANA_ADMIN_PASSWORD)
+# Janus (janus1, janus2 and the app): the API secret, the VideoRoom admin key, the Admin API secret.
+SECRETS+=(JANUS_API_SECRET JANUS_ADMIN_KEY JANUS_ADMIN_SECRET)
 
 die() {
   echo "setup.sh: $*" >&2
