@@ -176,7 +176,7 @@ async def relay_step(kind: str, subscribers: int, seconds: float) -> RelayStep:
 
 async def relay_capacity(kind: str, seconds: float, most: int) -> list[RelayStep]:
     steps: list[RelayStep] = []
-    count = 2
+    count = 1
     while count <= most:
         step = await relay_step(kind, count, seconds)
         steps.append(step)
@@ -269,8 +269,14 @@ def largest_held(steps: list[RelayStep]) -> RelayStep | None:
     return good[-1] if good else None
 
 
-def side_by_side(aiortc: RelayStep | None, janus: JanusStep | None) -> list[str]:
-    """The comparison table: each relay's largest held step, its CPU, streams per core, ratio."""
+def side_by_side(aiortc_steps: list[RelayStep], janus_steps: list[JanusStep]) -> list[str]:
+    """The comparison table: each relay's largest held step and its CPU per stream, streams per
+    core, ratios. When no step held, CPU comes from the first step (marked *)."""
+    aiortc = largest_held(aiortc_steps)
+    janus_held = [step for step in janus_steps if step.held]
+    janus = janus_held[-1] if janus_held else None
+    aiortc_cpu = (aiortc or aiortc_steps[0]).cpu_per_stream_ms if aiortc_steps else None
+    janus_cpu = (janus or janus_steps[0]).cpu_per_stream_ms if janus_steps else None
     rows = [f"{'video, forwarded streams':38s} {'aiortc worker':>14s} {'Janus':>10s} {'Janus vs aiortc':>16s}"]
 
     def row(name: str, mine: float | None, theirs: float | None, fmt: str, lower_is_better: bool = False) -> None:
@@ -278,22 +284,21 @@ def side_by_side(aiortc: RelayStep | None, janus: JanusStep | None) -> list[str]
             ratio = f"{mine / theirs:.0f}x less" if lower_is_better else f"{theirs / mine:.0f}x"
         else:
             ratio = "-"
-        left = format(mine, fmt) if mine is not None else "-"
-        right = format(theirs, fmt) if theirs is not None else "-"
+        left = format(mine, fmt) + ("" if aiortc else "*") if mine is not None else "-"
+        right = format(theirs, fmt) + ("" if janus else "*") if theirs is not None else "-"
         rows.append(f"{name:38s} {left:>14s} {right:>10s} {ratio:>16s}")
 
+    held = (aiortc.subscribers if aiortc else 0, janus.streams if janus else 0)
+    rows.append(f"{'largest step held (<1% loss, fps kept)':38s} {held[0]:>14d} {held[1]:>10d}")
+    row("CPU per forwarded stream (ms/s)", aiortc_cpu, janus_cpu, ".3f", lower_is_better=True)
     row(
-        "largest step held (<1% loss, fps kept)",
-        aiortc.subscribers if aiortc else None,
-        janus.streams if janus else None,
-        "d",
+        "forwarded streams per core",
+        1000 / aiortc_cpu if aiortc_cpu else None,
+        1000 / janus_cpu if janus_cpu else None,
+        ".0f",
     )
-    cpu_aiortc = aiortc.cpu_per_stream_ms if aiortc else None
-    cpu_janus = janus.cpu_per_stream_ms if janus else None
-    row("CPU per forwarded stream (ms/s)", cpu_aiortc, cpu_janus, ".3f", lower_is_better=True)
-    per_core_aiortc = 1000 / aiortc.cpu_per_stream_ms if aiortc else None
-    per_core_janus = 1000 / janus.cpu_per_stream_ms if janus else None
-    row("forwarded streams per core", per_core_aiortc, per_core_janus, ".0f")
+    if not (aiortc and janus):
+        rows.append("* no step held: CPU from the smallest step")
     return rows
 
 
@@ -317,9 +322,8 @@ async def run(args: argparse.Namespace) -> None:
         held_count = best.subscribers if best else 0
         print(f"relay {kind}: {held_count} forwarded streams at <1% loss (the largest step that held)")
     if janus_steps:
-        held = [step for step in janus_steps if step.held]
         print()
-        print("\n".join(side_by_side(largest_held(steps["video"]), held[-1] if held else None)))
+        print("\n".join(side_by_side(steps["video"], janus_steps)))
         if janus_steps[-1].held:
             print(f"(Janus held every step up to --janus-max-streams={args.janus_max_streams}: its limit is higher)")
     print(f"load average at the end: {' '.join(f'{value:.2f}' for value in os.getloadavg())}")

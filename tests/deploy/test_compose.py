@@ -5,16 +5,22 @@ setup.sh makes .env and a certificate once and never overwrites them; Debian's
 .env and refuses it without; the services expose only what they should.
 """
 
+import json
+import os
 import re
 import shutil
+import signal
 import stat
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
+from websockets.sync.client import connect
+from websockets.typing import Subprotocol
 
 from tests.deploy.conftest import DEPLOY, load_yaml, require, run
-from tests.live_server import ROOT
+from tests.live_server import ROOT, free_port, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -323,10 +329,58 @@ def test_compose_refuses_to_start_janus_without_a_generated_secret(deploy_copy: 
     assert "setup.sh" in done.stderr
 
 
-def test_janus_image_renders_the_shipped_configuration_at_start():
-    entrypoint = (DEPLOY / "janus" / "entrypoint.sh").read_text()
-    dockerfile = (DEPLOY / "janus" / "Dockerfile").read_text()
-    assert "render.sh" in entrypoint and "exec janus -C" in entrypoint
-    for name in ("janus.jcfg", "janus.plugin.videoroom.jcfg", "janus.transport.websockets.jcfg", "render.sh"):
-        assert name in dockerfile, f"the image ships deploy/janus/{name}"
-    assert re.search(r"(?m)^USER janus$", dockerfile), "Janus does not run as root"
+def test_compose_janus_environment_starts_debian_janus_through_the_image_entrypoint(
+    services: dict[str, Any], tmp_path: Path
+):
+    """deploy/janus/entrypoint.sh with janus1's environment from compose (test port, a
+    temporary folder): Janus runs, binds its API to this host's own address only, and
+    refuses a request without the API secret that compose gave it."""
+    require("janus", "hostname")
+    port = free_port()
+    environment = {key: str(value) for key, value in services["janus1"]["environment"].items()}
+    environment |= {"JANUS_WS_PORT": str(port), "JANUS_CONFIG_DIR": str(tmp_path / "config")}
+    address = run(["hostname", "-i"]).stdout.split()[0]
+    url = f"ws://{address}:{port}"
+    with (tmp_path / "janus.log").open("wb") as log:
+        janus = subprocess.Popen(
+            [DEPLOY / "janus" / "entrypoint.sh"],
+            env={"PATH": os.environ["PATH"], **environment},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        wait_for(lambda: janus_answers(url, janus), timeout=30, what="janus started by entrypoint.sh")
+        listening = run(["ss", "-H", "-ltnp"]).stdout.splitlines()
+        assert [line.split()[3] for line in listening if f"pid={janus.pid}," in line] == [f"{address}:{port}"]
+        health = run(
+            [DEPLOY / "janus" / "healthcheck.sh"], env={"PATH": os.environ["PATH"], "JANUS_WS_PORT": str(port)}
+        )
+        assert health.returncode == 0, health.stderr
+
+        refused = janus_request(url, {"janus": "create", "transaction": "no-secret"})
+        created = janus_request(
+            url, {"janus": "create", "transaction": "secret", "apisecret": environment["JANUS_API_SECRET"]}
+        )
+    finally:
+        os.killpg(janus.pid, signal.SIGTERM)
+        janus.wait(10)
+    assert refused["janus"] == "error" and refused["error"]["code"] == 403, refused
+    assert created["janus"] == "success", created
+    rendered = (tmp_path / "config" / "janus.jcfg").read_text()
+    assert environment["JANUS_RTP_PORT_RANGE"] in rendered
+    assert 'server_name = "janus1"' in rendered
+
+
+def janus_request(url: str, message: dict[str, Any]) -> Any:
+    with connect(url, subprotocols=[Subprotocol("janus-protocol")], open_timeout=5) as ws:
+        ws.send(json.dumps(message))
+        return json.loads(ws.recv(timeout=5))
+
+
+def janus_answers(url: str, janus: subprocess.Popen[bytes]) -> bool:
+    assert janus.poll() is None, f"entrypoint.sh exited with {janus.returncode}"
+    try:
+        return bool(janus_request(url, {"janus": "info", "transaction": "ready"})["janus"] == "server_info")
+    except (OSError, TimeoutError):
+        return False
