@@ -22,8 +22,10 @@ input, e.g. starved of CPU by the rest of the machine).
 
 What an `rtp_forward` does not do that a browser subscriber does: ICE and DTLS, RTCP feedback
 (NACK retransmissions, PLI, REMB/TWCC). Janus's per-packet work (copy, header rewrite, SRTP
-protect, one `sendto`) is the same, so read the figure as an upper bound for WebRTC
-subscribers, by a small factor (docs/performance-media.md).
+protect, one `sendto`) is the same. To size that difference, `webrtc_calibration` first
+subscribes a few real WebRTC peers (aiortc, with their decoders stopped once connected: they
+only decrypt, count and send RTCP) and reports Janus's CPU per WebRTC-forwarded stream beside
+the `rtp_forward` one.
 """
 
 from __future__ import annotations
@@ -44,8 +46,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sfu import videoroom
-from sfu.janus_client import Handle, JanusConnection, JsonDict
+from sfu.janus_client import Handle, JanusConnection, JsonDict, Session
 from sfu.tests.janus_server import JanusServer
+from sfu.tests.test_videoroom_media import JanusPeer
 
 FPS = 30
 # Janus's remote publishers take RTP for m-line `mindex` on SSRC BASE + mindex * STEP
@@ -192,6 +195,32 @@ def step_figures(
 
 
 @dataclass
+class WebRtcCalibration:
+    subscribers: int
+    baseline_cores: float  # Janus with its publishers only
+    cpu_per_stream_ms: float  # Janus's extra CPU per WebRTC subscriber stream
+    loss: float
+
+
+def stop_decoding(peer: JanusPeer) -> None:
+    """Stop aiortc's decoder threads: the receivers still decrypt, count and send RTCP.
+    aiortc has no public switch for this (its receiver always decodes), hence the private call."""
+    for transceiver in peer.pc.getTransceivers():
+        transceiver.receiver._RTCRtpReceiver__stop_decoder()  # type: ignore[attr-defined]
+
+
+async def received_and_lost(peers: list[JanusPeer]) -> tuple[int, int]:
+    received = lost = 0
+    for peer in peers:
+        for transceiver in peer.pc.getTransceivers():
+            for report in (await transceiver.receiver.getStats()).values():
+                if report.type == "inbound-rtp":
+                    received += report.packetsReceived
+                    lost += max(0, report.packetsLost)
+    return received, lost
+
+
+@dataclass
 class Publisher:
     id: int
     port: int
@@ -286,6 +315,45 @@ class JanusBench:
         loss, min_fps = step_figures(before, after, self.ssrcs, wall)
         return JanusStep(count, loss, 1000 * cpu / wall / count, cpu / wall, min_fps, counter_drops, janus_drops)
 
+    async def webrtc_calibration(
+        self, session: Session, subscribers: int, seconds: float, janus_pid: int
+    ) -> WebRtcCalibration:
+        """Janus's CPU with its publishers alone, then with `subscribers` WebRTC subscribers
+        (one feed each): the difference per subscriber stream."""
+        await asyncio.sleep(1.0)
+        cpu, wall = process_cpu_seconds(janus_pid), time.monotonic()
+        await asyncio.sleep(seconds)
+        baseline = (process_cpu_seconds(janus_pid) - cpu) / (time.monotonic() - wall)
+        peers: list[JanusPeer] = []
+        try:
+            for index in range(subscribers):
+                peer = JanusPeer(await session.attach(videoroom.PLUGIN))
+                peers.append(peer)
+                feed = self.publishers[index % len(self.publishers)].id
+                await peer.answer(await videoroom.subscribe(peer.handle, self.access, [feed]))
+                await peer.wait_for_event("webrtcup", timeout=30)
+            deadline = time.monotonic() + 30
+            for peer in peers:
+                while (await received_and_lost([peer]))[0] == 0:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError("a WebRTC subscriber received nothing from Janus in 30 s")
+                    await asyncio.sleep(0.1)
+            for peer in peers:
+                stop_decoding(peer)
+            await asyncio.sleep(1.0)
+            before, cpu, wall = await received_and_lost(peers), process_cpu_seconds(janus_pid), time.monotonic()
+            await asyncio.sleep(seconds)
+            after, cpu = await received_and_lost(peers), process_cpu_seconds(janus_pid) - cpu
+            wall = time.monotonic() - wall
+        finally:
+            for peer in peers:
+                await peer.close()
+                with contextlib.suppress(Exception):
+                    await peer.handle.detach()
+        received, lost = after[0] - before[0], after[1] - before[1]
+        extra = cpu / wall - baseline
+        return WebRtcCalibration(subscribers, baseline, 1000 * extra / subscribers, lost / max(1, received + lost))
+
     def stop(self) -> None:
         for publisher in self.publishers:
             with contextlib.suppress(ProcessLookupError):
@@ -306,12 +374,21 @@ def running_janus(workdir: Path) -> Iterator[JanusServer]:
 
 
 async def janus_capacity(
-    workdir: Path, *, seconds: float, most: int, first: int = 50, publishers: int = 4, clip_seconds: float = 4.0
-) -> list[JanusStep]:
-    """Step the number of forwarded video streams up (by half from `first`, at most `most`)
-    until one fails; the steps, the last one the failing one (or the last at most `most`)."""
+    workdir: Path,
+    *,
+    seconds: float,
+    most: int,
+    first: int = 50,
+    publishers: int = 4,
+    clip_seconds: float = 4.0,
+    webrtc_subscribers: int = 8,
+) -> tuple[WebRtcCalibration | None, list[JanusStep]]:
+    """The WebRTC calibration (unless `webrtc_subscribers` is 0), then the number of forwarded
+    video streams stepped up (by half from `first`, at most `most`) until one fails; the
+    steps, the last one the failing one (or the last at most `most`)."""
     clip = make_clip(workdir / "clip.webm", clip_seconds)
     steps: list[JanusStep] = []
+    calibration = None
     with running_janus(workdir) as server:
         assert server.process is not None
         connection = JanusConnection(server.url, server.api_secret)
@@ -325,6 +402,14 @@ async def janus_capacity(
             bench = JanusBench(handle, access, server.admin_key, counter)
             for _ in range(publishers):
                 await bench.add_publisher(clip)
+            if webrtc_subscribers:
+                calibration = await bench.webrtc_calibration(session, webrtc_subscribers, seconds, server.process.pid)
+                print(
+                    f"  janus video: {webrtc_subscribers} WebRTC subscribers (aiortc, not decoding)  "
+                    f"loss {calibration.loss:6.2%}  Janus CPU/stream {calibration.cpu_per_stream_ms:6.3f} ms/s "
+                    f"above its {calibration.baseline_cores:4.2f} cores with the publishers alone",
+                    flush=True,
+                )
             count = first
             while count <= most:
                 step = await bench.step(count, seconds, server.process.pid)
@@ -344,4 +429,4 @@ async def janus_capacity(
                 bench.stop()
             counter.close()
             await connection.close()
-    return steps
+    return calibration, steps

@@ -43,7 +43,7 @@ from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSess
 from aiortc.mediastreams import AudioStreamTrack, MediaStreamError, VideoStreamTrack  # noqa: E402
 from django.conf import settings  # noqa: E402
 
-from bench.janus_media import JanusStep, janus_capacity  # noqa: E402
+from bench.janus_media import JanusStep, WebRtcCalibration, janus_capacity  # noqa: E402
 from mediaworker import compositor  # noqa: E402
 from mediaworker.relay import RelaySession  # noqa: E402
 from mediaworker.writer import TrackWriter  # noqa: E402
@@ -307,10 +307,15 @@ async def run(args: argparse.Namespace) -> None:
     print(f"load average at the start: {' '.join(f'{value:.2f}' for value in os.getloadavg())}")
     steps = {kind: await relay_capacity(kind, args.step_seconds, args.max_subscribers) for kind in ("audio", "video")}
     janus_steps: list[JanusStep] = []
+    calibration: WebRtcCalibration | None = None
     if not args.no_janus:
         with tempfile.TemporaryDirectory() as tmp:
-            janus_steps = await janus_capacity(
-                Path(tmp), seconds=args.step_seconds, most=args.janus_max_streams, publishers=args.janus_publishers
+            calibration, janus_steps = await janus_capacity(
+                Path(tmp),
+                seconds=args.step_seconds,
+                most=args.janus_max_streams,
+                publishers=args.janus_publishers,
+                webrtc_subscribers=args.janus_webrtc_subscribers,
             )
     if not args.relay_only:
         with tempfile.TemporaryDirectory() as tmp:
@@ -324,6 +329,11 @@ async def run(args: argparse.Namespace) -> None:
     if janus_steps:
         print()
         print("\n".join(side_by_side(steps["video"], janus_steps)))
+        if calibration is not None:
+            print(
+                f"Janus CPU per WebRTC subscriber stream ({calibration.subscribers} aiortc peers, not decoding): "
+                f"{calibration.cpu_per_stream_ms:.3f} ms/s, loss {calibration.loss:.2%}"
+            )
         if janus_steps[-1].held:
             print(f"(Janus held every step up to --janus-max-streams={args.janus_max_streams}: its limit is higher)")
     print(f"load average at the end: {' '.join(f'{value:.2f}' for value in os.getloadavg())}")
@@ -336,6 +346,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--composite-seconds", type=float, default=20.0)
     parser.add_argument("--janus-max-streams", type=int, default=3200)
     parser.add_argument("--janus-publishers", type=int, default=4)
+    parser.add_argument("--janus-webrtc-subscribers", type=int, default=8, help="for the calibration; 0 skips it")
     parser.add_argument("--relay-only", action="store_true", help="skip recording, composite and memory")
     parser.add_argument("--no-janus", action="store_true", help="skip Janus (it needs Debian's janus)")
     asyncio.run(run(parser.parse_args(argv)))
