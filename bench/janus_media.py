@@ -319,7 +319,9 @@ class JanusBench:
         self, session: Session, subscribers: int, seconds: float, janus_pid: int
     ) -> WebRtcCalibration:
         """Janus's CPU with its publishers alone, then with `subscribers` WebRTC subscribers
-        (one feed each): the difference per subscriber stream."""
+        (one feed each): the difference per subscriber stream. /proc counts CPU in 10 ms
+        ticks, so each window is 3 times `seconds` to read a few subscribers' share closely."""
+        seconds *= 3
         await asyncio.sleep(1.0)
         cpu, wall = process_cpu_seconds(janus_pid), time.monotonic()
         await asyncio.sleep(seconds)
