@@ -1,6 +1,6 @@
 """`python -m bench.media`: what one media worker process carries on this machine (a tool, not a test).
 
-Everything runs in this one process on 127.0.0.1, bounded to a few minutes:
+Everything runs on 127.0.0.1 (the aiortc parts in this one process), bounded to a few minutes:
 
 - relay: one aiortc publisher (audio, or video) and N aiortc subscribers joined to a real
   `RelaySession`; N grows until a subscriber loses more than 1% of packets or a step misses its
@@ -14,12 +14,14 @@ Everything runs in this one process on 127.0.0.1, bounded to a few minutes:
 - memory: RSS after 100 connect/close cycles of an aiortc peer pair, against the start.
 - Janus, side by side (`bench/janus_media.py`): Debian's janus from the shipped configuration,
   pre-encoded VP8 publishers and counting-only RTP subscribers (nothing decodes); forwarded video
-  streams step up until 1% loss or a lost frame rate. The last table puts the two relays' figures
-  next to each other: streams per core = 1000 ms / CPU per forwarded stream, at the largest step
-  that held.
+  streams step up until 1% loss or a lost frame rate; before them, a few non-decoding aiortc
+  WebRTC subscribers give Janus's CPU per browser-like subscriber. The last table puts the two
+  relays' figures next to each other: streams per core = 1000 ms / CPU per forwarded stream, at
+  the largest step that held.
 
 Usage: `python -m bench.media [--step-seconds 6] [--max-subscribers 64] [--composite-seconds 20]
-[--janus-max-streams 3200] [--janus-publishers 4] [--relay-only] [--no-janus]`
+[--janus-max-streams 3200] [--janus-publishers 4] [--janus-webrtc-subscribers 8] [--relay-only]
+[--no-janus]`
 """
 
 import argparse
