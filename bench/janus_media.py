@@ -319,9 +319,7 @@ class JanusBench:
         self, session: Session, subscribers: int, seconds: float, janus_pid: int
     ) -> WebRtcCalibration:
         """Janus's CPU with its publishers alone, then with `subscribers` WebRTC subscribers
-        (one feed each): the difference per subscriber stream. /proc counts CPU in 10 ms
-        ticks, so each window is 3 times `seconds` to read a few subscribers' share closely."""
-        seconds *= 3
+        (one feed each), each over `seconds`: the difference per subscriber stream."""
         await asyncio.sleep(1.0)
         cpu, wall = process_cpu_seconds(janus_pid), time.monotonic()
         await asyncio.sleep(seconds)
@@ -384,10 +382,13 @@ async def janus_capacity(
     publishers: int = 4,
     clip_seconds: float = 4.0,
     webrtc_subscribers: int = 8,
+    calibration_seconds: float | None = None,
 ) -> tuple[WebRtcCalibration | None, list[JanusStep]]:
     """The WebRTC calibration (unless `webrtc_subscribers` is 0), then the number of forwarded
     video streams stepped up (by half from `first`, at most `most`) until one fails; the
-    steps, the last one the failing one (or the last at most `most`)."""
+    steps, the last one the failing one (or the last at most `most`). /proc counts CPU in
+    10 ms ticks, so the calibration's windows default to 3 times `seconds`, to read a few
+    subscribers' share closely."""
     clip = make_clip(workdir / "clip.webm", clip_seconds)
     steps: list[JanusStep] = []
     calibration = None
@@ -405,7 +406,9 @@ async def janus_capacity(
             for _ in range(publishers):
                 await bench.add_publisher(clip)
             if webrtc_subscribers:
-                calibration = await bench.webrtc_calibration(session, webrtc_subscribers, seconds, server.process.pid)
+                calibration = await bench.webrtc_calibration(
+                    session, webrtc_subscribers, calibration_seconds or 3 * seconds, server.process.pid
+                )
                 print(
                     f"  janus video: {webrtc_subscribers} WebRTC subscribers (aiortc, not decoding)  "
                     f"loss {calibration.loss:6.2%}  Janus CPU/stream {calibration.cpu_per_stream_ms:6.3f} ms/s "

@@ -52,7 +52,7 @@ def test_a_stream_that_never_arrived_counts_as_no_frames():
 @pytest.mark.slow
 async def test_janus_forwards_a_pre_encoded_clip_to_counting_subscribers_at_its_frame_rate(tmp_path):
     calibration, steps = await janus_capacity(
-        tmp_path, seconds=2, most=8, first=4, publishers=2, clip_seconds=1, webrtc_subscribers=2
+        tmp_path, seconds=2, most=8, first=4, publishers=2, clip_seconds=1, webrtc_subscribers=2, calibration_seconds=1
     )
 
     assert calibration is not None and calibration.loss == 0, calibration
