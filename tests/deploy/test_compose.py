@@ -384,3 +384,19 @@ def janus_answers(url: str, janus: subprocess.Popen[bytes]) -> bool:
         return bool(janus_request(url, {"janus": "info", "transaction": "ready"})["janus"] == "server_info")
     except (OSError, TimeoutError):
         return False
+
+
+def test_janus_runs_unprivileged_as_the_user_that_owns_the_shared_media_volume(services: dict[str, Any]):
+    """Janus writes a room's recordings into the media volume the app reads and writes."""
+
+    def user_id(dockerfile: Path) -> str:
+        found = re.search(r"useradd [^\n]*--uid (\d+)", dockerfile.read_text())
+        assert found, f"{dockerfile} creates no user with a fixed id"
+        return found.group(1)
+
+    janus_image = DEPLOY / "janus" / "Dockerfile"
+    assert user_id(janus_image) == user_id(ROOT / "Dockerfile") != "0"
+    assert re.search(r"(?m)^USER app$", janus_image.read_text()), "Janus does not run as root"
+    for name in JANUS:
+        # docker-compose 1.x prints volumes as `source:target:mode` strings.
+        assert "media:/data/media:rw" in services[name]["volumes"], name
