@@ -2,6 +2,10 @@
 (browsers insert it with textContent; Django templates autoescape)."""
 
 import unicodedata
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
 
 from chat.models import MAX_MESSAGE_LENGTH, ChatMessage
 from rooms.models import Room
@@ -29,3 +33,12 @@ def post_message(room_slug: str, author_id: int | None, author_name: str, text: 
         raise ChatRefused("chat_too_long", f"Chat messages are limited to {MAX_MESSAGE_LENGTH} characters.")
     room = Room.objects.only("pk").get(slug=room_slug)
     return ChatMessage.objects.create(room=room, author_id=author_id, author_name=author_name, text=cleaned)
+
+
+def purge_messages(days: int | None = None) -> int:
+    """Delete chat lines older than `days` (CHAT_RETENTION_DAYS; 0 keeps every line); how many."""
+    days = days if days is not None else int(settings.CHAT_RETENTION_DAYS)
+    if days <= 0:
+        return 0
+    deleted, _ = ChatMessage.objects.filter(created__lt=timezone.now() - timedelta(days=days)).delete()
+    return deleted
