@@ -349,7 +349,8 @@ def disconnect_room(slug: str, reason: str) -> None:
         return
     text = protocol.render_error("room_closed", reason)
     for group in (room_group(slug), waiting_key(slug)):  # those waiting to be let in too
-        async_to_sync(layer.group_send)(group, {"type": "room.closed", "text": text})
+        # `slug` for the media worker in the room's group: it stops recording and relaying at once.
+        async_to_sync(layer.group_send)(group, {"type": "room.closed", "text": text, "slug": slug})
 
 
 # `auto` rooms: mesh while small, relay above a threshold (rooms.selectors.active_mode) ------

@@ -193,3 +193,26 @@ async def test_one_owners_rooms_together_take_at_most_their_share(
     finally:
         for caller in (alice_call, bob_call, carol_call, mallory_call):
             await caller.hang_up()
+
+
+@pytest.mark.embedded_only  # aiortc media: as test_recording.py (tests/test_multiprocess_media.py with REDIS_URL)
+async def test_deleting_a_room_while_it_is_recorded_leaves_no_files_behind(
+    connect: Connect, alice: User, bob: User, audio_room: Room
+) -> None:
+    alice_call = Caller(await enter(connect, alice), video=False)
+    bob_call = Caller(await enter(connect, bob), video=False)
+    try:
+        await alice_call.browser.send({"type": "recording", "action": "start"})
+        await poll(lambda: tracks_written(2))
+        directory = selectors.recording_directory(await only_recording())
+        assert any(directory.iterdir())
+        worker = dispatch.embedded_worker()
+        assert worker is not None and "standup" in worker.sessions
+        await database_sync_to_async(room_services.delete_room)(audio_room)
+        await poll(partial(bob_call.got, type="error", code="room_closed"))
+        await poll(lambda: worker.sessions == {})  # told by the room's closing, not by people leaving
+    finally:
+        for call in (alice_call, bob_call):
+            await call.hang_up()
+    await worker.wait_background()  # the files were closed and no composite made
+    assert not directory.exists()
