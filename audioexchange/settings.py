@@ -208,6 +208,21 @@ RELAY_FALLBACK_BURST = env_int("RELAY_FALLBACK_BURST", 4, minimum=1)
 # Port of the separate `manage.py mediaworker` process's /metrics (0: none).
 MEDIAWORKER_METRICS_PORT = env_int("WORKER_METRICS_PORT", 9200)
 
+# Resource limits (docs/deploy.md "Resource limits").
+# A recording is stopped after this many seconds (the room is told why).
+RECORDING_MAX_SECONDS = env_int("RECORDING_MAX_SECONDS", 4 * 3600, minimum=1)
+# Recording does not start, and a running one stops, when less than this is free under MEDIA_ROOT.
+RECORDING_MIN_FREE_MB = env_int("RECORDING_MIN_FREE_MB", 1024)
+# Fractions of MEDIAWORKER_MAX_STREAMS one room, and the rooms of one owner together, may take.
+MEDIAWORKER_ROOM_SHARE = env_float("MEDIAWORKER_ROOM_SHARE", 0.75, minimum=0.01)
+MEDIAWORKER_OWNER_SHARE = env_float("MEDIAWORKER_OWNER_SHARE", 0.75, minimum=0.01)
+if MEDIAWORKER_ROOM_SHARE > 1 or MEDIAWORKER_OWNER_SHARE > 1:
+    raise ImproperlyConfigured("MEDIAWORKER_ROOM_SHARE and MEDIAWORKER_OWNER_SHARE are fractions: at most 1.")
+# Chat lines older than this many days are deleted (0: kept for ever).
+CHAT_RETENTION_DAYS = env_int("CHAT_RETENTION_DAYS", 30)
+# The media worker deletes recordings and chat past their retention this often (seconds).
+RETENTION_PURGE_INTERVAL_SECONDS = env_float("RETENTION_PURGE_INTERVAL_SECONDS", 86400.0, minimum=0.1)
+
 PROMETHEUS_EXPORT_MIGRATIONS = False
 
 LOGGING = {

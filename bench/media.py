@@ -147,7 +147,7 @@ async def relay_step(kind: str, subscribers: int, seconds: float) -> RelayStep:
         elif message["type"] == "offer":
             asyncio.get_running_loop().create_task(client.answer(session, message["sdp"]))
 
-    session = RelaySession("bench", audio_only=kind == "audio", send=send, capacity_left=lambda: 10**9)
+    session = RelaySession("bench", audio_only=kind == "audio", send=send, budget=lambda streams: None)
     publisher = clients["pub"] = BenchClient("pub", kind)
     await session.connect(publisher.peer)
     for index in range(subscribers):

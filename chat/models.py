@@ -21,3 +21,14 @@ class ChatMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.author_name}: {self.text[:40]}"
+
+
+class Meeting(models.Model):
+    """When a room's current meeting began: someone joined it while it was empty. A guest sees
+    only the chat written since (`selectors.recent_messages`), not earlier meetings'."""
+
+    room = models.OneToOneField(Room, on_delete=models.CASCADE, primary_key=True, related_name="meeting")
+    started = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.room} since {self.started:%Y-%m-%d %H:%M}"

@@ -2,15 +2,22 @@
 
 from typing import Any
 
-from chat.models import ChatMessage
+from django.db.models import Subquery
+
+from chat.models import ChatMessage, Meeting
 
 HISTORY_SIZE = 50
 
 
-def recent_messages(room_slug: str, limit: int = HISTORY_SIZE) -> list[dict[str, Any]]:
-    """The newest `limit` messages of the room, oldest first, as sent in `welcome.chat`."""
-    rows = ChatMessage.objects.filter(room__slug=room_slug).order_by("-created", "-pk")[:limit]
-    return [render(message) for message in reversed(list(rows))]
+def recent_messages(room_slug: str, limit: int = HISTORY_SIZE, this_meeting_only: bool = False) -> list[dict[str, Any]]:
+    """The newest `limit` messages of the room, oldest first, as sent in `welcome.chat`.
+
+    `this_meeting_only` (guests): only those written since the room's current meeting began."""
+    rows = ChatMessage.objects.filter(room__slug=room_slug)
+    if this_meeting_only:  # no meeting noted yet: nothing
+        rows = rows.filter(created__gte=Subquery(Meeting.objects.filter(room__slug=room_slug).values("started")[:1]))
+    newest = rows.order_by("-created", "-pk")[:limit]
+    return [render(message) for message in reversed(list(newest))]
 
 
 def render(message: ChatMessage) -> dict[str, Any]:

@@ -2,8 +2,12 @@
 (browsers insert it with textContent; Django templates autoescape)."""
 
 import unicodedata
+from datetime import timedelta
 
-from chat.models import MAX_MESSAGE_LENGTH, ChatMessage
+from django.conf import settings
+from django.utils import timezone
+
+from chat.models import MAX_MESSAGE_LENGTH, ChatMessage, Meeting
 from rooms.models import Room
 
 
@@ -29,3 +33,19 @@ def post_message(room_slug: str, author_id: int | None, author_name: str, text: 
         raise ChatRefused("chat_too_long", f"Chat messages are limited to {MAX_MESSAGE_LENGTH} characters.")
     room = Room.objects.only("pk").get(slug=room_slug)
     return ChatMessage.objects.create(room=room, author_id=author_id, author_name=author_name, text=cleaned)
+
+
+def start_meeting(room_slug: str) -> None:
+    """Someone joined room `room_slug` while it was empty: a new meeting begins now."""
+    room_id = Room.objects.filter(slug=room_slug).values_list("pk", flat=True).first()
+    if room_id is not None:
+        Meeting.objects.update_or_create(room_id=room_id, defaults={"started": timezone.now()})
+
+
+def purge_messages(days: int | None = None) -> int:
+    """Delete chat lines older than `days` (CHAT_RETENTION_DAYS; 0 keeps every line); how many."""
+    days = days if days is not None else int(settings.CHAT_RETENTION_DAYS)
+    if days <= 0:
+        return 0
+    deleted, _ = ChatMessage.objects.filter(created__lt=timezone.now() - timedelta(days=days)).delete()
+    return deleted

@@ -1,10 +1,8 @@
 from typing import Any
 
 from django.contrib import admin
-from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from mediaworker import services
 from mediaworker.models import Recording, RecordingTrack
 
 
@@ -24,13 +22,6 @@ class RecordingAdmin(admin.ModelAdmin):
     search_fields = ("room__slug", "room__name", "started_by__username")
     readonly_fields = ("directory", "file", "started", "ended", "duration", "size")
     inlines = [RecordingTrackInline]
-
-    def delete_model(self, request: HttpRequest, obj: Recording) -> None:
-        services.delete_recording(obj)
-
-    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Recording]) -> None:
-        for recording in queryset:
-            services.delete_recording(recording)
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

@@ -7,4 +7,7 @@ class MediaworkerConfig(AppConfig):
     verbose_name = "Media worker and recordings"
 
     def ready(self) -> None:
-        from mediaworker import metrics  # noqa: F401 - registers the metrics at start-up
+        from mediaworker import (
+            metrics,  # noqa: F401 - registers the metrics at start-up
+            signals,  # noqa: F401 - a deleted recording's files go with it
+        )

@@ -25,16 +25,18 @@ class WorkerUnavailable(Exception):
 
 
 class WorkerRefused(Exception):
-    """The worker cannot carry the recording; `message` says why, for the person who asked."""
+    """The worker cannot carry the recording; `message` says why, for the person who asked,
+    with its error `code`."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, code: str = "recording_unavailable") -> None:
         super().__init__(message)
         self.message = message
+        self.code = code
 
 
 _embedded: asyncio.Task[None] | None = None
 _embedded_worker: "media_worker.MediaWorker | None" = None
-_background: set[asyncio.Task[None]] = set()
+_background: set[asyncio.Task[bool]] = set()
 
 
 def embedded_worker() -> "media_worker.MediaWorker | None":
@@ -86,7 +88,7 @@ async def start_worker(slug: str, recording_id: int) -> None:
     except TimeoutError:
         raise WorkerUnavailable(slug) from None
     if answer.get("refusal"):
-        raise WorkerRefused(str(answer["refusal"]))
+        raise WorkerRefused(str(answer["refusal"]), str(answer.get("code") or "recording_unavailable"))
 
 
 async def ensure_relay(slug: str, audio_only: bool) -> None:

@@ -20,6 +20,7 @@ from aiortc import MediaStreamTrack
 from channels.db import database_sync_to_async
 
 from mediaworker import selectors, services
+from mediaworker.capacity import Budget
 from mediaworker.models import Recording
 from mediaworker.peer import BrowserPeer
 from mediaworker.relay import RelaySession
@@ -41,7 +42,7 @@ class RoomSession:
         slug: str,
         recording: Recording,
         send: Sender,
-        capacity_left: Callable[[], int],
+        budget: Budget,
         later: Callable[[Any], None],
     ) -> None:
         self.slug = slug
@@ -54,7 +55,7 @@ class RoomSession:
         self.relay: RelaySession | None = None
         self.channels: dict[str, str] = {}
         self._send_text = send
-        self._capacity_left = capacity_left
+        self._budget = budget
         self._later = later
         self._file_numbers = itertools.count()
         self._finishing: set[asyncio.Task[None]] = set()  # connections and files being closed
@@ -73,8 +74,11 @@ class RoomSession:
         while relayed, nothing: the relay's uploads are recorded as they arrive."""
         if self.relay is not None or peer.peer_id in self.peers:
             return
-        if len(self.kinds) > self._capacity_left():
-            log.warning("room %s: not recording %s, worker at MEDIAWORKER_MAX_STREAMS", self.slug, peer.peer_id)
+        short = self._budget(len(self.kinds))
+        if short is not None:
+            log.warning(
+                "room %s: not recording %s, at the %s's limit (%d)", self.slug, peer.peer_id, short.scope, short.limit
+            )
             return
         browser = BrowserPeer(
             peer.peer_id,

@@ -33,8 +33,8 @@ from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamError
 from av.frame import Frame
 from av.packet import Packet
-from django.conf import settings
 
+from mediaworker.capacity import Budget, pair_refusal, relay_refusal
 from mediaworker.peer import parse_candidate
 from signaling import protocol
 from signaling.presence import Peer
@@ -160,7 +160,7 @@ class RelaySession:
         slug: str,
         audio_only: bool,
         send: Sender,
-        capacity_left: Callable[[], int],
+        budget: Budget,
         pairs_only: bool = False,
     ) -> None:
         self.slug = slug
@@ -170,7 +170,7 @@ class RelaySession:
         # The pairs relayed in a mesh room (their direct connection failed); None: everyone to everyone.
         self.pairs: set[frozenset[str]] | None = set() if pairs_only else None
         self._send_text = send
-        self._capacity_left = capacity_left
+        self._budget = budget
         self._background: set[asyncio.Task[None]] = set()
         # While the room is recorded: each upload is also written (a copy from `self.relay`).
         self.recorder: UploadRecorder | None = None
@@ -214,11 +214,12 @@ class RelaySession:
         A mesh room's fallback connects people only through `add_pair`."""
         if peer.peer_id in self.links or self.pairs is not None:
             return
-        if self.cost_of_joining() > self._capacity_left():
-            limit = settings.MEDIAWORKER_MAX_STREAMS
-            log.warning("relay %s: refusing %s, worker at MEDIAWORKER_MAX_STREAMS", self.slug, peer.peer_id)
-            message = f"The media relay is full ({limit} streams): nobody can see or hear you here. Try again later."
-            await self._send_text(peer.channel_name, protocol.render_error("relay_full", message))
+        short = self._budget(self.cost_of_joining())
+        if short is not None:
+            log.warning(
+                "relay %s: refusing %s, at the %s's limit (%d)", self.slug, peer.peer_id, short.scope, short.limit
+            )
+            await self._send_text(peer.channel_name, protocol.render_error(*relay_refusal(short)))
             return
         await self.negotiate(self._open(peer))
 
@@ -249,19 +250,18 @@ class RelaySession:
         """Carry the media between `first` (who asked) and `second`, whose direct connection failed.
 
         Each gets `relay-fallback` naming the other, then an offer (a new link, or a renegotiated
-        one); `first` gets `relay_full` instead when the worker cannot carry the pair."""
+        one); `first` gets `relay_full` (or the room's or owner's limit) instead when the worker
+        cannot carry the pair."""
         pair = frozenset((first.peer_id, second.peer_id))
         if self.pairs is None or pair in self.pairs or len(pair) != 2:
             return
         new = [peer for peer in (first, second) if peer.peer_id not in self.links]
-        if len(self.kinds) * (len(new) + 2) > self._capacity_left():
-            limit = settings.MEDIAWORKER_MAX_STREAMS
-            log.warning("relay %s: refusing pair %s, worker at MEDIAWORKER_MAX_STREAMS", self.slug, sorted(pair))
-            message = (
-                f"The direct connection to {second.name} failed, and the media relay is full ({limit} streams): "
-                "you may not see or hear each other. Try again later."
+        short = self._budget(len(self.kinds) * (len(new) + 2))
+        if short is not None:
+            log.warning(
+                "relay %s: refusing pair %s, at the %s's limit (%d)", self.slug, sorted(pair), short.scope, short.limit
             )
-            await self._send_text(first.channel_name, protocol.render_error("relay_full", message))
+            await self._send_text(first.channel_name, protocol.render_error(*pair_refusal(short, second.name)))
             return
         self.pairs.add(pair)
         log.info("relay %s: relaying the pair %s", self.slug, sorted(pair))

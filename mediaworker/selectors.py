@@ -1,5 +1,6 @@
 """Reads about recordings."""
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,19 @@ def recording_directory(recording: Recording) -> Path:
     return recordings_root() / recording.directory
 
 
+def free_disk_mb() -> int:
+    """Megabytes free on the filesystem recordings are written to (MEDIA_ROOT, or where it will be)."""
+    path = recordings_root()
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return shutil.disk_usage(path).free // (1024 * 1024)
+
+
+def disk_running_out() -> bool:
+    """True when less than RECORDING_MIN_FREE_MB is free for recordings."""
+    return free_disk_mb() < int(settings.RECORDING_MIN_FREE_MB)
+
+
 def active_recording(room: Room) -> Recording | None:
     return Recording.objects.filter(room=room, status=Recording.Status.RECORDING).first()
 
@@ -35,6 +49,12 @@ def room_recordings(room: Room) -> QuerySet[Recording]:
 def live_stream_count() -> int:
     """Tracks being written right now, by any worker (rows of a recording still going)."""
     return RecordingTrack.objects.filter(recording__status=Recording.Status.RECORDING, end_offset=None).count()
+
+
+def room_owner_id(slug: str) -> int | None:
+    """Whose room `slug` is (MEDIAWORKER_OWNER_SHARE counts an owner's rooms together)."""
+    owner: int | None = Room.objects.filter(slug=slug).values_list("owner_id", flat=True).first()
+    return owner
 
 
 def recording_for(user: Any, pk: int) -> Recording | None:

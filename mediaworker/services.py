@@ -6,7 +6,6 @@ commands call these; the worker runs `composite_recording` in a thread after a s
 
 import logging
 import secrets
-import shutil
 import subprocess
 from datetime import timedelta
 from pathlib import Path
@@ -16,6 +15,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import User
+from chat import services as chat_services
 from mediaworker import compositor, metrics, selectors
 from mediaworker.models import Recording, RecordingTrack
 from rooms.models import Room
@@ -25,11 +25,13 @@ COMPOSITE_TIMEOUT_SECONDS = 3600
 
 
 class RecordingRefused(Exception):
-    """The recording cannot start or stop; `message` says why, for the person who asked."""
+    """The recording cannot start or stop; `message` says why, for the person who asked, and
+    `code` is the `error` code the owner's page gets (docs/protocol.md, Recording)."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, code: str = "recording_unavailable") -> None:
         super().__init__(message)
         self.message = message
+        self.code = code
 
 
 def start_recording(room: Room, user: User | None, expected_streams: int) -> Recording:
@@ -37,6 +39,7 @@ def start_recording(room: Room, user: User | None, expected_streams: int) -> Rec
     if selectors.is_recording(room):
         raise RecordingRefused("This call is already being recorded.")
     check_capacity(selectors.live_stream_count(), expected_streams)
+    check_free_disk()
     try:
         with transaction.atomic():
             recording = Recording.objects.create(
@@ -58,12 +61,31 @@ def check_capacity(streams_now: int, expected_streams: int) -> None:
         )
 
 
+def check_free_disk() -> None:
+    """Refuse (`recording_disk_full`) when less than RECORDING_MIN_FREE_MB is free under MEDIA_ROOT."""
+    if selectors.disk_running_out():
+        raise RecordingRefused(DISK_FULL_SENTENCE, code="recording_disk_full")
+
+
+DISK_FULL_SENTENCE = (
+    "Recording is unavailable: the server is running out of disk space for recordings. "
+    "Ask an operator to free some, or delete old recordings."
+)
+
+
 def stop_recording(room: Room) -> Recording:
     """Close the running recording of `room`; its composite is made next, in the background."""
     recording = selectors.active_recording(room)
     if recording is None:
         raise RecordingRefused("This call is not being recorded.")
     return _close(recording, Recording.Status.PROCESSING)
+
+
+def end_recording(recording_id: int) -> None:
+    """The worker stops a recording itself (its time limit, the disk): closed now, as by the owner."""
+    recording = Recording.objects.filter(pk=recording_id, status=Recording.Status.RECORDING).first()
+    if recording is not None:
+        _close(recording, Recording.Status.PROCESSING)
 
 
 def fail_recording(recording: Recording, error: str) -> Recording:
@@ -130,9 +152,14 @@ def composite_recording(recording_id: int) -> Recording:
 
 
 def delete_recording(recording: Recording) -> None:
-    """Remove a recording's files and its row."""
-    shutil.rmtree(selectors.recording_directory(recording), ignore_errors=True)
+    """Remove a recording's row; its files follow once the transaction commits (`signals.py`)."""
     recording.delete()
+
+
+def purge_expired() -> tuple[int, int]:
+    """What the media worker runs daily: recordings past RECORDING_RETENTION_DAYS and chat lines
+    past CHAT_RETENTION_DAYS are deleted; how many of each."""
+    return purge_recordings(), chat_services.purge_messages()
 
 
 def purge_recordings(days: int | None = None) -> int:

@@ -13,6 +13,8 @@ process.
 import asyncio
 import json
 import logging
+import shutil
+import time
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -21,7 +23,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import connections
 
-from mediaworker import metrics, services
+from mediaworker import capacity, metrics, selectors, services
 from mediaworker.lease import get_leases
 from mediaworker.models import Recording
 from mediaworker.recorder import RoomSession
@@ -44,6 +46,8 @@ class MediaWorker:
         self.channel = ""
         self.sessions: dict[str, RoomSession] = {}
         self.relays: dict[str, RelaySession] = {}
+        self.owners: dict[str, int | None] = {}  # each room's owner, for MEDIAWORKER_OWNER_SHARE
+        self._watchdogs: dict[str, asyncio.Task[None]] = {}  # each recording's time and disk limits
         self._background: set[asyncio.Task[Any]] = set()
         metrics.WORKER_STREAMS.set_function(self.stream_count)
 
@@ -52,8 +56,19 @@ class MediaWorker:
         recorded = sum(session.stream_count() for session in self.sessions.values())
         return recorded + sum(relay.stream_count() for relay in self.relays.values())
 
-    def capacity_left(self) -> int:
-        return int(settings.MEDIAWORKER_MAX_STREAMS) - self.stream_count()
+    def room_streams(self, slug: str) -> int:
+        """Streams room `slug` costs this worker (its relay and its recording)."""
+        return sum(session.stream_count() for session in (self.sessions.get(slug), self.relays.get(slug)) if session)
+
+    def usage(self, slug: str) -> capacity.Usage:
+        """What this worker carries, in all, for room `slug`, and for the rooms of its owner."""
+        owner = self.owners.get(slug)
+        owned = sum(self.room_streams(room) for room, who in self.owners.items() if who == owner)
+        return capacity.Usage(self.stream_count(), self.room_streams(slug), owned if owner is not None else None)
+
+    def budget(self, slug: str) -> capacity.Budget:
+        """What room `slug`'s sessions ask before taking more streams (MEDIAWORKER_*_SHARE)."""
+        return lambda streams: capacity.shortfall(self.usage(slug), streams)
 
     def later(self, work: Any) -> None:
         """Run a coroutine in the background, keeping a reference until it ends."""
@@ -69,7 +84,9 @@ class MediaWorker:
         self.channel = await self.layer.new_channel("mediaworker.")
         log.info("media worker listening on %s and %s", CONTROL_CHANNEL, self.channel)
         try:
-            await asyncio.gather(self._listen(CONTROL_CHANNEL), self._listen(self.channel), self._renew_leases())
+            await asyncio.gather(
+                self._listen(CONTROL_CHANNEL), self._listen(self.channel), self._renew_leases(), self._purge_daily()
+            )
         finally:
             await asyncio.shield(self.shutdown())
 
@@ -93,6 +110,17 @@ class MediaWorker:
                 await get_leases().renew(slug, self.channel)
             for slug in [slug for slug, relay in self.relays.items() if relay.idle()]:
                 await self.stop_room(slug)  # its pairs were refused, or their links failed
+
+    async def _purge_daily(self) -> None:
+        """Retention without a scheduler: at start, then every RETENTION_PURGE_INTERVAL_SECONDS (a day),
+        recordings and chat lines past their retention are deleted (what `purgerecordings` does)."""
+        while True:
+            try:
+                recordings, lines = await database_sync_to_async(services.purge_expired)()
+                log.info("retention: deleted %d recording(s) and %d chat line(s)", recordings, lines)
+            except Exception:
+                log.exception("retention purge failed; trying again at the next interval")
+            await asyncio.sleep(settings.RETENTION_PURGE_INTERVAL_SECONDS)
 
     async def handle(self, event: dict[str, Any]) -> None:
         kind, slug = event.get("type"), event.get("slug", "")
@@ -154,22 +182,49 @@ class MediaWorker:
             await self._let_go_unless_served(slug)
             await self._reply(reply, "This recording was stopped before it started.")
             return
-        session = RoomSession(slug, recording, self._send_text, self.capacity_left, self.later)
+        self.owners.setdefault(slug, recording.room.owner_id)
+        session = RoomSession(slug, recording, self._send_text, self.budget(slug), self.later)
         relay = self.relays.get(slug)
         people = len(relay.links) if relay is not None else len(await get_presence().members(slug))
-        try:
-            services.check_capacity(self.stream_count(), session.expected_streams(people))
-        except services.RecordingRefused as refusal:
+        refusal = _recording_refusal(self.usage(slug), session.expected_streams(people))
+        if refusal is not None:
             await self._let_go_unless_served(slug)
-            await self._reply(reply, refusal.message)
+            await self._reply(reply, refusal.message, refusal.code)
             return
         self.sessions[slug] = session
+        self._watchdogs[slug] = asyncio.get_running_loop().create_task(self._watch(slug, session))
         log.info("recording room %s (recording %s)", slug, recording_id)
         if relay is not None:
             await session.use_relay(relay)
         else:
             await self._join_room(slug, session)
         await self._reply(reply, "")
+
+    async def _watch(self, slug: str, session: RoomSession) -> None:
+        """Stop the recording at RECORDING_MAX_SECONDS, or when the disk under MEDIA_ROOT runs
+        below RECORDING_MIN_FREE_MB (looked at every `DISK_CHECK_SECONDS`)."""
+        limit = float(settings.RECORDING_MAX_SECONDS)
+        while self.sessions.get(slug) is session:
+            left = session.started + limit - time.monotonic()
+            if left <= 0:
+                await self.end_recording(slug, "recording_time_limit", _time_limit_sentence(int(limit)))
+                return
+            if selectors.disk_running_out():
+                await self.end_recording(slug, "recording_disk_full", DISK_FULL_STOP)
+                return
+            await asyncio.sleep(min(DISK_CHECK_SECONDS, left))
+
+    async def end_recording(self, slug: str, reason: str, message: str) -> None:
+        """Stop room `slug`'s recording on the server's own account, as the owner's stop would
+        (files closed, then the composite), and tell the room why (`reason`, an error code)."""
+        session = self.sessions.get(slug)
+        if session is None:
+            return
+        log.warning("room %s: stopping recording %s (%s)", slug, session.recording_id, reason)
+        await database_sync_to_async(services.end_recording)(session.recording_id)
+        await self.stop_recording(slug)
+        text = protocol.render_recording_stopped(reason, message)
+        await signaling_services.group_send(slug, "room.recording", protocol.SERVER_PEER_ID, text)
 
     async def start_relay(self, slug: str, audio_only: bool) -> None:
         """Relay room `slug`'s media, unless this or another worker already does.
@@ -180,7 +235,8 @@ class MediaWorker:
             return
         if not await self._hold(slug):
             return
-        relay = self.relays[slug] = RelaySession(slug, audio_only, self._send_text, self.capacity_left)
+        await self._note_owner(slug)
+        relay = self.relays[slug] = RelaySession(slug, audio_only, self._send_text, self.budget(slug))
         log.info("relaying room %s", slug)
         recording = self.sessions.get(slug)
         if recording is not None:  # an `auto` room moving to the relay mid-recording
@@ -207,8 +263,9 @@ class MediaWorker:
                 if holder is not None and holder != self.channel:
                     await self.layer.send(holder, event)
                 return
+            await self._note_owner(slug)
             relay = self.relays[slug] = RelaySession(
-                slug, bool(event["audio_only"]), self._send_text, self.capacity_left, pairs_only=True
+                slug, bool(event["audio_only"]), self._send_text, self.budget(slug), pairs_only=True
             )
             log.info("relaying pairs of mesh room %s", slug)
             await self.layer.group_add(signaling_services.room_group(slug), self.channel)
@@ -220,9 +277,13 @@ class MediaWorker:
         """True if this worker holds room `slug`'s lease (already, or taken now)."""
         return slug in self.sessions or slug in self.relays or await get_leases().acquire(slug, self.channel)
 
-    async def _reply(self, reply: str | None, refusal: str) -> None:
+    async def _note_owner(self, slug: str) -> None:
+        if slug not in self.owners:
+            self.owners[slug] = await database_sync_to_async(selectors.room_owner_id)(slug)
+
+    async def _reply(self, reply: str | None, refusal: str, code: str = "") -> None:
         if reply:
-            await self.layer.send(reply, {"type": "worker.reply", "refusal": refusal})
+            await self.layer.send(reply, {"type": "worker.reply", "refusal": refusal, "code": code})
 
     async def _join_room(self, slug: str, session: RoomSession | RelaySession) -> None:
         # Into the group first, so nobody joining now is missed between the two steps.
@@ -241,6 +302,9 @@ class MediaWorker:
     async def stop_recording(self, slug: str) -> None:
         """Close the recording's files (the relay, if any, goes on); its composite is made in the background."""
         session = self.sessions.pop(slug, None)
+        watchdog = self._watchdogs.pop(slug, None)
+        if watchdog is not None and watchdog is not asyncio.current_task():
+            watchdog.cancel()
         if session is None:
             return
         session.detach()
@@ -249,7 +313,9 @@ class MediaWorker:
 
     async def _finish_recording(self, session: RoomSession) -> None:
         await session.stop()  # the files get what already arrived: a loaded writer lags behind
-        await composite_in_background(session.recording_id)
+        if not await composite_in_background(session.recording_id):
+            # Deleted while recording (with its room): what was written since goes too.
+            await sync_to_async(shutil.rmtree, thread_sensitive=False)(session.directory, True)
 
     async def stop_relay(self, slug: str) -> None:
         """Close the relay's links; a recording of the room goes on with a connection per browser."""
@@ -265,9 +331,43 @@ class MediaWorker:
     async def _let_go_unless_served(self, slug: str) -> None:
         if slug in self.sessions or slug in self.relays:
             return
+        self.owners.pop(slug, None)
         await self.layer.group_discard(signaling_services.room_group(slug), self.channel)
         await get_leases().release(slug, self.channel)
         log.info("stopped serving room %s", slug)
+
+
+DISK_CHECK_SECONDS = 2.0  # a statvfs call: cheap
+DISK_FULL_STOP = (
+    "Recording stopped: the server is running out of disk space. What was recorded until now is kept; "
+    "ask an operator to free some space before recording again."
+)
+
+
+def _time_limit_sentence(seconds: int) -> str:
+    hours, minutes = divmod(seconds // 60, 60)
+    if seconds % 60 or not seconds // 60:
+        length = f"{seconds} seconds"
+    elif minutes:
+        length = f"{hours} h {minutes} min" if hours else f"{minutes} minutes"
+    else:
+        length = f"{hours} hours" if hours != 1 else "1 hour"
+    return (
+        f"Recording stopped: it reached {length}, the longest a recording may last here. The owner can start a new one."
+    )
+
+
+def _recording_refusal(usage: capacity.Usage, streams: int) -> services.RecordingRefused | None:
+    """Why the worker cannot start a recording of `streams` more (its limits, the disk), or None."""
+    short = capacity.shortfall(usage, streams)
+    if short is not None:
+        code, message = capacity.recording_refusal(short)
+        return services.RecordingRefused(message, code)
+    try:
+        services.check_free_disk()
+    except services.RecordingRefused as refusal:
+        return refusal
+    return None
 
 
 RELAYED_PAIRS_REFUSAL = (
@@ -280,16 +380,21 @@ def _running_recording(recording_id: int) -> Recording | None:
     return Recording.objects.select_related("room").filter(pk=recording_id, status=Recording.Status.RECORDING).first()
 
 
-def _finish(recording_id: int) -> None:
+def _finish(recording_id: int) -> bool:
     try:
-        recording = Recording.objects.select_related("room").get(pk=recording_id)
+        recording = Recording.objects.select_related("room").filter(pk=recording_id).first()
+        if recording is None:
+            return False
         if recording.status == Recording.Status.RECORDING:
             services.stop_recording(recording.room)  # the room closed or emptied
         services.composite_recording(recording_id)
+        return True
     finally:
         connections.close_all()  # this thread's own; the test database must be droppable
 
 
-async def composite_in_background(recording_id: int) -> None:
-    """ffmpeg in a thread of its own: minutes of CPU must not hold the shared sync thread."""
-    await sync_to_async(_finish, thread_sensitive=False)(recording_id)
+async def composite_in_background(recording_id: int) -> bool:
+    """ffmpeg in a thread of its own: minutes of CPU must not hold the shared sync thread.
+    False if the recording was deleted meanwhile."""
+    result: bool = await sync_to_async(_finish, thread_sensitive=False)(recording_id)
+    return result

@@ -400,6 +400,12 @@ def render_recording(active: bool, by: str) -> str:
     return _dump({"type": "recording", "active": active, "by": by})
 
 
+def render_recording_stopped(reason: str, message: str) -> str:
+    """Everyone in the room: the server stopped the recording itself, `reason` (an error code) and
+    `message` saying why (its time limit, the disk running out)."""
+    return _dump({"type": "recording", "active": False, "by": "", "reason": reason, "message": message})
+
+
 def render_relay_tracks(upload: list[str], owners: dict[str, PeerId]) -> str:
     """Relay rooms, from `server` just before each offer: which transceivers (by `mid`) carry
     the browser's own media, and whose media each forwarded one carries, for the right tile."""

@@ -39,7 +39,7 @@ def _change_recording(slug: str, peer: Peer, action: str, participants: int) -> 
         else:
             recording = recording_services.stop_recording(room)
     except recording_services.RecordingRefused as refusal:
-        raise ProtocolError("recording_unavailable", refusal.message) from None
+        raise ProtocolError(refusal.code, refusal.message) from None
     return RecordingChange(recording_id=recording.pk, by=user.public_name)
 
 
@@ -70,9 +70,9 @@ async def control_recording(slug: str, peer: Peer, message: protocol.RecordingCo
             raise ProtocolError(
                 "recording_unavailable", "Recording is unavailable: no media worker is running. Ask an operator."
             ) from None
-        except worker_dispatch.WorkerRefused as refusal:  # at capacity, counting what it relays
+        except worker_dispatch.WorkerRefused as refusal:  # at capacity, counting what it relays; no disk
             await _worker_refused(change.recording_id)
-            raise ProtocolError("recording_unavailable", refusal.message) from None
+            raise ProtocolError(refusal.code, refusal.message) from None
     else:
         await worker_dispatch.stop_worker(slug, change.recording_id)
     text = protocol.render_recording(message.action == "start", change.by)

@@ -123,7 +123,7 @@ def _check_entry(scope: dict[str, Any], slug: str, knocked: bool) -> RoomTicket:
     moderator = moderation_selectors.is_moderator(who, room)
     identity = dataclasses.replace(identity, moderator=moderator)
     # The chat history comes in the same database hop as the room: joins are hop-bound.
-    history = chat_selectors.recent_messages(room.slug)
+    history = chat_selectors.recent_messages(room.slug, this_meeting_only=identity.guest is not None)
     must_knock = room.knock and not moderator and not knocked
     return RoomTicket(room.slug, room.max_participants, info, history, identity, must_knock)
 
@@ -156,6 +156,10 @@ async def admit_peer(
         ) from None
     if replaced is not None:
         await _retire(slug, replaced)
+    chat = ticket.chat
+    if not others and resumed_id is None:  # the room was empty: a new meeting begins
+        await _start_meeting(slug)
+        chat = chat if who.guest is None else []  # a guest sees no earlier meeting's chat
     states = await get_media_states().load(slug, [other.peer_id for other in others])
     active = await _mode_after_joining(slug, peer.peer_id, ticket.info, len(others))
     welcome = protocol.render_welcome(
@@ -163,7 +167,7 @@ async def admit_peer(
         {**ticket.info, "active_mode": active},
         [other.public() for other in others],
         ice_servers_for(who.ice_user),
-        ticket.chat,
+        chat,
         states,
         (resume.issue(slug, peer_id, who.key), settings.SIGNALING_RESUME_SECONDS, resumed_id is not None),
     )
@@ -179,6 +183,9 @@ async def admit_peer(
         mode=ticket.info["mode"],
         resumed=resumed_id is not None,
     )
+
+
+_start_meeting = database_sync_to_async(chat_services.start_meeting)
 
 
 REPLACED_TEXT = protocol.render_error(
@@ -342,7 +349,8 @@ def disconnect_room(slug: str, reason: str) -> None:
         return
     text = protocol.render_error("room_closed", reason)
     for group in (room_group(slug), waiting_key(slug)):  # those waiting to be let in too
-        async_to_sync(layer.group_send)(group, {"type": "room.closed", "text": text})
+        # `slug` for the media worker in the room's group: it stops recording and relaying at once.
+        async_to_sync(layer.group_send)(group, {"type": "room.closed", "text": text, "slug": slug})
 
 
 # `auto` rooms: mesh while small, relay above a threshold (rooms.selectors.active_mode) ------

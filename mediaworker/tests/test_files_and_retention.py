@@ -6,6 +6,7 @@ import subprocess
 import sys
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.management import call_command
@@ -21,6 +22,7 @@ from signaling import protocol
 KILLED_WRITER = """
 import asyncio, os, signal, sys
 from pathlib import Path
+from typing import Any
 from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
 from mediaworker.writer import TrackWriter
 
@@ -65,14 +67,15 @@ def make_recording(room: Room, user: User, days_ago: int) -> Recording:
 
 @pytest.mark.django_db
 def test_purge_deletes_recordings_past_retention_with_their_files(
-    settings: object, tmp_path: Path, room: Room, alice: User
+    settings: object, tmp_path: Path, room: Room, alice: User, django_capture_on_commit_callbacks: Any
 ) -> None:
     settings.MEDIA_ROOT = tmp_path  # type: ignore[attr-defined]
     settings.RECORDING_RETENTION_DAYS = 30  # type: ignore[attr-defined]
     old = make_recording(room, alice, days_ago=31)
     recent = make_recording(room, alice, days_ago=2)
 
-    call_command("purgerecordings", stdout=open(os.devnull, "w"))  # noqa: SIM115
+    with django_capture_on_commit_callbacks(execute=True):  # the files go once the deletion commits
+        call_command("purgerecordings", stdout=open(os.devnull, "w"))  # noqa: SIM115
 
     assert list(Recording.objects.all()) == [recent]
     assert not selectors.recording_directory(old).exists()

@@ -205,6 +205,7 @@ async def test_a_full_relay_refuses_newcomers_with_a_clear_message(
 ) -> None:
     # Alice costs 1 stream, Bob 1 + 2 (his upload, his copy to Alice, hers to him): 4 in all.
     settings.MEDIAWORKER_MAX_STREAMS = 4
+    settings.MEDIAWORKER_ROOM_SHARE = settings.MEDIAWORKER_OWNER_SHARE = 1.0  # the worker's own limit
     alice_call = RelayCaller(await enter(connect, alice), video=False)
     bob_call = RelayCaller(await enter(connect, bob), video=False)
     carol_call = RelayCaller(await enter(connect, carol), video=False)

@@ -145,6 +145,7 @@ async def test_relayed_and_recorded_streams_share_one_capacity(
 ) -> None:
     # Alice and Bob relayed: 2 uploads + 2 copies = 4. Recording them adds 2 files: 6 > 5.
     settings.MEDIAWORKER_MAX_STREAMS = 5
+    settings.MEDIAWORKER_ROOM_SHARE = settings.MEDIAWORKER_OWNER_SHARE = 1.0  # the worker's own limit
     alice_call = RelayCaller(await enter(connect, alice), video=False)
     bob_call = RelayCaller(await enter(connect, bob), video=False)
     carol_call: RelayCaller | None = None

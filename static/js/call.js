@@ -100,7 +100,7 @@ function joinCall(devicesPanel) {
   wireMedia(screen, mesh);
   wireMesh(screen, mesh);
   wireSignaling(screen, signaling, mesh);
-  wireRecording(recording, signaling, mesh);
+  wireRecording(recording, signaling, mesh, screen);
   wireChat(chat, signaling);
   wireModeration(screen, signaling, mesh);
   stopInCallMedia = wireInCallMedia(screen, signaling, mesh); // after wireSignaling: tiles exist by then
@@ -162,14 +162,15 @@ function wireSignaling(screen, signaling, mesh) {
   });
 }
 
-function wireRecording(recording, signaling, mesh) {
+function wireRecording(recording, signaling, mesh, screen) {
   signaling.on("welcome", (welcome) => recording.setActive(Boolean(welcome.room?.recording)));
-  signaling.on("recording", ({ active, by }) => {
+  signaling.on("recording", ({ active, by, message }) => {
     recording.setActive(active, by);
     if (!active) mesh.removePeer(SERVER_PEER_ID); // the worker closed its side
+    if (message) screen.showBanner(message); // the server stopped it (time limit, disk): why
   });
   signaling.on("error", ({ code }) => {
-    if (code === "forbidden" || code === "recording_unavailable") recording.enable();
+    if (code === "forbidden" || code.startsWith("recording_")) recording.enable();
   });
 }
 

@@ -1,4 +1,7 @@
-"""`manage.py purgerecordings [--days N]`: delete recordings older than the retention period."""
+"""`manage.py purgerecordings [--days N]`: delete recordings older than the retention period.
+
+The media worker already does this (and purges old chat) at start and every
+RETENTION_PURGE_INTERVAL_SECONDS; this command is for doing it by hand, or with other `--days`."""
 
 from argparse import ArgumentParser
 from typing import Any
