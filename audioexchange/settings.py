@@ -1,8 +1,8 @@
 """Settings for Audio Exchange, read from the environment (see .env.example).
 
 Every value has a default that works on a fresh machine: SQLite in the project,
-the in-memory channel layer, DEBUG on. Production values are checked: with
-DEBUG off, a missing or default SECRET_KEY is refused.
+the in-memory channel layer. DEBUG is off unless set, and with DEBUG off a missing
+or weak SECRET_KEY is refused (`make run` makes one; the tests set their own).
 """
 
 from pathlib import Path
@@ -15,14 +15,28 @@ from audioexchange.env import env_bool, env_float, env_int, env_list, env_str
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 _DEV_SECRET_KEY = "dev-insecure-key-change-me"  # noqa: S105 - only valid with DEBUG on
-DEBUG = env_bool("DEBUG", True)
-SECRET_KEY = env_str("SECRET_KEY", _DEV_SECRET_KEY)
-if not DEBUG and SECRET_KEY == _DEV_SECRET_KEY and not env_bool("ALLOW_DEV_SECRET_KEY", False):
+# A key shorter than this, or Django's generated placeholder, is not a real one (Django's
+# deploy check asks for 50; 32 random characters are already beyond guessing).
+_MIN_SECRET_KEY_LENGTH = 32
+DEBUG = env_bool("DEBUG", False)
+SECRET_KEY = env_str("SECRET_KEY", "")
+
+
+def _is_real_secret_key(key: str) -> bool:
+    return len(key) >= _MIN_SECRET_KEY_LENGTH and key != _DEV_SECRET_KEY and not key.startswith("django-insecure-")
+
+
+if not DEBUG and not _is_real_secret_key(SECRET_KEY) and not env_bool("ALLOW_DEV_SECRET_KEY", False):
     raise ImproperlyConfigured(
-        "SECRET_KEY must be set when DEBUG=0: generate one with "
-        "`python -c 'import secrets; print(secrets.token_urlsafe(50))'`."
+        f"Set the SECRET_KEY environment variable to a random value of at least {_MIN_SECRET_KEY_LENGTH} "
+        "characters (DEBUG is off): generate one with "
+        "`python -c 'import secrets; print(secrets.token_urlsafe(50))'`, or set DEBUG=1 on a development machine."
     )
+SECRET_KEY = SECRET_KEY or _DEV_SECRET_KEY
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
+# Pages whose scripts may open the signaling socket (its Origin header): host names match any
+# scheme and port (channels' OriginValidator), "https://call.example.org" only that origin.
+SIGNALING_ALLOWED_ORIGINS = env_list("SIGNALING_ALLOWED_ORIGINS", list(ALLOWED_HOSTS))
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
@@ -125,7 +139,10 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Behind nginx (deploy/): X-Forwarded-Proto says https, and daphne takes the client address from
+# X-Forwarded-For (scripts/web.sh). Without a proxy a client could send both headers itself.
+BEHIND_PROXY = env_bool("BEHIND_PROXY", False)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_PROXY else None
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
