@@ -225,6 +225,33 @@ RELAY_FALLBACK_BURST = env_int("RELAY_FALLBACK_BURST", 4, minimum=1)
 # Port of the separate `manage.py mediaworker` process's /metrics (0: none).
 MEDIAWORKER_METRICS_PORT = env_int("WORKER_METRICS_PORT", 9200)
 
+# --- Abuse limits on pages (docs/deploy.md "Security") -------------------------------------
+# Counters live in Django's cache: Redis with REDIS_URL, so a limit holds across every process;
+# otherwise this process's memory (one process, as without REDIS_URL everything is).
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "ax-cache",
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Wrong room passwords one client address (an IPv6 /64) may try per room in each window;
+# beyond them the room page answers 429 until the window ends, for the right password too.
+ROOM_PASSWORD_ATTEMPTS = env_int("ROOM_PASSWORD_ATTEMPTS", 10, minimum=1)
+ROOM_PASSWORD_WINDOW_SECONDS = env_int("ROOM_PASSWORD_WINDOW_SECONDS", 600, minimum=10)
+# New room passwords are at least this long.
+ROOM_PASSWORD_MIN_LENGTH = env_int("ROOM_PASSWORD_MIN_LENGTH", 8, minimum=1)
+# Sign-in form posts (/accounts/login/ and /admin/login/ together) per client address per minute.
+LOGIN_ATTEMPTS_PER_MINUTE = env_int("LOGIN_ATTEMPTS_PER_MINUTE", 10, minimum=1)
+# Rooms one person who is not staff may own.
+ROOMS_PER_USER = env_int("ROOMS_PER_USER", 20, minimum=1)
+# TURN credentials (in `welcome` and at /ice-servers/) one person gets per hour; past it,
+# `welcome` carries STUN only and /ice-servers/ answers 429 (docs/protocol.md).
+TURN_CREDENTIALS_PER_HOUR = env_int("TURN_CREDENTIALS_PER_HOUR", 60, minimum=1)
+
 PROMETHEUS_EXPORT_MIGRATIONS = False
 
 LOGGING = {

@@ -15,9 +15,10 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from accounts.models import User
+from audioexchange.throttle import wait_sentence
 from invites import services as invite_services
 from moderation import services as moderation_services
-from rooms import selectors, services
+from rooms import lockout, selectors, services
 from rooms.forms import RoomCreateForm, RoomEditForm, RoomPasswordForm, add_service_errors
 from rooms.models import Room
 
@@ -118,7 +119,7 @@ def room(request: HttpRequest, slug: str) -> HttpResponse:
     if guest is None and request.method == "POST":
         return _check_password(request, found)
     if guest is None and not services.has_access(request.session, request.user, found):
-        return _password_page(request, found, RoomPasswordForm())
+        return _ask_password(request, found)
     context = {
         "room": found,
         "can_manage": services.can_manage(who, found),
@@ -133,14 +134,34 @@ def _check_password(request: HttpRequest, room: Room) -> HttpResponse:
     form = RoomPasswordForm(request.POST)
     if not form.is_valid():
         return _password_page(request, room, form)
+    slot = lockout.take_attempt(request, room)
+    if isinstance(slot, int):
+        return _too_many_passwords(request, room, slot)
     if services.grant_access(request.session, room, form.cleaned_data["password"]):
+        lockout.give_back(slot)
         return _see_other(room.get_absolute_url())
     form.add_error("password", "Wrong password.")
     return _password_page(request, room, form, status=403)
 
 
+def _ask_password(request: HttpRequest, room: Room) -> HttpResponse:
+    if (wait := lockout.locked_out_for(request, room)) is not None:
+        return _too_many_passwords(request, room, wait)
+    return _password_page(request, room, RoomPasswordForm())
+
+
 def _password_page(request: HttpRequest, room: Room, form: RoomPasswordForm, status: int = 200) -> HttpResponse:
     return render(request, "rooms/room_password.html", {"room": room, "form": form}, status=status)
+
+
+def _too_many_passwords(request: HttpRequest, room: Room, seconds: int) -> HttpResponse:
+    message = (
+        f"Too many wrong passwords for “{room.name}” came from your network. "
+        f"Try again {wait_sentence(seconds)}, or ask its owner for the password or an invite link."
+    )
+    response = _refusal(request, "Too many attempts", message, status=429)
+    response["Retry-After"] = str(seconds)
+    return response
 
 
 @managers_only
