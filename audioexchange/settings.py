@@ -69,6 +69,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
@@ -251,6 +252,26 @@ ROOMS_PER_USER = env_int("ROOMS_PER_USER", 20, minimum=1)
 # TURN credentials (in `welcome` and at /ice-servers/) one person gets per hour; past it,
 # `welcome` carries STUN only and /ice-servers/ answers 429 (docs/protocol.md).
 TURN_CREDENTIALS_PER_HOUR = env_int("TURN_CREDENTIALS_PER_HOUR", 60, minimum=1)
+
+# Content-Security-Policy on every page (django-csp): scripts and styles only from our own
+# files, never inline; the signaling socket to this site ('self' covers ws:/wss: to it); camera
+# and microphone streams play through srcObject, which CSP does not restrict.
+_SELF, _NONE = "'self'", "'none'"
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [_SELF],
+        "script-src": [_SELF],
+        "style-src": [_SELF],
+        "img-src": [_SELF, "data:", "blob:"],
+        "media-src": [_SELF, "blob:", "mediastream:"],
+        "connect-src": [_SELF],
+        "font-src": [_SELF],
+        "object-src": [_NONE],
+        "base-uri": [_SELF],
+        "form-action": [_SELF],
+        "frame-ancestors": [_NONE],
+    }
+}
 
 PROMETHEUS_EXPORT_MIGRATIONS = False
 
