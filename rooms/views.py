@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
@@ -26,6 +27,7 @@ RoomView = Callable[[HttpRequest, Room], HttpResponse]
 SlugView = Callable[[HttpRequest, str], HttpResponse]
 
 _TRUE = {"1", "true", "on", "yes"}
+LOBBY_PAGE_SIZE = 20
 _FALSE = {"0", "false", "off", "no"}
 
 
@@ -86,9 +88,11 @@ def lobby(request: HttpRequest) -> HttpResponse:
         created = _create_room(request, form)
         if created is not None:
             return _see_other(created.get_absolute_url())
-    listings = selectors.room_listings()
-    managed = {listing.room.slug for listing in listings if services.can_manage(request.user, listing.room)}
-    context = {"listings": listings, "managed": managed, "form": form}
+    page = Paginator(selectors.room_listings(selectors.rooms_for(request.user)), LOBBY_PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    managed = {listing.room.slug for listing in page if services.can_manage(request.user, listing.room)}
+    context = {"listings": page.object_list, "page": page, "managed": managed, "form": form}
     return render(request, "rooms/lobby.html", context)
 
 
@@ -96,7 +100,7 @@ def _create_room(request: HttpRequest, form: RoomCreateForm) -> Room | None:
     if not form.is_valid():
         return None
     try:
-        room = services.create_room(owner=cast(User, request.user), **form.cleaned_data)
+        room = services.create_own_room(cast(User, request.user), **form.cleaned_data)
     except ValidationError as error:
         add_service_errors(form, error)
         return None
@@ -120,6 +124,7 @@ def room(request: HttpRequest, slug: str) -> HttpResponse:
         return _check_password(request, found)
     if guest is None and not services.has_access(request.session, request.user, found):
         return _ask_password(request, found)
+    services.remember_member(who, found)
     context = {
         "room": found,
         "can_manage": services.can_manage(who, found),
