@@ -25,8 +25,10 @@ class Usage:
         return self.count >= self.limit
 
 
-def usage(request: HttpRequest, group: str, limit: int, period: int, key: Any = "ip", *, count: bool) -> Usage:
+def usage(request: HttpRequest | None, group: str, limit: int, period: int, key: Any = "ip", *, count: bool) -> Usage:
     """The attempts of `request`'s client (`key`: django-ratelimit's, "ip" by default) in `group`.
+
+    `request` may be None with a callable `key` (a person's id, outside any HTTP request).
 
     `count` adds this request as one more attempt. A cache that does not answer counts as
     exhausted (the limit fails closed, for the rest of a minute).
