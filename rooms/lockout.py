@@ -26,7 +26,7 @@ def _client_address(request: HttpRequest) -> str:
 
 
 def _slot_keys(request: HttpRequest, room: Room) -> list[str]:
-    base = f"rooms.password:{room.pk}:{_client_address(request)}"
+    base = f"rooms.password:{room.pk}:{room.slug}:{_client_address(request)}"
     return [f"{base}:{slot}" for slot in range(settings.ROOM_PASSWORD_ATTEMPTS)]
 
 
