@@ -9,7 +9,7 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.shortcuts import render, resolve_url
 from django.utils.http import url_has_allowed_host_and_scheme
 
@@ -62,14 +62,14 @@ def profile(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/profile.html", {"form": form})
 
 
-def limit_sign_in_posts(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+def limit_sign_in_posts(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
     """Refuse (429) sign-in form posts past LOGIN_ATTEMPTS_PER_MINUTE per client address.
 
     /accounts/login/ and /admin/login/ count together: guessing through the other door gains nothing.
     """
 
     @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if request.method == "POST":
             tried = usage(request, "accounts.sign-in", settings.LOGIN_ATTEMPTS_PER_MINUTE, 60, count=True)
             if tried.count > tried.limit:

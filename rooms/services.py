@@ -91,14 +91,15 @@ def create_room(*, slug: str, **fields: Unpack[RoomFields]) -> Room:
     return room
 
 
-def create_own_room(owner: User, *, slug: str, **fields: Unpack[RoomFields]) -> Room:
-    """Create a room that `owner` asked for in the lobby: people who are not staff own at most
-    ROOMS_PER_USER rooms. Raises ValidationError (code `too_many_rooms`, or keyed by field)."""
+def create_own_room(creator: User, *, slug: str, **fields: Any) -> Room:
+    """Create a room that `creator` asked for in the lobby, owned by them (the fields of
+    `build_room`): people who are not staff own at most ROOMS_PER_USER rooms. Raises
+    ValidationError (code `too_many_rooms`, or keyed by field)."""
     with transaction.atomic():
-        # One creation at a time per owner, so two tabs cannot both take the last place.
-        User.objects.select_for_update().filter(pk=owner.pk).first()
-        check_room_quota(owner)
-        return create_room(slug=slug, owner=owner, **fields)
+        # One creation at a time per person, so two tabs cannot both take the last place.
+        User.objects.select_for_update().filter(pk=creator.pk).first()
+        check_room_quota(creator)
+        return create_room(slug=slug, owner=creator, **fields)
 
 
 def check_room_quota(owner: User) -> None:
