@@ -72,7 +72,7 @@ def limit_sign_in_posts(view: Callable[..., HttpResponseBase]) -> Callable[..., 
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if request.method == "POST":
             tried = usage(request, "accounts.sign-in", settings.LOGIN_ATTEMPTS_PER_MINUTE, 60, count=True)
-            if tried.count > tried.limit:
+            if tried.over:
                 return _too_many_sign_ins(request, tried.seconds_left)
         return view(request, *args, **kwargs)
 

@@ -20,9 +20,9 @@ class Usage:
     seconds_left: int
 
     @property
-    def exhausted(self) -> bool:
-        """Every allowed attempt is used: the next one is refused."""
-        return self.count >= self.limit
+    def over(self) -> bool:
+        """More attempts than allowed (counting this one when it was counted): refuse it."""
+        return self.count > self.limit
 
 
 def usage(request: HttpRequest | None, group: str, limit: int, period: int, key: Any = "ip", *, count: bool) -> Usage:
@@ -36,8 +36,8 @@ def usage(request: HttpRequest | None, group: str, limit: int, period: int, key:
     found = get_usage(request, group=group, key=key, rate=f"{limit}/{period}s", increment=count)
     if found is None:  # RATELIMIT_ENABLE = False
         return Usage(0, limit, 0)
-    if found["limit"] == 0:
-        return Usage(limit, limit, 60)
+    if found["limit"] == 0:  # the cache did not answer
+        return Usage(limit + 1, limit, 60)
     return Usage(int(found["count"]), limit, max(1, int(found["time_left"])))
 
 

@@ -10,6 +10,7 @@ is taken before the password is checked, so parallel requests cannot overshoot, 
 when the password was right.
 """
 
+import ipaddress
 import math
 import time
 
@@ -21,8 +22,15 @@ from rooms.models import Room
 
 
 def _client_address(request: HttpRequest) -> str:
-    # daphne sets REMOTE_ADDR from the socket, or from nginx's X-Forwarded-For with BEHIND_PROXY.
-    return str(request.META.get("REMOTE_ADDR") or "unknown")
+    """REMOTE_ADDR (daphne sets it from the socket, or from nginx's X-Forwarded-For with
+    BEHIND_PROXY), IPv6 by its /64: one home or host has a whole /64 to pick addresses from."""
+    address = str(request.META.get("REMOTE_ADDR") or "unknown")
+    if ":" not in address:
+        return address
+    try:
+        return str(ipaddress.ip_network(f"{address}/64", strict=False).network_address)
+    except ValueError:
+        return address
 
 
 def _slot_keys(request: HttpRequest, room: Room) -> list[str]:

@@ -39,7 +39,7 @@ def turn_refusal(user_key: str) -> str | None:
     issued = usage(
         None, "signaling.turn", settings.TURN_CREDENTIALS_PER_HOUR, 3600, key=lambda *_: user_key, count=True
     )
-    if issued.count <= issued.limit:
+    if not issued.over:
         return None
     return (
         "You have joined calls very often in the last hour, so this call gets no relay (TURN) server: "

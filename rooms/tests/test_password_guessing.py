@@ -106,3 +106,15 @@ def test_a_changed_room_password_must_be_long_enough(client: Client, alice: User
     assert "Use at least 8 characters" in response.content.decode()
     room.refresh_from_db()
     assert not room.has_password
+
+
+def test_hopping_addresses_inside_one_ipv6_64_does_not_reset_the_count(client: Client, alice: User, mallory: User):
+    """mallory's host has a whole /64: each guess from a new address in it counts the same."""
+    password_room(alice)
+    client.force_login(mallory)
+
+    statuses = [guess(client, f"guess-{n}", address=f"2001:db8:1:2::{n + 1:x}") for n in range(10)]
+
+    assert statuses == [403] * 10
+    assert guess(client, RIGHT, address="2001:db8:1:2:ffff::1") == 429
+    assert guess(client, RIGHT, address="2001:db8:1:3::1") == 303, "another /64 is someone else"
