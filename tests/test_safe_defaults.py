@@ -103,3 +103,19 @@ def test_signaling_origins_default_to_the_allowed_hosts_and_have_their_own_list(
         ALLOWED_HOSTS="call.example.org", SIGNALING_ALLOWED_ORIGINS="https://call.example.org"
     )
     assert own == "['https://call.example.org']"
+
+
+def test_make_run_keeps_one_private_key_across_runs(tmp_path):
+    """`make run` makes its SECRET_KEY once and reuses it, so logins survive a restart."""
+    key_file = tmp_path / "secret_key"
+    keys = []
+    for _ in range(2):
+        done = subprocess.run(
+            ["make", "-s", str(key_file), f"SECRET_KEY_FILE={key_file}"], cwd=ROOT, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr
+        keys.append(key_file.read_text().strip())
+
+    assert len(keys[0]) >= 50
+    assert keys[1] == keys[0], "the second run kept the first key"
+    assert oct(key_file.stat().st_mode & 0o777) == "0o600"

@@ -212,6 +212,17 @@ def test_login_posts_are_rate_limited_per_address(proxy: Proxy, client_tls: ssl.
     assert Session(proxy.https_url, client_tls).request("POST", "/accounts/signup/", {}).status != 429
 
 
+def test_admin_login_posts_are_rate_limited_like_the_accounts_login(proxy: Proxy, client_tls: ssl.SSLContext):
+    mallory = Session(proxy.https_url, client_tls, source_ip="127.0.0.5")
+    guesses = [
+        mallory.request("POST", "/admin/login/", {"username": "alice", "password": f"guess-{n}"}).status
+        for n in range(8)
+    ]
+
+    assert 429 not in guesses[:6], guesses
+    assert guesses[6:] == [429] * 2, guesses
+
+
 # --- WebSockets --------------------------------------------------------------------------
 
 
