@@ -283,3 +283,16 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.channels.server": {"level": "WARNING"}},
 }
+
+# Janus (sfu/): comma-separated ws:// URLs of Janus WebSocket APIs, the API secret sent on every
+# request, and the VideoRoom admin_key that creates rooms (deploy/janus). Empty: no Janus.
+JANUS_URLS = env_list("JANUS_URLS", [])
+JANUS_API_SECRET = env_str("JANUS_API_SECRET", "")
+JANUS_ADMIN_KEY = env_str("JANUS_ADMIN_KEY", "")
+if JANUS_URLS and not (JANUS_API_SECRET and JANUS_ADMIN_KEY):
+    raise ImproperlyConfigured(
+        "JANUS_URLS is set but JANUS_API_SECRET or JANUS_ADMIN_KEY is empty: set both to the values "
+        "deploy/janus/render.sh was given."
+    )
+if any(not url.startswith(("ws://", "wss://")) for url in JANUS_URLS):
+    raise ImproperlyConfigured("JANUS_URLS must be ws:// or wss:// URLs, e.g. ws://127.0.0.1:8188.")

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install what tests/deploy runs, from Debian's packages: coturn (turnserver), nginx,
-# prometheus (promtool), docker-compose (only `config`; no Docker engine is needed) and
-# openssl. Quiet and idempotent: does nothing when every program is present, and needs
+# prometheus (promtool), docker-compose (only `config`; no Docker engine is needed),
+# openssl, and Janus (janus; janus-tools for janus-pp-rec), which sfu/tests starts. Quiet and idempotent: does nothing when every program is present, and needs
 # root only when something is missing.
 #
 # The packages' own daemons are kept from starting (and stopped if they run anyway):
@@ -14,8 +14,10 @@ declare -A package_of=(
   [promtool]=prometheus
   [docker-compose]=docker-compose
   [openssl]=openssl
+  [janus]=janus
+  [janus-pp-rec]=janus-tools
 )
-daemons=(coturn nginx prometheus)
+daemons=(coturn nginx prometheus janus)
 
 missing=()
 for program in "${!package_of[@]}"; do
