@@ -28,5 +28,5 @@ USER app
 
 EXPOSE 8000
 # exec: daphne becomes the process that receives SIGTERM and drains sockets with 1001.
-# --proxy-headers trusts X-Forwarded-For: only nginx may reach this port (compose publishes none).
-CMD ["scripts/web.sh", "--proxy-headers"]
+# BEHIND_PROXY=1 (compose) trusts X-Forwarded-For: only nginx may reach this port (compose publishes none).
+CMD ["scripts/web.sh"]

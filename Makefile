@@ -7,6 +7,10 @@ HOST ?= 127.0.0.1
 # Tests use the real services: PostgreSQL and Redis on this machine (scripts/test-services.sh).
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+# `make run` signs sessions with a key made on its first run and kept here (git-ignored), so
+# logins survive restarts; an exported SECRET_KEY wins.
+SECRET_KEY_FILE ?= .secret_key
+RUN_ENV = SECRET_KEY="$${SECRET_KEY:-$$(cat $(SECRET_KEY_FILE))}"
 
 .PHONY: run test test-fast lint format services clean
 
@@ -16,12 +20,15 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(BIN)/python -m pip install -q -r requirements-dev.txt
 	touch $@
 
-run: $(BIN)/.installed
-	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py collectstatic --noinput -v0
-	$(BIN)/python manage.py createroom demo --name "Demo room" --exist-ok
-	@echo "Serving on http://$(HOST):$(PORT)/ (sign up there, or: $(BIN)/python manage.py createsuperuser)"
-	DAPHNE=$(BIN)/daphne HOST=$(HOST) PORT=$(PORT) scripts/web.sh
+$(SECRET_KEY_FILE):
+	umask 077 && $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))' > $@
+
+run: $(BIN)/.installed $(SECRET_KEY_FILE)
+	$(RUN_ENV) $(BIN)/python manage.py migrate --noinput
+	$(RUN_ENV) $(BIN)/python manage.py collectstatic --noinput -v0
+	$(RUN_ENV) $(BIN)/python manage.py createroom demo --name "Demo room" --exist-ok
+	@echo "Serving on http://$(HOST):$(PORT)/ (sign up there, or: SECRET_KEY=\$$(cat $(SECRET_KEY_FILE)) $(BIN)/python manage.py createsuperuser)"
+	$(RUN_ENV) DAPHNE=$(BIN)/daphne HOST=$(HOST) PORT=$(PORT) scripts/web.sh
 
 services:
 	bash scripts/test-services.sh

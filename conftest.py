@@ -48,9 +48,17 @@ def fresh_presence(settings: Any) -> Iterator[None]:
         redis.Redis.from_url(settings.REDIS_URL).flushdb()
     reset_presence()
     reset_media_states()
+    clear_counters()
     yield
     reset_presence()
     reset_media_states()
+
+
+def clear_counters() -> None:
+    """Rate-limit counts live in Django's cache (Redis, flushed above, or this process's memory)."""
+    from django.core.cache import cache
+
+    cache.clear()
 
 
 @pytest.fixture

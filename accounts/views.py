@@ -1,18 +1,22 @@
 """Account pages: sign up and profile. Log in and log out are Django's own views."""
 
-from typing import cast
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, cast
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.shortcuts import render, resolve_url
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from accounts import services
 from accounts.forms import ProfileForm, SignUpForm
 from accounts.models import User
+from audioexchange.throttle import usage, wait_sentence
 
 
 def _next_url(request: HttpRequest) -> str:
@@ -56,3 +60,31 @@ def profile(request: HttpRequest) -> HttpResponse:
             messages.success(request, f"Saved: others now see you as “{user.public_name}” (from your next call).")
             return HttpResponseRedirect(resolve_url("profile"), status=303)
     return render(request, "accounts/profile.html", {"form": form})
+
+
+def limit_sign_in_posts(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
+    """Refuse (429) sign-in form posts past LOGIN_ATTEMPTS_PER_MINUTE per client address.
+
+    /accounts/login/ and /admin/login/ count together: guessing through the other door gains nothing.
+    """
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if request.method == "POST":
+            tried = usage(request, "accounts.sign-in", settings.LOGIN_ATTEMPTS_PER_MINUTE, 60, count=True)
+            if tried.over:
+                return _too_many_sign_ins(request, tried.seconds_left)
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _too_many_sign_ins(request: HttpRequest, seconds: int) -> HttpResponse:
+    message = (
+        f"Too many sign-in attempts came from your network. Try again {wait_sentence(seconds)}; "
+        "if you forgot your password, ask an administrator to reset it."
+    )
+    context = {"title": "Too many attempts", "message": message}
+    response = render(request, "rooms/room_unavailable.html", context, status=429)
+    response["Retry-After"] = str(seconds)
+    return response

@@ -11,7 +11,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "audioexchange.settings")
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from channels.security.websocket import OriginValidator  # noqa: E402
+from django.conf import settings  # noqa: E402
 
 from signaling.auth import SessionAuthMiddlewareStack  # noqa: E402 - needs Django set up first
 from signaling.daphne_compat import (  # noqa: E402
@@ -28,6 +29,9 @@ queue_events_in_inboxes()
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(SessionAuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        # SIGNALING_ALLOWED_ORIGINS (default: ALLOWED_HOSTS): another site's page cannot use a visitor's cookie.
+        "websocket": OriginValidator(
+            SessionAuthMiddlewareStack(URLRouter(websocket_urlpatterns)), settings.SIGNALING_ALLOWED_ORIGINS
+        ),
     }
 )

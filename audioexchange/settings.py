@@ -1,8 +1,8 @@
 """Settings for Audio Exchange, read from the environment (see .env.example).
 
 Every value has a default that works on a fresh machine: SQLite in the project,
-the in-memory channel layer, DEBUG on. Production values are checked: with
-DEBUG off, a missing or default SECRET_KEY is refused.
+the in-memory channel layer. DEBUG is off unless set, and with DEBUG off a missing
+or weak SECRET_KEY is refused (`make run` makes one; the tests set their own).
 """
 
 from pathlib import Path
@@ -15,14 +15,28 @@ from audioexchange.env import env_bool, env_float, env_int, env_list, env_str
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 _DEV_SECRET_KEY = "dev-insecure-key-change-me"  # noqa: S105 - only valid with DEBUG on
-DEBUG = env_bool("DEBUG", True)
-SECRET_KEY = env_str("SECRET_KEY", _DEV_SECRET_KEY)
-if not DEBUG and SECRET_KEY == _DEV_SECRET_KEY and not env_bool("ALLOW_DEV_SECRET_KEY", False):
+# A key shorter than this, or Django's generated placeholder, is not a real one (Django's
+# deploy check asks for 50; 32 random characters are already beyond guessing).
+_MIN_SECRET_KEY_LENGTH = 32
+DEBUG = env_bool("DEBUG", False)
+SECRET_KEY = env_str("SECRET_KEY", "")
+
+
+def _is_real_secret_key(key: str) -> bool:
+    return len(key) >= _MIN_SECRET_KEY_LENGTH and key != _DEV_SECRET_KEY and not key.startswith("django-insecure-")
+
+
+if not DEBUG and not _is_real_secret_key(SECRET_KEY) and not env_bool("ALLOW_DEV_SECRET_KEY", False):
     raise ImproperlyConfigured(
-        "SECRET_KEY must be set when DEBUG=0: generate one with "
-        "`python -c 'import secrets; print(secrets.token_urlsafe(50))'`."
+        f"Set the SECRET_KEY environment variable to a random value of at least {_MIN_SECRET_KEY_LENGTH} "
+        "characters (DEBUG is off): generate one with "
+        "`python -c 'import secrets; print(secrets.token_urlsafe(50))'`, or set DEBUG=1 on a development machine."
     )
+SECRET_KEY = SECRET_KEY or _DEV_SECRET_KEY
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
+# Pages whose scripts may open the signaling socket (its Origin header): host names match any
+# scheme and port (channels' OriginValidator), "https://call.example.org" only that origin.
+SIGNALING_ALLOWED_ORIGINS = env_list("SIGNALING_ALLOWED_ORIGINS", list(ALLOWED_HOSTS))
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
@@ -55,6 +69,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
@@ -125,7 +140,10 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Behind nginx (deploy/): X-Forwarded-Proto says https, and daphne takes the client address from
+# X-Forwarded-For (scripts/web.sh). Without a proxy a client could send both headers itself.
+BEHIND_PROXY = env_bool("BEHIND_PROXY", False)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_PROXY else None
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
@@ -222,6 +240,52 @@ if MEDIAWORKER_ROOM_SHARE > 1 or MEDIAWORKER_OWNER_SHARE > 1:
 CHAT_RETENTION_DAYS = env_int("CHAT_RETENTION_DAYS", 30)
 # The media worker deletes recordings and chat past their retention this often (seconds).
 RETENTION_PURGE_INTERVAL_SECONDS = env_float("RETENTION_PURGE_INTERVAL_SECONDS", 86400.0, minimum=0.1)
+# --- Abuse limits on pages (docs/deploy.md "Security") -------------------------------------
+# Counters live in Django's cache: Redis with REDIS_URL, so a limit holds across every process;
+# otherwise this process's memory (one process, as without REDIS_URL everything is).
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "ax-cache",
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Wrong room passwords one client address (an IPv6 /64) may try per room in each window;
+# beyond them the room page answers 429 until the window ends, for the right password too.
+ROOM_PASSWORD_ATTEMPTS = env_int("ROOM_PASSWORD_ATTEMPTS", 10, minimum=1)
+ROOM_PASSWORD_WINDOW_SECONDS = env_int("ROOM_PASSWORD_WINDOW_SECONDS", 600, minimum=10)
+# New room passwords are at least this long.
+ROOM_PASSWORD_MIN_LENGTH = env_int("ROOM_PASSWORD_MIN_LENGTH", 8, minimum=1)
+# Sign-in form posts (/accounts/login/ and /admin/login/ together) per client address per minute.
+LOGIN_ATTEMPTS_PER_MINUTE = env_int("LOGIN_ATTEMPTS_PER_MINUTE", 10, minimum=1)
+# Rooms one person who is not staff may own.
+ROOMS_PER_USER = env_int("ROOMS_PER_USER", 20, minimum=1)
+# TURN credentials (in `welcome` and at /ice-servers/) one person gets per hour; past it,
+# `welcome` carries STUN only and /ice-servers/ answers 429 (docs/protocol.md).
+TURN_CREDENTIALS_PER_HOUR = env_int("TURN_CREDENTIALS_PER_HOUR", 60, minimum=1)
+
+# Content-Security-Policy on every page (django-csp): scripts and styles only from our own
+# files, never inline; the signaling socket to this site ('self' covers ws:/wss: to it); camera
+# and microphone streams play through srcObject, which CSP does not restrict.
+_SELF, _NONE = "'self'", "'none'"
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [_SELF],
+        "script-src": [_SELF],
+        "style-src": [_SELF],
+        "img-src": [_SELF, "data:", "blob:"],
+        "media-src": [_SELF, "blob:", "mediastream:"],
+        "connect-src": [_SELF],
+        "font-src": [_SELF],
+        "object-src": [_NONE],
+        "base-uri": [_SELF],
+        "form-action": [_SELF],
+        "frame-ancestors": [_NONE],
+    }
+}
 
 PROMETHEUS_EXPORT_MIGRATIONS = False
 

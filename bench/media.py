@@ -39,6 +39,8 @@ from typing import Any
 import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "audioexchange.settings")
+# A measuring tool on this machine, serving nothing: the development settings (and key) do.
+os.environ.setdefault("DEBUG", "1")
 django.setup()
 
 from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSessionDescription  # noqa: E402

@@ -83,6 +83,30 @@ generate_secrets() {
   done
 }
 
+# This host's own public addresses (TURN_EXTERNAL_IP's public part, DOMAIN's A and AAAA
+# records; loopback left out, coturn refuses it anyway), comma-separated.
+own_addresses() {
+  local external
+  external=$(value_of TURN_EXTERNAL_IP)
+  {
+    if [ -n "$external" ]; then echo "${external%%/*}"; fi
+    timeout 5 getent ahosts "$(value_of DOMAIN)" 2>/dev/null | awk '{ print $1 }' || true
+  } | grep -Ev '^(127\.|::1$|::ffff:127\.)' | sort -u | paste -sd, - || true
+}
+
+# coturn must not relay to this host itself: fill TURN_DENIED_PEER_IPS once, if it is empty.
+set_own_addresses() {
+  local found
+  [ -z "$(value_of TURN_DENIED_PEER_IPS)" ] || return 0
+  found=$(own_addresses)
+  if [ -n "$found" ]; then
+    set_value TURN_DENIED_PEER_IPS "$found"
+    echo "Set TURN_DENIED_PEER_IPS=$found (this host's public addresses; check them)."
+  else
+    echo "Could not find this host's public address: set TURN_DENIED_PEER_IPS in deploy/.env by hand." >&2
+  fi
+}
+
 # A self-signed certificate for DOMAIN, unless a certificate (any) is already there.
 create_certificate() {
   local domain=$1 san
@@ -106,6 +130,7 @@ main() {
   create_env
   set_domain "${1:-}"
   generate_secrets
+  set_own_addresses
   create_certificate "$(value_of DOMAIN)"
   # nginx's workers read Let's Encrypt's HTTP challenges from here.
   mkdir -p acme

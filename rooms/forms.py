@@ -25,13 +25,19 @@ def _capacity_field(**kwargs: Any) -> forms.IntegerField:
 
 
 def _password_field(label: str, help_text: str) -> forms.CharField:
+    """A new room password: optional, at least ROOM_PASSWORD_MIN_LENGTH characters when given."""
+    shortest = int(settings.ROOM_PASSWORD_MIN_LENGTH)
     return forms.CharField(
         label=label,
         required=False,
         strip=False,
+        min_length=shortest,
         max_length=128,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}, render_value=False),
         help_text=help_text,
+        error_messages={
+            "min_length": f"Use at least {shortest} characters: a short room password is quickly guessed.",
+        },
     )
 
 

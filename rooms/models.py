@@ -44,6 +44,9 @@ class Room(models.Model):
         related_name="moderated_rooms",
         help_text="People who may mute, remove and admit others, lock the room and end the meeting.",
     )
+    # People who got into the room's call page (password given, not locked out): the lobby lists
+    # a room to its owner, its moderators and these, never to everyone (issue 12).
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="joined_rooms", editable=False)
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.db.models import Q, QuerySet
 from django.urls import reverse
 
 from mediaworker import selectors as recording_selectors
@@ -30,6 +31,18 @@ def room_listings(rooms: Iterable[Room] | None = None) -> list[RoomListing]:
     counts = get_presence().counts(room.slug for room in found)
     listings = [RoomListing(room, counts.get(room.slug, 0)) for room in found]
     return sorted(listings, key=lambda item: (-item.participants, item.room.name.lower()))
+
+
+def rooms_for(viewer: Any) -> QuerySet[Room]:
+    """The rooms `viewer` may enter and so sees in the lobby: their own, those they moderate or
+    have been in; every room for staff; none for anonymous visitors."""
+    rooms = Room.objects.select_related("owner")
+    if not viewer.is_authenticated:
+        return rooms.none()
+    if viewer.is_staff:
+        return rooms.all()
+    mine = Q(owner=viewer) | Q(moderators=viewer) | Q(members=viewer)
+    return rooms.filter(pk__in=Room.objects.filter(mine).values("pk"))
 
 
 def participant_count(room: Room) -> int:

@@ -91,6 +91,35 @@ def create_room(*, slug: str, **fields: Unpack[RoomFields]) -> Room:
     return room
 
 
+def create_own_room(creator: User, *, slug: str, **fields: Any) -> Room:
+    """Create a room that `creator` asked for in the lobby, owned by them (the fields of
+    `build_room`): people who are not staff own at most ROOMS_PER_USER rooms. Raises
+    ValidationError (code `too_many_rooms`, or keyed by field)."""
+    with transaction.atomic():
+        # One creation at a time per person, so two tabs cannot both take the last place.
+        User.objects.select_for_update().filter(pk=creator.pk).first()
+        check_room_quota(creator)
+        return create_room(slug=slug, owner=creator, **fields)
+
+
+def check_room_quota(owner: User) -> None:
+    """Refuse a new room for someone who is not staff and already owns ROOMS_PER_USER rooms."""
+    limit = int(settings.ROOMS_PER_USER)
+    if owner.is_staff or Room.objects.filter(owner=owner).count() < limit:
+        return
+    raise ValidationError(
+        f"You already own {limit} rooms, the most one person may have. Delete one you no longer use "
+        "(from its Settings page), then create this one.",
+        code="too_many_rooms",
+    )
+
+
+def remember_member(user: Any, room: Room) -> None:
+    """`user` got into `room`'s call page: the lobby lists the room for them from now on."""
+    if user.is_authenticated and room.owner_id != user.pk:
+        room.members.add(user)
+
+
 def _slugs_to_create(slugs: Sequence[str], exist_ok: bool) -> list[str]:
     unique = list(dict.fromkeys(slugs))
     if not exist_ok:

@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
@@ -15,9 +16,10 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from accounts.models import User
+from audioexchange.throttle import wait_sentence
 from invites import services as invite_services
 from moderation import services as moderation_services
-from rooms import selectors, services
+from rooms import lockout, selectors, services
 from rooms.forms import RoomCreateForm, RoomEditForm, RoomPasswordForm, add_service_errors
 from rooms.models import Room
 
@@ -25,6 +27,7 @@ RoomView = Callable[[HttpRequest, Room], HttpResponse]
 SlugView = Callable[[HttpRequest, str], HttpResponse]
 
 _TRUE = {"1", "true", "on", "yes"}
+LOBBY_PAGE_SIZE = 20
 _FALSE = {"0", "false", "off", "no"}
 
 
@@ -85,9 +88,11 @@ def lobby(request: HttpRequest) -> HttpResponse:
         created = _create_room(request, form)
         if created is not None:
             return _see_other(created.get_absolute_url())
-    listings = selectors.room_listings()
-    managed = {listing.room.slug for listing in listings if services.can_manage(request.user, listing.room)}
-    context = {"listings": listings, "managed": managed, "form": form}
+    page = Paginator(selectors.room_listings(selectors.rooms_for(request.user)), LOBBY_PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    managed = {listing.room.slug for listing in page if services.can_manage(request.user, listing.room)}
+    context = {"listings": page.object_list, "page": page, "managed": managed, "form": form}
     return render(request, "rooms/lobby.html", context)
 
 
@@ -95,7 +100,7 @@ def _create_room(request: HttpRequest, form: RoomCreateForm) -> Room | None:
     if not form.is_valid():
         return None
     try:
-        room = services.create_room(owner=cast(User, request.user), **form.cleaned_data)
+        room = services.create_own_room(cast(User, request.user), **form.cleaned_data)
     except ValidationError as error:
         add_service_errors(form, error)
         return None
@@ -118,7 +123,8 @@ def room(request: HttpRequest, slug: str) -> HttpResponse:
     if guest is None and request.method == "POST":
         return _check_password(request, found)
     if guest is None and not services.has_access(request.session, request.user, found):
-        return _password_page(request, found, RoomPasswordForm())
+        return _ask_password(request, found)
+    services.remember_member(who, found)
     context = {
         "room": found,
         "can_manage": services.can_manage(who, found),
@@ -133,14 +139,34 @@ def _check_password(request: HttpRequest, room: Room) -> HttpResponse:
     form = RoomPasswordForm(request.POST)
     if not form.is_valid():
         return _password_page(request, room, form)
+    slot = lockout.take_attempt(request, room)
+    if isinstance(slot, int):
+        return _too_many_passwords(request, room, slot)
     if services.grant_access(request.session, room, form.cleaned_data["password"]):
+        lockout.give_back(slot)
         return _see_other(room.get_absolute_url())
     form.add_error("password", "Wrong password.")
     return _password_page(request, room, form, status=403)
 
 
+def _ask_password(request: HttpRequest, room: Room) -> HttpResponse:
+    if (wait := lockout.locked_out_for(request, room)) is not None:
+        return _too_many_passwords(request, room, wait)
+    return _password_page(request, room, RoomPasswordForm())
+
+
 def _password_page(request: HttpRequest, room: Room, form: RoomPasswordForm, status: int = 200) -> HttpResponse:
     return render(request, "rooms/room_password.html", {"room": room, "form": form}, status=status)
+
+
+def _too_many_passwords(request: HttpRequest, room: Room, seconds: int) -> HttpResponse:
+    message = (
+        f"Too many wrong passwords for “{room.name}” came from your network. "
+        f"Try again {wait_sentence(seconds)}, or ask its owner for the password or an invite link."
+    )
+    response = _refusal(request, "Too many attempts", message, status=429)
+    response["Retry-After"] = str(seconds)
+    return response
 
 
 @managers_only

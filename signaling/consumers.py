@@ -112,6 +112,8 @@ class RoomConsumer(AsyncWebsocketConsumer):
         self.room_mode = admission.mode
         self.token_given_at = time.monotonic()
         await self.send(text_data=admission.welcome)
+        for notice in admission.notices:
+            await self.send(text_data=notice)
         if self.identity.moderator:
             await self._join_moderators()
         verb = "resumed in" if admission.resumed else "joined"

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis.exceptions
-from asgiref.sync import async_to_sync
+from asgiref.sync import async_to_sync, sync_to_async
 from channels.db import database_sync_to_async
 from channels.exceptions import ChannelFull
 from channels.layers import get_channel_layer
@@ -29,7 +29,7 @@ from rooms.models import Room, RoomMode
 from signaling import metrics, protocol, resume
 from signaling.auth import resolve_user
 from signaling.hub import hub
-from signaling.ice import ice_servers_for
+from signaling.ice import TURN_THROTTLED, ice_servers_for, turn_refusal
 from signaling.identity import Identity, identify
 from signaling.mediastate import get_media_states
 from signaling.moderation import waiting_key
@@ -83,6 +83,7 @@ class Admission:
     known: frozenset[str] = frozenset()
     mode: str = RoomMode.MESH  # the room's setting when this peer joined (`auto` rooms re-check on leaving)
     resumed: bool = False  # the peer came back under its earlier peer id (a resume token)
+    notices: tuple[str, ...] = ()  # rendered messages to send right after `welcome` (`turn_throttled`)
 
 
 class MustKnock(Exception):
@@ -162,11 +163,13 @@ async def admit_peer(
         chat = chat if who.guest is None else []  # a guest sees no earlier meeting's chat
     states = await get_media_states().load(slug, [other.peer_id for other in others])
     active = await _mode_after_joining(slug, peer.peer_id, ticket.info, len(others))
+    # Counting takes a cache (Redis) round trip: off the event loop, and only when TURN is offered.
+    turn_refused = await sync_to_async(turn_refusal)(who.ice_user) if settings.TURN_URLS else None
     welcome = protocol.render_welcome(
         peer.peer_id,
         {**ticket.info, "active_mode": active},
         [other.public() for other in others],
-        ice_servers_for(who.ice_user),
+        ice_servers_for(who.ice_user, with_turn=turn_refused is None),
         chat,
         states,
         (resume.issue(slug, peer_id, who.key), settings.SIGNALING_RESUME_SECONDS, resumed_id is not None),
@@ -182,6 +185,7 @@ async def admit_peer(
         known=known,
         mode=ticket.info["mode"],
         resumed=resumed_id is not None,
+        notices=() if turn_refused is None else (protocol.render_error(TURN_THROTTLED, turn_refused),),
     )
 
 

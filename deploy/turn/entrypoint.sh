@@ -8,6 +8,8 @@
 # Environment: TURN_SHARED_SECRET (required, the same value Django signs with),
 # TURN_REALM (optional, e.g. the site's domain), TURN_EXTERNAL_IP (optional,
 # `public-ip` or `public-ip/private-ip` when the host is behind 1:1 NAT),
+# TURN_DENIED_PEER_IPS (optional, comma-separated: this host's own public addresses, which
+# deploy/setup.sh finds; the relay then cannot reach services on them),
 # TURN_CONFIG and TURN_RUNTIME_CONFIG (paths, for tests).
 set -eu
 
@@ -26,10 +28,23 @@ case "$secret" in
     ;;
 esac
 
+denied=""
+for address in $(printf '%s' "${TURN_DENIED_PEER_IPS:-}" | tr ',' ' '); do
+  case "$address" in
+    *[!0-9A-Fa-f.:-]*)
+      echo "entrypoint: TURN_DENIED_PEER_IPS holds '$address', not an IP address or range" >&2
+      exit 64
+      ;;
+  esac
+  denied="${denied}denied-peer-ip=${address}
+"
+done
+
 umask 077
 {
   cat "$config"
   printf '\nstatic-auth-secret=%s\n' "$secret"
+  printf '%s' "$denied"
 } >"$runtime"
 unset TURN_SHARED_SECRET secret
 

@@ -9,17 +9,29 @@ from rooms.models import Room
 from rooms.tests.conftest import Seat
 
 
-def test_visitor_sees_rooms_with_live_counts_and_a_prompt_to_log_in(client: Client, room: Room, bob, carol, seat: Seat):
+def test_visitor_sees_a_prompt_to_log_in_and_no_rooms(client: Client, room: Room, bob, carol, seat: Seat):
     seat("standup", bob, carol)
 
     response = client.get("/")
 
     assert response.status_code == 200
     page = response.content.decode()
+    assert "Daily standup" not in page and "/rooms/standup/" not in page
+    assert reverse("signup") in page and reverse("login") in page
+    assert "to see your rooms" in page
+    assert 'name="slug"' not in page, "no create form for anonymous visitors"
+    assert list(response.context["listings"]) == []
+
+
+def test_owner_sees_rooms_with_live_counts(client: Client, room: Room, alice: User, bob, carol, seat: Seat):
+    seat("standup", bob, carol)
+    client.force_login(alice)
+
+    response = client.get("/")
+
+    page = response.content.decode()
     assert "Daily standup" in page
     assert "2 / 8" in page
-    assert reverse("signup") in page and reverse("login") in page
-    assert 'name="slug"' not in page, "no create form for anonymous visitors"
     assert response.context["listings"][0].participants == 2
 
 
@@ -29,6 +41,7 @@ def test_busy_rooms_come_first_and_badges_say_why_you_may_not_get_in(client: Cli
     secret = services.create_room(slug="secret", name="Secret", owner=alice, password="hush")
     services.set_locked(secret, True)
     seat("pair", alice, bob)
+    client.force_login(alice)
 
     response = client.get("/")
 
@@ -61,13 +74,13 @@ def test_bob_creates_a_room_and_lands_in_it(client: Client, bob: User):
 def test_a_room_created_with_a_password_stores_only_its_hash(client: Client, bob: User):
     client.force_login(bob)
 
-    client.post("/", {"slug": "private", "password": "s3cret!", "max_participants": 4, "audio_only": "on"})
+    client.post("/", {"slug": "private", "password": "s3cret!-long", "max_participants": 4, "audio_only": "on"})
 
     room = Room.objects.get(slug="private")
     assert room.name == "private", "the name defaults to the slug"
     assert room.audio_only
     assert room.has_password and "s3cret!" not in room.password_hash
-    assert room.check_password("s3cret!")
+    assert room.check_password("s3cret!-long")
 
 
 def test_a_taken_slug_is_a_form_error_not_a_crash(client: Client, room: Room, bob: User):
@@ -122,7 +135,10 @@ def test_the_create_form_needs_a_csrf_token(bob: User):
 
 def test_owners_see_a_settings_link_only_for_their_rooms(client: Client, room: Room, alice: User, mallory: User):
     client.force_login(mallory)
-    assert reverse("room-edit", args=["standup"]) not in client.get("/").content.decode()
+    client.get("/rooms/standup/")  # now a room mallory has been in
+    page = client.get("/").content.decode()
+    assert "/rooms/standup/" in page
+    assert reverse("room-edit", args=["standup"]) not in page
 
     client.force_login(alice)
     assert reverse("room-edit", args=["standup"]) in client.get("/").content.decode()

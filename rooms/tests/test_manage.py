@@ -28,13 +28,13 @@ def test_alice_renames_her_room_and_sets_a_password(client: Client, room: Room, 
 
     response = client.post(
         "/rooms/standup/edit/",
-        _edit_form(room, name="Standup (9am)", max_participants=4, audio_only="on", new_password="daily"),
+        _edit_form(room, name="Standup (9am)", max_participants=4, audio_only="on", new_password="daily-standup"),
     )
 
     assert response.status_code == 303
     room.refresh_from_db()
     assert (room.name, room.max_participants, room.audio_only, room.locked) == ("Standup (9am)", 4, True, False)
-    assert room.check_password("daily")
+    assert room.check_password("daily-standup")
     assert "everyone must enter the new one" in client.get(response["Location"]).content.decode()
 
 
@@ -52,7 +52,7 @@ def test_a_new_password_and_clearing_it_at_once_is_refused(client: Client, alice
     room = services.create_room(slug="secret", name="Secret", owner=alice, password="hush")
     client.force_login(alice)
 
-    response = client.post("/rooms/secret/edit/", _edit_form(room, clear_password="on", new_password="x"))
+    response = client.post("/rooms/secret/edit/", _edit_form(room, clear_password="on", new_password="x-long-enough"))
 
     assert response.status_code == 200
     assert "not both" in str(response.context["form"].non_field_errors())

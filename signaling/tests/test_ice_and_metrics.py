@@ -110,3 +110,42 @@ async def test_call_quality_reports_become_histograms_by_room_kind_never_by_pers
     assert 'audioexchange_call_rtt_seconds_bucket{le="0.05",path="relayed",room_kind="video"} 1.0' in body
     assert 'audioexchange_call_bitrate_kbps_count{direction="in",room_kind="video"} 1.0' in body
     assert "bob" not in body and "standup" not in body
+
+
+# TURN credentials are rationed per person (issue 12) -----------------------------------
+
+
+@override_settings(**TURN, TURN_CREDENTIALS_PER_HOUR=3)
+async def test_past_the_hourly_allowance_welcome_has_no_turn_and_says_why(
+    connect: Connect, mallory: User, bob: User, room: Room
+):
+    """mallory reconnects in a loop to mint TURN credentials: the fourth welcome has STUN only."""
+    for _ in range(3):
+        socket = await connect(mallory)
+        assert len((await socket.join())["ice_servers"]) == 2
+        await socket.ws.disconnect()
+
+    socket = await connect(mallory)
+    welcome = await socket.join()
+    assert welcome["ice_servers"] == [{"urls": TURN["STUN_URLS"]}], "no TURN credential"
+    notice = await socket.expect_error("turn_throttled")
+    assert "rejoin in" in notice["message"]
+    await socket.send({"type": "ping"})
+    assert (await socket.receive())["type"] == "pong", "the call goes on"
+
+    bob_ws = await connect(bob)
+    assert len((await bob_ws.join())["ice_servers"]) == 2, "bob has his own allowance"
+
+
+@override_settings(**TURN, TURN_CREDENTIALS_PER_HOUR=2)
+def test_the_ice_servers_endpoint_counts_with_welcome_and_refuses_with_a_code(client: Client, mallory: User):
+    client.force_login(mallory)
+    assert [client.get("/ice-servers/").status_code for _ in range(2)] == [200, 200]
+
+    response = client.get("/ice-servers/")
+
+    assert response.status_code == 429
+    body = response.json()
+    assert body["code"] == "turn_throttled"
+    assert "relay (TURN)" in body["message"]
+    assert body["ice_servers"] == [{"urls": TURN["STUN_URLS"]}]

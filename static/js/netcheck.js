@@ -114,11 +114,13 @@ export async function showNetworkCheck(element, iceServersUrl) {
   if (!element) return null;
   try {
     const response = await fetch(iceServersUrl, { credentials: 'same-origin', cache: 'no-store' });
-    if (!response.ok) throw new Error(`HTTP ${response.status}`);
-    const { ice_servers: iceServers } = await response.json();
+    const body = await response.json().catch(() => ({}));
+    // 429 `turn_throttled`: STUN servers only, and a sentence for the person.
+    if (!response.ok && !body.ice_servers) throw new Error(body.message || `HTTP ${response.status}`);
+    const { ice_servers: iceServers } = body;
     const result = await checkNetwork(iceServers);
     element.dataset.verdict = result.verdict;
-    element.textContent = `${VERDICT_TITLES[result.verdict]} ${result.advice}`;
+    element.textContent = `${VERDICT_TITLES[result.verdict]} ${result.advice}${body.message ? ` ${body.message}` : ''}`;
     return result;
   } catch (error) {
     element.dataset.verdict = 'unknown';

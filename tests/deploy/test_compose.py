@@ -400,3 +400,15 @@ def test_janus_runs_unprivileged_as_the_user_that_owns_the_shared_media_volume(s
     for name in JANUS:
         # docker-compose 1.x prints volumes as `source:target:mode` strings.
         assert "media:/data/media:rw" in services[name]["volumes"], name
+def test_setup_tells_coturn_the_hosts_own_public_address(deploy_copy: Path):
+    """The relay must not reach this host itself: setup.sh fills TURN_DENIED_PEER_IPS once."""
+    assert setup(deploy_copy, "localhost").returncode == 0
+    assert env_values(deploy_copy)["TURN_DENIED_PEER_IPS"] == "", "localhost has no public address"
+    env = deploy_copy / ".env"
+    env.write_text(env.read_text().replace("TURN_EXTERNAL_IP=\n", "TURN_EXTERNAL_IP=203.0.113.10/10.0.0.5\n"))
+
+    done = setup(deploy_copy)
+
+    assert done.returncode == 0, done.stderr
+    assert env_values(deploy_copy)["TURN_DENIED_PEER_IPS"] == "203.0.113.10"
+    assert "TURN_DENIED_PEER_IPS" in done.stdout

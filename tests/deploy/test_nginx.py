@@ -29,7 +29,8 @@ pytestmark = pytest.mark.slow
 REDIS_URL = "redis://127.0.0.1:6379/12"
 ROOMS = [f"nginx-{index}-{secrets.token_hex(3)}" for index in range(12)]
 SPLIT_ROOM = f"split-{secrets.token_hex(3)}"
-ALICE, BOB = Person("alice", "Alice A."), Person("bob", "Bob B.")
+ALICE, BOB, MALLORY = Person("alice", "Alice A."), Person("bob", "Bob B."), Person("mallory", "Mallory")
+VAULT, VAULT_PASSWORD = f"vault-{secrets.token_hex(3)}", "correct horse battery"
 
 
 @dataclass
@@ -82,11 +83,13 @@ def apps(live_database: PostgresDatabase, tmp_path_factory: pytest.TempPathFacto
     """Two app processes over one database and one Redis, with alice, bob and the rooms."""
     static_root = tmp_path_factory.mktemp("static")
     # Like the compose replicas: one SECRET_KEY, or a session signed by one is void on the other.
-    env = {"REDIS_URL": REDIS_URL, "SECRET_KEY": secrets.token_urlsafe(50)}
+    # BEHIND_PROXY: trust nginx's X-Forwarded-Proto and X-Forwarded-For, as compose does.
+    env = {"REDIS_URL": REDIS_URL, "SECRET_KEY": secrets.token_urlsafe(50), "BEHIND_PROXY": "1"}
     servers = [AppServer(live_database.url, static_root, env=env, name=f"app-{n}") for n in (1, 2)]
     servers[0].prepare()
-    servers[0].create_users([ALICE, BOB])
+    servers[0].create_users([ALICE, BOB, MALLORY])
     servers[0].manage("createroom", *ROOMS, SPLIT_ROOM, "--owner", "alice")
+    servers[0].manage("createroom", VAULT, "--owner", "alice", "--password", VAULT_PASSWORD)
     try:
         for server in servers:
             server.start()
@@ -209,6 +212,17 @@ def test_login_posts_are_rate_limited_per_address(proxy: Proxy, client_tls: ssl.
     assert Session(proxy.https_url, client_tls).request("POST", "/accounts/signup/", {}).status != 429
 
 
+def test_admin_login_posts_are_rate_limited_like_the_accounts_login(proxy: Proxy, client_tls: ssl.SSLContext):
+    mallory = Session(proxy.https_url, client_tls, source_ip="127.0.0.5")
+    guesses = [
+        mallory.request("POST", "/admin/login/", {"username": "alice", "password": f"guess-{n}"}).status
+        for n in range(8)
+    ]
+
+    assert 429 not in guesses[:6], guesses
+    assert guesses[6:] == [429] * 2, guesses
+
+
 # --- WebSockets --------------------------------------------------------------------------
 
 
@@ -301,3 +315,72 @@ def test_when_a_process_stops_its_rooms_move_to_the_other(proxy: Proxy, people: 
             socket.close()
         if not first.running:
             first.start()
+
+
+# --- Abuse limits (issue 12) ---------------------------------------------------------------
+
+
+def csrf_post(session: Session, path: str, form: dict[str, str], headers: dict[str, str] | None = None) -> int:
+    page = session.request("GET", path, extra_headers=headers)
+    match = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', page.body)
+    if match is None:
+        return page.status
+    return session.request("POST", path, {**form, "csrfmiddlewaretoken": match.group(1).decode()}, headers).status
+
+
+def test_a_forged_forwarded_for_does_not_reset_the_password_lockout(proxy: Proxy, client_tls: ssl.SSLContext):
+    """mallory claims a new address in X-Forwarded-For with each guess: nginx overwrites it, so
+    the app counts every guess against her real address and the eleventh is refused."""
+    mallory = Session(proxy.https_url, client_tls, source_ip="127.0.0.3")
+    mallory.log_in(MALLORY.username, MALLORY.password)
+
+    statuses = [
+        csrf_post(mallory, f"/rooms/{VAULT}/", {"password": f"guess-{n}"}, {"X-Forwarded-For": f"198.51.100.{n}"})
+        for n in range(10)
+    ]
+    right = csrf_post(mallory, f"/rooms/{VAULT}/", {"password": VAULT_PASSWORD}, {"X-Forwarded-For": "198.51.100.99"})
+
+    assert statuses == [403] * 10
+    assert right == 429
+
+
+def nginx_log(proxy: Proxy) -> str:
+    return proxy.daemon.log_path.read_text(errors="replace")
+
+
+def test_the_access_log_masks_invite_and_resume_tokens(proxy: Proxy, people: dict[str, Session]):
+    invite_token, resume_token = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
+    alice = people["alice"]
+    alice.request("GET", f"/i/{invite_token}/?from=mail")
+    socket = alice.websocket(f"/ws/rooms/{ROOMS[0]}/?resume={resume_token}&v=2")
+    socket.close()
+
+    def logged() -> bool:
+        return f"/ws/rooms/{ROOMS[0]}/?resume=[masked]&v=2" in nginx_log(proxy)
+
+    proxy.daemon.wait_until(logged, 5, "the socket's line in nginx's access log")
+    log = nginx_log(proxy)
+    assert invite_token not in log and resume_token not in log
+    assert '"GET /i/[masked]/?from=mail HTTP/1.1"' in log
+
+
+def handshake_status(session: Session, path: str) -> int:
+    try:
+        session.websocket(path).close()
+    except HandshakeRefused as refused:
+        return refused.status
+    return 101
+
+
+def test_a_handshake_flood_is_cut_off_by_nginx_and_others_still_join(proxy: Proxy, people: dict[str, Session]):
+    """mallory's script opens sockets as fast as it can from 127.0.0.4; alice, from her own
+    address, still gets her `welcome`."""
+    flooder = Session(proxy.https_url, people["alice"].tls, source_ip="127.0.0.4")
+    statuses = [handshake_status(flooder, f"/ws/rooms/{ROOMS[1]}/") for _ in range(90)]
+
+    refused_by_nginx = statuses.count(429)
+    assert refused_by_nginx >= 20, statuses
+    assert statuses.index(429) >= 50, "the burst of 50 passes"
+    socket, welcome = enter(people["alice"], ROOMS[1])
+    socket.close()
+    assert welcome["type"] == "welcome"

@@ -38,16 +38,20 @@ DENIED_IPV4 = [
 DENIED_IPV6 = [
     "::1", "fd00::1", "fc12:3456::1", "fe80::1", "ff02::1", "64:ff9b::a00:1", "::ffff:127.0.0.1", "::ffff:10.0.0.1",
     "::ffff:172.16.0.1", "::ffff:192.168.0.1", "::ffff:100.64.0.1", "::ffff:169.254.169.254",
+    # Local-use NAT64, 6to4 (here wrapping 10.0.0.1) and Teredo: each can carry traffic to an IPv4 host.
+    "64:ff9b:1::a00:1", "64:ff9b:1:ffff::1", "2002:a00:1::1", "2002:ffff::1", "2001:0:4136:e378:8000:63bf:f5ff:fffe",
 ]  # fmt: skip
 # Public addresses stay reachable: a deny list that matches everything would pass the above.
 ALLOWED_IPV4 = ["8.8.8.8", "1.1.1.1", "172.32.0.1", "100.128.0.1"]
-ALLOWED_IPV6 = ["2001:4860:4860::8888", "::ffff:8.8.8.8"]
+ALLOWED_IPV6 = ["2001:4860:4860::8888", "2001:1::1", "2003::1", "64:ff9b:2::1", "::ffff:8.8.8.8"]
+# What deploy/setup.sh writes into TURN_DENIED_PEER_IPS: the host's own public addresses.
+OWN_ADDRESSES = ["198.51.100.7", "2001:db8::7"]
 
 
 class TurnServer:
     """coturn on 127.0.0.1 (UDP and TLS on free ports), relaying on 127.0.0.1 and ::1."""
 
-    def __init__(self, workdir: Path, config: Path, certificate: Path) -> None:
+    def __init__(self, workdir: Path, config: Path, certificate: Path, env: dict[str, str] | None = None) -> None:
         self.host = "127.0.0.1"
         self.runtime_config = workdir / "turnserver.conf"
         self.port = free_port()
@@ -67,6 +71,7 @@ class TurnServer:
                 "TURN_RUNTIME_CONFIG": str(self.runtime_config),
                 "TURN_SHARED_SECRET": SECRET,
                 "TURN_REALM": "turn.test",
+                **(env or {}),
             },
         )  # fmt: skip
         self.daemon.wait_until(self._answers, 15, f"coturn on {self.host}:{self.port}")
@@ -82,11 +87,13 @@ class TurnServer:
         return TurnClient(self.host, self.tls_port if tls else self.port, tls_context=tls)
 
 
-def start_turn(tmp_path: Path, certificate: Path, *overrides: Path) -> Iterator[TurnServer]:
+def start_turn(
+    tmp_path: Path, certificate: Path, *overrides: Path, env: dict[str, str] | None = None
+) -> Iterator[TurnServer]:
     require("turnserver", "openssl")
     config = tmp_path / "turnserver.base.conf"
     config.write_text("\n".join(path.read_text() for path in (DEPLOY / "turn" / "turnserver.conf", *overrides)))
-    server = TurnServer(tmp_path, config, certificate)
+    server = TurnServer(tmp_path, config, certificate, env)
     yield server
     server.daemon.stop()
 
@@ -102,6 +109,13 @@ def loopback_turn(tmp_path_factory: pytest.TempPathFactory, certificate: Path) -
     """coturn with the shipped config plus the test-only override allowing 127.0.0.1 as a peer."""
     override = HERE / "turnserver-allow-loopback.conf"
     yield from start_turn(tmp_path_factory.mktemp("coturn-loopback"), certificate, override)
+
+
+@pytest.fixture(scope="module")
+def own_address_turn(tmp_path_factory: pytest.TempPathFactory, certificate: Path) -> Iterator[TurnServer]:
+    """coturn with the shipped config, told this host's public addresses as setup.sh finds them."""
+    env = {"TURN_DENIED_PEER_IPS": ",".join(OWN_ADDRESSES)}
+    yield from start_turn(tmp_path_factory.mktemp("coturn-own"), certificate, env=env)
 
 
 @pytest.fixture
@@ -219,3 +233,49 @@ def test_entrypoint_refuses_a_missing_short_or_unreadable_secret(secret: str, tm
     assert done.returncode == 64, done.stderr
     assert "TURN_SHARED_SECRET" in done.stderr
     assert not (tmp_path / "turnserver.conf").exists()
+
+
+def test_the_relay_refuses_the_hosts_own_public_addresses(own_address_turn: TurnServer, signing: None):
+    """mallory cannot use the relay to reach services on this host's public address (nginx, SSH)."""
+    answers = {}
+    for family, peers in (
+        (FAMILY_IPV4, ["198.51.100.7", "198.51.100.8"]),
+        (FAMILY_IPV6, ["2001:db8::7", "2001:db8::8"]),
+    ):
+        with own_address_turn.client() as client:
+            assert client.allocate(*turn_credentials("666"), family).success
+            answers.update({peer: client.create_permission(peer).error_code for peer in peers})
+
+    assert answers == {"198.51.100.7": 403, "2001:db8::7": 403, "198.51.100.8": None, "2001:db8::8": None}
+
+
+def test_entrypoint_refuses_a_denied_address_that_is_not_one(tmp_path: Path):
+    done = run(
+        ["sh", DEPLOY / "turn" / "entrypoint.sh"],
+        env={
+            "TURN_SHARED_SECRET": SECRET,
+            "TURN_DENIED_PEER_IPS": "198.51.100.7,1.2.3.4\nno-auth",
+            "TURN_RUNTIME_CONFIG": str(tmp_path / "turnserver.conf"),
+        },
+    )
+    assert done.returncode == 64, done.stderr
+    assert "TURN_DENIED_PEER_IPS" in done.stderr
+    assert not (tmp_path / "turnserver.conf").exists()
+
+
+def test_one_credential_holds_at_most_user_quota_allocations(production_turn: TurnServer, signing: None):
+    """mallory opens allocation after allocation with one credential: past user-quota (24) they are refused."""
+    username, password = turn_credentials("666")
+    clients = [production_turn.client() for _ in range(25)]
+    results = []
+    try:
+        results = [client.allocate(username, password) for client in clients]
+    finally:
+        for client, result in zip(clients, results, strict=False):
+            if result.success:
+                client.release()  # give the allocations back now, not after their lifetime
+        for client in clients:
+            client.close()
+
+    assert all(result.success for result in results[:24]), results[:24]
+    assert results[24].error_code == 486, "Allocation Quota Reached"

@@ -45,7 +45,9 @@ class Session:
         parts = urlsplit(self.base_url)
         return f"{parts.scheme}://{parts.netloc}"
 
-    def request(self, method: str, path: str, body: dict[str, str] | None = None) -> Reply:
+    def request(
+        self, method: str, path: str, body: dict[str, str] | None = None, extra_headers: dict[str, str] | None = None
+    ) -> Reply:
         parts = urlsplit(self.base_url)
         source = (self.source_ip, 0) if self.source_ip else None
         connection: http.client.HTTPConnection
@@ -53,7 +55,7 @@ class Session:
             connection = http.client.HTTPSConnection(parts.netloc, timeout=10, context=self.tls, source_address=source)
         else:
             connection = http.client.HTTPConnection(parts.netloc, timeout=10, source_address=source)
-        headers = {"Origin": self.origin, "Referer": self.origin + path}
+        headers = {"Origin": self.origin, "Referer": self.origin + path, **(extra_headers or {})}
         if self.cookies:
             headers["Cookie"] = "; ".join(f"{key}={value}" for key, value in self.cookies.items())
         encoded = None
@@ -90,7 +92,7 @@ class Session:
         scheme = "wss" if base.scheme == "https" else "ws"
         cookie = "; ".join(f"{key}={value}" for key, value in self.cookies.items())
         headers = {"Cookie": cookie, "Origin": origin or f"{base.scheme}://{base.netloc}"}
-        return WebSocket(f"{scheme}://{base.netloc}{path}", headers, self.tls)
+        return WebSocket(f"{scheme}://{base.netloc}{path}", headers, self.tls, source_ip=self.source_ip)
 
 
 class HandshakeRefused(Exception):
@@ -108,14 +110,22 @@ class Closed(Exception):
 class WebSocket:
     """A client WebSocket (RFC 6455): text frames in and out, pings answered."""
 
-    def __init__(self, url: str, headers: dict[str, str], tls: ssl.SSLContext | None = None, timeout: float = 5):
+    def __init__(
+        self,
+        url: str,
+        headers: dict[str, str],
+        tls: ssl.SSLContext | None = None,
+        timeout: float = 5,
+        source_ip: str | None = None,
+    ):
         parts = urlsplit(url)
         host, port = parts.hostname or "", parts.port or (443 if parts.scheme == "wss" else 80)
-        raw = socket.create_connection((host, port), timeout=timeout)
+        source = (source_ip, 0) if source_ip else None
+        raw = socket.create_connection((host, port), timeout=timeout, source_address=source)
         self.sock = tls.wrap_socket(raw, server_hostname=host) if parts.scheme == "wss" and tls else raw
         key = base64.b64encode(os.urandom(16)).decode()
         lines = [
-            f"GET {parts.path} HTTP/1.1",
+            f"GET {parts.path}{'?' + parts.query if parts.query else ''} HTTP/1.1",
             f"Host: {parts.netloc}",
             "Upgrade: websocket",
             "Connection: Upgrade",
