@@ -400,6 +400,8 @@ def test_janus_runs_unprivileged_as_the_user_that_owns_the_shared_media_volume(s
     for name in JANUS:
         # docker-compose 1.x prints volumes as `source:target:mode` strings.
         assert "media:/data/media:rw" in services[name]["volumes"], name
+
+
 def test_setup_tells_coturn_the_hosts_own_public_address(deploy_copy: Path):
     """The relay must not reach this host itself: setup.sh fills TURN_DENIED_PEER_IPS once."""
     assert setup(deploy_copy, "localhost").returncode == 0
