@@ -10,6 +10,7 @@ import sys
 import time
 
 import websockets
+from websockets.typing import Origin
 
 
 async def client(port: int, until: float) -> tuple[int, int]:
@@ -18,8 +19,8 @@ async def client(port: int, until: float) -> tuple[int, int]:
     while time.monotonic() < until:
         try:
             async with websockets.connect(
-                f"ws://127.0.0.1:{port}/ws/rooms/standup/", origin=f"http://127.0.0.1:{port}", open_timeout=10
-            ) as ws:  # type: ignore[arg-type]
+                f"ws://127.0.0.1:{port}/ws/rooms/standup/", origin=Origin(f"http://127.0.0.1:{port}"), open_timeout=10
+            ) as ws:
                 await ws.recv()
                 refused += 1
         except (TimeoutError, OSError, websockets.WebSocketException):
