@@ -85,8 +85,9 @@ async def _act_on_person(slug: str, actor: Peer, message: protocol.Moderate) -> 
     # Removing also reaches someone whose socket dropped a moment ago (their browser is about
     # to reconnect): they are barred all the same, and their other sockets closed.
     target = await (presence.find_recent if removing else presence.find)(slug, message.peer_id or "")
-    if target is None or target.peer_id == actor.peer_id:
-        # Not found is checked first, but the rights are checked before anything happens.
+    if target is None or target.peer_id == actor.peer_id or (target.person and target.person == actor.person):
+        # Not found is checked first, but the rights are checked before anything happens. A
+        # moderator's own other tab is not "someone else": removing it would close this one too.
         await _authorized(moderation_services.authorize_name, slug, actor.user_id)
         raise ProtocolError("unknown_peer", f"No one else with peer id {message.peer_id!r} is in this room.")
     who = Target(

@@ -65,7 +65,8 @@ class Barred(Exception):
 
 
 # Per-person limits of one admission: at most `per_person` live entries of `peer.person` in the
-# room's key and in `sibling` (the room's waiting list, or the room for a waiting list) together.
+# room's key and in `sibling` (the room's waiting list, or the room for a waiting list) together;
+# a person barred (`Presence.bar`) under either key is refused.
 @dataclass(frozen=True, slots=True)
 class PersonLimit:
     per_person: int = 0  # 0: no limit
@@ -143,7 +144,8 @@ class LocalPresence:
         self, room: str, peer: Peer, capacity: int, limit: PersonLimit = NO_LIMIT
     ) -> tuple[list[Peer], Peer | None]:
         with self._lock:
-            if self._barred.get((room, peer.person), 0) > time.monotonic():
+            now = time.monotonic()
+            if any(self._barred.get((key, peer.person), 0) > now for key in (room, limit.sibling)):
                 raise Barred(room)
             members = self._rooms.setdefault(room, {})
             replaced = members.get(peer.peer_id)

@@ -23,7 +23,8 @@ from signaling.presence import NO_LIMIT, Barred, Peer, PersonLimit, RoomFull, To
 _ROOMS = "ax:presence-rooms"
 
 # KEYS: members hash, lease zset, rooms set, the sibling's members hash and lease zset (the
-# room's waiting list, or the room for a waiting list), the person's bar marker.
+# room's waiting list, or the room for a waiting list), the person's bar markers (this key's
+# and the sibling's).
 # ARGV: peer_id, peer json, capacity, now ms, lease end ms, slug, person, per-person limit (0: none).
 # Returns {0, others' json, replaced json or ''} when admitted, {1} when full, {2} when the
 # person already holds the limit of live entries in the room and its sibling, {3} when barred.
@@ -31,7 +32,7 @@ _ROOMS = "ax:presence-rooms"
 # peer_id (a resuming peer's old connection) is replaced, with its lease, and takes no place:
 # the sweep can no longer announce it, and new ids (random) never have one.
 _ADMIT = """
-if redis.call('EXISTS', KEYS[6]) == 1 then return {3} end
+if redis.call('EXISTS', KEYS[6], KEYS[7]) > 0 then return {3} end
 local live = redis.call('ZRANGEBYSCORE', KEYS[2], ARGV[4], '+inf')
 local count = #live
 local mine = redis.call('ZSCORE', KEYS[2], ARGV[1])
@@ -190,7 +191,8 @@ class RedisPresence:
         self, room: str, peer: Peer, capacity: int, limit: PersonLimit = NO_LIMIT
     ) -> tuple[list[Peer], Peer | None]:
         now = _now_ms()
-        keys = [*_keys(room), *_keys(limit.sibling or room)[:2], _barred_key(room, peer.person)]
+        sibling = limit.sibling or room
+        keys = [*_keys(room), *_keys(sibling)[:2], _barred_key(room, peer.person), _barred_key(sibling, peer.person)]
         args: list[str | int] = [peer.peer_id, _encode(peer), capacity, now, now + self._ttl_ms, room]
         args += [peer.person, limit.per_person]
         result: list[Any] = await self.client.eval(_ADMIT, len(keys), *keys, *args)  # type: ignore[misc]

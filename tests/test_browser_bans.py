@@ -58,9 +58,7 @@ def test_a_barred_guest_opening_the_same_link_in_a_fresh_browser_is_turned_away(
         page = fresh.new_page()
         response = page.goto(link)
         assert response is not None and response.status == 403
-        expect(page.get_by_role("heading", name="You may not join this meeting")).to_be_visible(
-            timeout=DEADLINE * 1000
-        )
+        expect(page.get_by_role("heading", name="You may not join this meeting")).to_be_visible(timeout=DEADLINE * 1000)
         expect(page.locator(".refusal")).to_contain_text("Ask Alice A. for a new link")
         expect(page.get_by_label("Your name")).to_have_count(0)
     finally:

@@ -210,3 +210,15 @@ async def test_a_moderator_cannot_act_on_another_moderator_or_on_staff(
     await carol_ws.send({"type": "moderate", "action": "remove_and_bar", "peer_id": mallory_ws.peer_id})
     await mallory_ws.expect_error("banned")
     assert [name for name, *_ in await bans(room)] == ["Mallory"]
+
+
+async def test_a_moderator_removing_her_own_other_tab_is_refused_and_keeps_both(
+    connect: Connect, alice: User, room: Room
+):
+    first, second = await people_in(connect, alice, alice)
+
+    await first.send({"type": "moderate", "action": "remove", "peer_id": second.peer_id})
+
+    await first.expect_error("unknown_peer")
+    assert await second.ws.receive_nothing(), "her other tab stays in the call"
+    assert await audit_log("standup") == []
