@@ -19,14 +19,18 @@ PASSWORD = "correct horse battery staple"
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Run `embedded_only` tests without REDIS_URL and `redis_only` ones with it; `make test`
-    runs both passes, so each runs once (deselected, not skipped, in the other)."""
+    runs both passes, so each runs once (deselected, not skipped, in the other). `postgres_only`
+    ones run where the database is PostgreSQL (the pass with REDIS_URL)."""
     from django.conf import settings
 
-    unwanted = "embedded_only" if settings.REDIS_URL else "redis_only"
-    deselected = [item for item in items if item.get_closest_marker(unwanted)]
+    unwanted = {"embedded_only" if settings.REDIS_URL else "redis_only"}
+    if "postgresql" not in settings.DATABASES["default"]["ENGINE"]:
+        unwanted.add("postgres_only")
+    deselected = [item for item in items if any(item.get_closest_marker(name) for name in unwanted)]
     if deselected:
         config.hook.pytest_deselected(items=deselected)
-        items[:] = [item for item in items if not item.get_closest_marker(unwanted)]
+        gone = set(deselected)
+        items[:] = [item for item in items if item not in gone]
 
 
 def make_user(username: str, display_name: str = "") -> User:

@@ -195,6 +195,12 @@ SIGNALING_RATE_LIMIT_STRIKES = env_int("SIGNALING_RATE_LIMIT_STRIKES", 100, mini
 SIGNALING_CONCURRENT_JOINS = env_int("SIGNALING_CONCURRENT_JOINS", 32, minimum=1)
 ROOM_DEFAULT_MAX_PARTICIPANTS = env_int("ROOM_DEFAULT_MAX_PARTICIPANTS", 8, minimum=2)
 ROOM_MAX_PARTICIPANTS_LIMIT = env_int("ROOM_MAX_PARTICIPANTS_LIMIT", 50, minimum=2)
+# Who gets into a room over the signaling socket (docs/deploy.md, "Signaling limits"): one
+# person's sockets in one room (admitted or waiting to be let in) across every process.
+ROOM_SOCKETS_PER_PERSON = env_int("ROOM_SOCKETS_PER_PERSON", 3, minimum=1)
+# Session keys carry their own signature, so the room socket refuses a forged or missing
+# session cookie before any database hop (accounts/sessions.py).
+SESSION_ENGINE = "accounts.sessions"
 
 # ICE servers handed to browsers in every `welcome` (TURN credentials are short-lived).
 STUN_URLS = env_list("STUN_URLS", [])

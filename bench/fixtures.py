@@ -10,7 +10,6 @@ Writes one session key per line to FILE, in user order.
 
 import argparse
 import os
-import secrets
 from datetime import timedelta
 from pathlib import Path
 
@@ -42,6 +41,7 @@ def create_sessions(user_ids: list[int]) -> list[str]:
     from django.utils import timezone
 
     from accounts.models import User
+    from accounts.sessions import new_session_key
 
     expiry = timezone.now() + timedelta(days=1)
     encoder = SessionStore()
@@ -52,7 +52,7 @@ def create_sessions(user_ids: list[int]) -> list[str]:
             "_auth_user_backend": BACKEND,
             "_auth_user_hash": user.get_session_auth_hash(),
         }
-        rows.append(Session(session_key=secrets.token_hex(16), session_data=encoder.encode(data), expire_date=expiry))
+        rows.append(Session(session_key=new_session_key(), session_data=encoder.encode(data), expire_date=expiry))
     Session.objects.bulk_create(rows, batch_size=BATCH)
     return [row.session_key for row in rows]
 

@@ -43,11 +43,12 @@ class Guest:
 class InviteUnusable(Exception):
     """The link cannot be used; `status` is the HTTP status of the page that says why."""
 
-    def __init__(self, status: int, title: str, message: str) -> None:
+    def __init__(self, status: int, title: str, message: str, code: str = "") -> None:
         super().__init__(message)
         self.status = status
         self.title = title
         self.message = message
+        self.code = code  # the refusal's code, shown on the page when it has one
 
 
 def hash_token(token: str) -> str:
@@ -80,7 +81,9 @@ def find_invite(token: str) -> Invite:
     """The invite behind `token` (usable or not), or `InviteUnusable` (404)."""
     invite = Invite.objects.select_related("room__owner").filter(token_hash=hash_token(token)).first()
     if invite is None:
-        raise InviteUnusable(404, "No such invite", "This invite link is not valid. Check it, or ask for a new one.")
+        raise InviteUnusable(
+            404, "No such invite", "This invite link is not valid. Check it, or ask for a new one.", "invite_unknown"
+        )
     return invite
 
 
@@ -88,12 +91,16 @@ def explain_unusable(invite: Invite) -> None:
     """Raise `InviteUnusable` (410) if the invite was revoked, has expired or is used up."""
     ask = f"Ask {invite.room.owner.public_name if invite.room.owner else 'the room owner'} for a new link."
     if invite.revoked:
-        raise InviteUnusable(410, "This invite was withdrawn", f"The room's owner withdrew this invite. {ask}")
+        raise InviteUnusable(
+            410, "This invite was withdrawn", f"The room's owner withdrew this invite. {ask}", "invite_withdrawn"
+        )
     if invite.expires_at is not None and invite.expires_at <= timezone.now():
         when = timezone.localtime(invite.expires_at).strftime("%Y-%m-%d %H:%M")
-        raise InviteUnusable(410, "This invite has expired", f"This invite expired on {when}. {ask}")
+        raise InviteUnusable(410, "This invite has expired", f"This invite expired on {when}. {ask}", "invite_expired")
     if invite.max_uses is not None and invite.uses >= invite.max_uses:
-        raise InviteUnusable(410, "This invite is used up", f"This invite was for {invite.max_uses} use(s). {ask}")
+        raise InviteUnusable(
+            410, "This invite is used up", f"This invite was for {invite.max_uses} use(s). {ask}", "invite_used_up"
+        )
 
 
 def redeem(invite: Invite, session: SessionBase, name: str) -> Guest:
@@ -106,7 +113,7 @@ def redeem(invite: Invite, session: SessionBase, name: str) -> Guest:
     if not spent:
         invite.refresh_from_db()
         explain_unusable(invite)
-        raise InviteUnusable(410, "This invite is used up", "This invite cannot be used any more.")
+        raise InviteUnusable(410, "This invite is used up", "This invite cannot be used any more.", "invite_used_up")
     guest = Guest(guest_id=secrets.token_urlsafe(12), name=name, invite_id=invite.pk)
     guests = dict(session.get(_GUESTS_KEY, {}))
     guests[invite.room.slug] = {"id": guest.guest_id, "name": guest.name, "invite": invite.pk}
@@ -114,12 +121,47 @@ def redeem(invite: Invite, session: SessionBase, name: str) -> Guest:
     return guest
 
 
-def guest_in(session: Any, slug: str) -> Guest | None:
-    """The guest this session is in room `slug`, while their invite is not withdrawn."""
+class GuestRefused(Exception):
+    """A guest grant whose invite no longer lets its guest in: `code` and `message` say why."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def _grant(session: Any, slug: str) -> dict[str, Any] | None:
     grants = session.get(_GUESTS_KEY, {}) if session is not None else {}
     grant = grants.get(slug) if isinstance(grants, dict) else None
     if not isinstance(grant, dict) or not isinstance(grant.get("invite"), int):
         return None
-    if not Invite.objects.filter(pk=grant["invite"], revoked=False).exists():
+    return grant
+
+
+def guest_for(session: Any, room: Room) -> Guest | None:
+    """The guest this session is in `room`, checked against the invite that made it: the
+    invite's room by id (a grant is filed under a slug, and a slug can name another room
+    later), its withdrawal and its expiry. None: no grant for this room; `GuestRefused`: the
+    invite no longer lets its guest in."""
+    grant = _grant(session, room.slug)
+    if grant is None:
         return None
-    return Guest(guest_id=str(grant["id"]), name=str(grant["name"]), invite_id=int(grant["invite"]))
+    invite = Invite.objects.filter(pk=grant["invite"]).first()
+    if invite is None or invite.room_id != room.pk:
+        return None
+    if invite.revoked:
+        raise GuestRefused("invite_withdrawn", "The room's owner withdrew the invite link you came in with.")
+    if invite.expires_at is not None and invite.expires_at <= timezone.now():
+        raise GuestRefused("invite_expired", "The invite link you came in with has expired; ask for a new one.")
+    return Guest(guest_id=str(grant["id"]), name=str(grant["name"]), invite_id=invite.pk)
+
+
+def guest_in(session: Any, slug: str) -> Guest | None:
+    """The guest this session is in room `slug` while their invite still lets them in, else None."""
+    room = Room.objects.filter(slug=slug).first() if _grant(session, slug) is not None else None
+    if room is None:
+        return None
+    try:
+        return guest_for(session, room)
+    except GuestRefused:
+        return None

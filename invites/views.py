@@ -8,6 +8,8 @@ from django.urls import reverse
 from accounts.models import User
 from invites import selectors, services
 from invites.forms import GuestNameForm, InviteCreateForm
+from invites.models import Invite
+from moderation import selectors as moderation_selectors
 from rooms.models import Room
 from rooms.views import managers_only
 
@@ -44,7 +46,7 @@ def revoke_invite(request: HttpRequest, room: Room) -> HttpResponse:
 
 
 def _unusable(request: HttpRequest, refusal: services.InviteUnusable) -> HttpResponse:
-    context = {"title": refusal.title, "message": refusal.message}
+    context = {"title": refusal.title, "message": refusal.message, "code": refusal.code}
     return render(request, "rooms/room_unavailable.html", context, status=refusal.status)
 
 
@@ -58,6 +60,8 @@ def invite(request: HttpRequest, token: str) -> HttpResponse:
     # Signed in, or already a guest of this room (a reload, a second visit): no use is spent.
     if request.user.is_authenticated or services.guest_in(request.session, found.room.slug) is not None:
         return HttpResponseRedirect(room_url)
+    if moderation_selectors.is_invite_barred(found.room, found.pk, request.META.get("REMOTE_ADDR", "")):
+        return _unusable(request, _barred_here(found))
     form = GuestNameForm(request.POST or None)
     try:
         services.explain_unusable(found)
@@ -67,3 +71,16 @@ def invite(request: HttpRequest, token: str) -> HttpResponse:
     except services.InviteUnusable as refusal:
         return _unusable(request, refusal)
     return render(request, "invites/guest_join.html", {"room": found.room, "form": form})
+
+
+def _barred_here(invite: Invite) -> services.InviteUnusable:
+    """A guest who came in through this link from this address was removed and barred: a new
+    guest session (another browser, cleared cookies) that way is turned away too."""
+    return services.InviteUnusable(
+        403,
+        "You may not join this meeting",
+        "A guest who came in with this invite link from your address was removed from the meeting and barred. "
+        f"Ask {invite.room.owner.public_name if invite.room.owner else 'the room owner'} for a new link "
+        "if you should be in it.",
+        code="invite_banned",
+    )

@@ -29,10 +29,10 @@ class ModerationActionAdmin(admin.ModelAdmin):
 class BanAdmin(admin.ModelAdmin):
     """People barred from a room; deleting a ban lets them back in."""
 
-    list_display = ("created", "room", "name", "user", "guest_id", "by")
+    list_display = ("created", "room", "name", "user", "guest_id", "invite", "address", "by")
     list_filter = ("room",)
-    search_fields = ("name", "user__username", "room__slug")
-    readonly_fields = ("room", "user", "guest_id", "name", "by", "created")
+    search_fields = ("name", "user__username", "room__slug", "address")
+    readonly_fields = ("room", "user", "guest_id", "invite", "address", "name", "by", "created")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

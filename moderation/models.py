@@ -8,6 +8,15 @@ class Ban(models.Model):
     room = models.ForeignKey("rooms.Room", on_delete=models.CASCADE, related_name="bans")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE)
     guest_id = models.CharField(max_length=64, blank=True)
+    invite = models.ForeignKey(
+        "invites.Invite",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The invite a barred guest came in with: new guests through it from this address are refused.",
+    )
+    address = models.GenericIPAddressField(null=True, blank=True, help_text="The address they were connected from.")
     name = models.CharField(max_length=64, help_text="Their name when they were barred.")
     by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created = models.DateTimeField(auto_now_add=True)

@@ -19,3 +19,11 @@ def is_barred(room: Room, user_id: int | None, guest_id: str = "") -> bool:
     if user_id is not None:
         return Ban.objects.filter(room=room, user_id=user_id).exists()
     return bool(guest_id) and Ban.objects.filter(room=room, guest_id=guest_id).exists()
+
+
+def is_invite_barred(room: Room, invite_id: int | None, address: str) -> bool:
+    """True when a guest who came in through this invite from this address was barred from `room`:
+    a new guest session (a fresh browser, a cleared cookie) that way is refused too."""
+    if invite_id is None or not address:
+        return False
+    return Ban.objects.filter(room=room, invite_id=invite_id, address=address).exists()

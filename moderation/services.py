@@ -11,6 +11,8 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from accounts.models import User
+from invites import services as invite_services
+from invites.models import Invite
 from moderation.models import Ban, ModerationAction
 from moderation.selectors import is_moderator
 from rooms import services as room_services
@@ -28,12 +30,14 @@ class ModerationRefused(Exception):
 
 @dataclass(frozen=True)
 class Target:
-    """The person acted on, as signaling presence knows them."""
+    """The person acted on, as signaling presence knows them (a ban records all of it)."""
 
     name: str
     user_id: int | None
     guest_id: str = ""
     peer_id: str = ""
+    invite_id: int | None = None  # guests: the invite link they came in with
+    address: str = ""  # the client address of the connection acted on
 
 
 def authorize(slug: str, actor_id: int | None) -> tuple[Room, User]:
@@ -48,9 +52,24 @@ def authorize(slug: str, actor_id: int | None) -> tuple[Room, User]:
 
 
 def check_may_act_on(room: Room, actor: User, target: Target) -> None:
-    """Nobody but the owner acts on the owner (the Jitsi bug of participants kicking the host)."""
-    if target.user_id is not None and target.user_id == room.owner_id and actor.pk != room.owner_id:
+    """Nobody but the owner acts on the owner (the Jitsi bug of participants kicking the host);
+    only the owner and staff act on the room's moderators and on staff."""
+    if target.user_id is None:
+        return
+    if target.user_id == room.owner_id and actor.pk != room.owner_id:
         raise ModerationRefused("protected_owner", f"{target.name} owns this room: nobody can mute or remove them.")
+    if room_services.can_manage(actor, room):
+        return
+    person = User.objects.filter(pk=target.user_id).first()
+    if person is not None and person.is_staff:
+        raise ModerationRefused(
+            "protected_staff", f"{target.name} is staff: only the room's owner or staff can mute or remove them."
+        )
+    if person is not None and room.moderators.filter(pk=person.pk).exists():
+        raise ModerationRefused(
+            "protected_moderator",
+            f"{target.name} moderates this room too: only its owner or staff can mute or remove them.",
+        )
 
 
 def record(room: Room, actor: User, action: str, target: Target | None = None, **details: Any) -> ModerationAction:
@@ -67,32 +86,54 @@ def record(room: Room, actor: User, action: str, target: Target | None = None, *
     )
 
 
-def act_on_person(slug: str, actor_id: int | None, action: str, target: Target) -> str:
-    """Authorize and log `action` on `target`, barring them for `remove_and_bar`; returns the actor's name."""
+def act_on_person(slug: str, actor_id: int | None, action: str, target: Target, withdraw_invite: bool = False) -> str:
+    """Authorize and log `action` on `target`; for `remove_and_bar`, bar them (a user by account,
+    a guest by guest id and by invite and address) and, with `withdraw_invite`, withdraw the
+    invite link a guest came in with. Returns the actor's name."""
     room, actor = authorize(slug, actor_id)
     check_may_act_on(room, actor, target)
+    if withdraw_invite and target.invite_id is None:
+        raise ModerationRefused(
+            "no_invite", f"{target.name} joined with an account, not an invite link: there is no link to withdraw."
+        )
     kind = ModerationAction.Kind.BAR if action == "remove_and_bar" else action
+    details: dict[str, Any] = {"peer_id": target.peer_id, "guest": target.user_id is None}
     with transaction.atomic():
-        if action == "remove_and_bar" and target.user_id is not None:
+        if action == "remove_and_bar":
             bar(room, target, by=actor)
-        record(room, actor, kind, target, peer_id=target.peer_id, guest=target.user_id is None)
+        if withdraw_invite:
+            _withdraw(room, target.invite_id)
+            details["invite_withdrawn"] = True
+        record(room, actor, kind, target, **details)
     return actor.public_name
 
 
 def bar(room: Room, target: Target, by: User | None = None) -> None:
-    """Bar a user, or a guest by the id in their session, from returning to `room` (idempotent)."""
+    """Bar a user, or a guest by the id in their session, from returning to `room` (idempotent).
+    The ban also records the invite and the address, which refuse new guests that way."""
     try:
         with transaction.atomic():
-            Ban.objects.create(room=room, user_id=target.user_id, guest_id=target.guest_id, name=target.name, by=by)
+            Ban.objects.create(
+                room=room,
+                user_id=target.user_id,
+                guest_id=target.guest_id,
+                invite_id=target.invite_id if _invite_exists(target.invite_id) else None,
+                address=target.address or None,
+                name=target.name,
+                by=by,
+            )
     except IntegrityError:
         pass  # already barred
 
 
-def bar_guest(slug: str, target: Target) -> None:
-    """Bar a removed guest, called by the guest's own connection (only it knows the guest id)."""
-    room = Room.objects.filter(slug=slug).first()
-    if room is not None and target.guest_id:
-        bar(room, target)
+def _invite_exists(invite_id: int | None) -> bool:
+    return invite_id is not None and Invite.objects.filter(pk=invite_id).exists()
+
+
+def _withdraw(room: Room, invite_id: int | None) -> None:
+    invite = Invite.objects.filter(pk=invite_id, room=room).first() if invite_id is not None else None
+    if invite is not None:
+        invite_services.revoke(invite)
 
 
 def act_on_room(slug: str, actor_id: int | None, action: str) -> str:

@@ -13,6 +13,11 @@ Channels' stack (CookieMiddleware, SessionMiddleware, then ours) kept three copi
 suspended coroutines and a session wrapper alive for as long as each socket stays open, and ran
 every outgoing frame through the wrapper's `send`; a WebSocket never sets cookies, so the
 wrapper had nothing to do.
+
+A handshake without a session cookie, or with one this server did not sign
+(accounts/sessions.py), is refused here, before the consumer, the admission gate or any
+database hop: `no_session` / `bad_session` and a close 4401. A script opening sockets in a
+loop without logging in costs a few microseconds of CPU each, never a place in the join queue.
 """
 
 from importlib import import_module
@@ -25,6 +30,17 @@ from django.contrib.auth.models import AnonymousUser
 from django.http import parse_cookie
 from django.utils.functional import empty
 
+from accounts.sessions import is_signed_key
+from signaling import metrics, protocol
+from signaling.protocol import CloseCode
+
+NO_SESSION = (
+    "no_session",
+    "Your browser sent no session: open the room's page (log in, or open your invite link) "
+    "and allow cookies for this site.",
+)
+BAD_SESSION = ("bad_session", "Your session is not valid here (it may have expired): reload the page or log in again.")
+
 
 class SessionScopeMiddleware:
     """Put the cookies, the session (not loaded until read) and an unresolved user in the scope."""
@@ -35,9 +51,31 @@ class SessionScopeMiddleware:
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> Any:
         cookies = _cookies(scope.get("headers", ()))
-        session = self.session_store(cookies.get(settings.SESSION_COOKIE_NAME))
+        key = cookies.get(settings.SESSION_COOKIE_NAME)
+        if not key or not is_signed_key(key):
+            return await _refuse(receive, send, *(BAD_SESSION if key else NO_SESSION))
+        session = self.session_store(key)
         scope = dict(scope, cookies=cookies, session=session, user=UserLazyObject())
         return await self.inner(scope, receive, send)
+
+
+async def _refuse(receive: Any, send: Any, reason: str, message: str) -> None:
+    """Accept, say why in an `error`, close 4401: the page shows the sentence (a handshake
+    refused with HTTP 403 would reach the browser as a bare 1006)."""
+    event = await receive()
+    if event["type"] != "websocket.connect":
+        return
+    metrics.CONNECTIONS_REFUSED.labels(reason=reason).inc()
+    await send({"type": "websocket.accept"})
+    await send({"type": "websocket.send", "text": protocol.render_error(reason, message)})
+    await send({"type": "websocket.close", "code": int(CloseCode.NOT_LOGGED_IN)})
+
+
+def client_address(scope: dict[str, Any]) -> str:
+    """The address the connection comes from (behind nginx: the one daphne's --proxy-headers
+    took from X-Forwarded-For), or "" when the server does not say."""
+    client = scope.get("client")
+    return str(client[0]) if client else ""
 
 
 def _cookies(headers: Any) -> dict[str, str]:

@@ -88,13 +88,12 @@ class RoomConsumer(AsyncWebsocketConsumer):
     async def _enter(self, knocked: bool = False) -> None:
         try:
             async with hub.admission_gate(settings.SIGNALING_CONCURRENT_JOINS):
-                # Join the group before taking a place, so no peer-joined can slip between the two.
+                entry = await services.check_entry(self.scope, self.slug, self.channel_name, knocked, self.resume_token)
+                # Join the group only once cleared (a knocking connection hears nothing of the
+                # room), and before taking a place, so no peer-joined can slip between the two.
                 await self.channel_layer.group_add(services.room_group(self.slug), self.channel_name)
-                admission = await services.admit_peer(
-                    self.scope, self.slug, self.channel_name, knocked, self.resume_token
-                )
+                admission = await services.take_place(self.slug, entry)
         except services.MustKnock as knock:
-            await self.channel_layer.group_discard(services.room_group(self.slug), self.channel_name)
             await self._wait_at_door(knock)
             return
         except services.Refused as refusal:
@@ -128,9 +127,13 @@ class RoomConsumer(AsyncWebsocketConsumer):
         """Knock to enter: nothing of the room reaches this socket until a moderator answers."""
         self.identity = knock.identity
         try:
-            await moderation.start_waiting(self.slug, knock.peer)
+            await moderation.start_waiting(self.slug, knock.peer, services.sockets_per_person(self.slug))
         except ProtocolError as error:
             await self._refuse(CloseCode.ROOM_FULL, error.code, error.message)
+            return
+        except (presence.TooManyConnections, presence.Barred) as error:
+            refusal = services.presence_refusal(error, moderation.MAX_WAITING)
+            await self._refuse(refusal.close_code, refusal.reason, refusal.message)
             return
         self.waiting = knock.peer
         await self.send(text_data=protocol.render_waiting(moderation.WAITING_MESSAGE))
@@ -344,9 +347,6 @@ class RoomConsumer(AsyncWebsocketConsumer):
             await self.deliver(event["text"])
 
     async def peer_removed(self, event: dict[str, Any]) -> None:
-        identity = self.identity
-        if event["bar"] and identity is not None and identity.guest is not None:
-            await moderation.bar_guest(self.slug, identity.name, identity.guest_id)
         await self._stop_waiting("denied")
         # Leave presence now, so the others see them go at once, then tell them why.
         await self._forget_connection()

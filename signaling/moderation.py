@@ -17,13 +17,16 @@ from channels.layers import get_channel_layer
 from moderation import services as moderation_services
 from moderation.services import ModerationRefused, Target
 from signaling import protocol
-from signaling.presence import Peer, RoomFull, get_presence
+from signaling.presence import NO_LIMIT, Peer, PersonLimit, RoomFull, get_presence
 from signaling.protocol import ProtocolError
 
 log = logging.getLogger(__name__)
 
 # Room slugs never contain a dot, so these never clash with a room's own keys.
 MAX_WAITING = 200
+# How long presence refuses a person just barred (`Presence.bar`): only joins already past the
+# database's ban check are caught by it, and they take a place within moments.
+BAR_MARKER_SECONDS = 60.0
 Outcome = Literal["admitted", "denied", "left"]
 WAITING_MESSAGE = "Waiting for a moderator to let you in…"
 
@@ -77,21 +80,50 @@ async def moderate(slug: str, actor: Peer, message: protocol.Moderate) -> None:
 
 
 async def _act_on_person(slug: str, actor: Peer, message: protocol.Moderate) -> None:
-    target = await get_presence().find(slug, message.peer_id or "")
-    if target is None or target.peer_id == actor.peer_id:
-        # Not found is checked first, but the rights are checked before anything happens.
+    removing = message.action in ("remove", "remove_and_bar")
+    presence = get_presence()
+    # Removing also reaches someone whose socket dropped a moment ago (their browser is about
+    # to reconnect): they are barred all the same, and their other sockets closed.
+    target = await (presence.find_recent if removing else presence.find)(slug, message.peer_id or "")
+    if target is None or target.peer_id == actor.peer_id or (target.person and target.person == actor.person):
+        # Not found is checked first, but the rights are checked before anything happens. A
+        # moderator's own other tab is not "someone else": removing it would close this one too.
         await _authorized(moderation_services.authorize_name, slug, actor.user_id)
         raise ProtocolError("unknown_peer", f"No one else with peer id {message.peer_id!r} is in this room.")
-    who = Target(name=target.name, user_id=target.user_id, peer_id=target.peer_id)
-    by = await _authorized(moderation_services.act_on_person, slug, actor.user_id, message.action, who)
-    if message.action in ("ask_mute", "mute"):
+    who = Target(
+        name=target.name,
+        user_id=target.user_id,
+        guest_id=target.guest_id,
+        peer_id=target.peer_id,
+        invite_id=target.invite_id,
+        address=target.address,
+    )
+    by = await _authorized(
+        moderation_services.act_on_person, slug, actor.user_id, message.action, who, message.withdraw_invite
+    )
+    if not removing:
         text = protocol.render_mute(message.action == "mute", by)
         await _to_peer(target.channel_name, {"type": "peer.notice", "text": text})
         return
     barred = message.action == "remove_and_bar"
+    if barred and target.person:
+        # Before looking for their sockets: a join of theirs already past its ban check in the
+        # database, not yet in presence, is refused when it takes its place.
+        await presence.bar(slug, target.person, BAR_MARKER_SECONDS)
     sentence = f"{by} removed you from the meeting." + (" You may not return to this room." if barred else "")
     text = protocol.render_error("banned" if barred else "removed", sentence)
-    await _to_peer(target.channel_name, {"type": "peer.removed", "text": text, "bar": barred})
+    for socket in await sockets_of(slug, target):
+        await _to_peer(socket.channel_name, {"type": "peer.removed", "text": text})
+
+
+async def sockets_of(slug: str, target: Peer) -> list[Peer]:
+    """Every connection of `target`'s person in room `slug`, admitted or waiting at its door
+    (`target` itself if it is still there), on whichever process serves them."""
+    if not target.person:
+        return [target]
+    presence = get_presence()
+    found = [*await presence.members(slug), *await presence.members(waiting_key(slug))]
+    return [peer for peer in found if peer.person == target.person]
 
 
 async def _act_on_room(slug: str, actor: Peer, action: str) -> None:
@@ -109,10 +141,11 @@ async def _act_on_room(slug: str, actor: Peer, action: str) -> None:
 # Knock to enter -------------------------------------------------------------------
 
 
-async def start_waiting(slug: str, peer: Peer) -> None:
-    """Put a newcomer on the waiting list and tell the moderators (`knocking`)."""
+async def start_waiting(slug: str, peer: Peer, limit: PersonLimit = NO_LIMIT) -> None:
+    """Put a newcomer on the waiting list and tell the moderators (`knocking`). `limit`: the
+    person's sockets at the door and in the room together (`ROOM_SOCKETS_PER_PERSON`)."""
     try:
-        await get_presence().admit(waiting_key(slug), peer, MAX_WAITING)
+        await get_presence().admit(waiting_key(slug), peer, MAX_WAITING, limit)
     except RoomFull:
         raise ProtocolError("room_full", "Too many people are waiting to join this room; try later.") from None
     await _layer().group_add(waiting_key(slug), peer.channel_name)
@@ -146,12 +179,5 @@ async def _answer_knock(slug: str, actor: Peer, message: protocol.Moderate) -> N
         await _to_peer(waiter.channel_name, {"type": "peer.admitted"})
     else:
         text = protocol.render_error("knock_denied", f"{by} did not let you in to this meeting.")
-        await _to_peer(waiter.channel_name, {"type": "peer.removed", "text": text, "bar": False})
+        await _to_peer(waiter.channel_name, {"type": "peer.removed", "text": text})
     await _to_moderators(slug, protocol.render_knock_withdrawn(waiter.peer_id, outcome))
-
-
-async def bar_guest(slug: str, name: str, guest_id: str) -> None:
-    """A removed-and-barred guest's own connection records the bar (only it knows the guest id)."""
-    await database_sync_to_async(moderation_services.bar_guest)(
-        slug, Target(name=name, user_id=None, guest_id=guest_id)
-    )

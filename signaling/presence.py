@@ -7,6 +7,8 @@ serves one process (the embedded default); every backend offers the same
 """
 
 import threading
+import time
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -16,31 +18,86 @@ from django.conf import settings
 
 @dataclass(frozen=True, slots=True)
 class Peer:
-    """One admitted connection. `peer_id` is per connection, not per user."""
+    """One admitted connection. `peer_id` is per connection, not per user.
+
+    `person` names the human behind it across their connections (`Identity.key`: the user id,
+    or `guest-<guest id>`); `address` and `invite_id` are what a ban records (docs/protocol.md,
+    Moderation)."""
 
     peer_id: str
     name: str
     user_id: int | None
     channel_name: str
+    person: str = ""
+    address: str = ""
+    invite_id: int | None = None
+
+    @property
+    def guest_id(self) -> str:
+        return self.person.removeprefix(GUEST_PREFIX) if self.person.startswith(GUEST_PREFIX) else ""
 
     def public(self) -> dict[str, Any]:
-        """What other browsers are told about this peer."""
+        """What other browsers are told about this peer (`guest`: came in by an invite link)."""
+        if self.guest_id:
+            return {"peer_id": self.peer_id, "name": self.name, "guest": True}
         return {"peer_id": self.peer_id, "name": self.name}
+
+
+GUEST_PREFIX = "guest-"
+
+
+def departed_seconds() -> float:
+    """How long a peer that left can still be found by `find_recent` (a moderator acting on
+    someone whose socket dropped a moment before): as long as its tile may wait for a resume."""
+    return float(settings.SIGNALING_RESUME_SECONDS)
 
 
 class RoomFull(Exception):
     """The room already holds its maximum number of participants."""
 
 
+class TooManyConnections(Exception):
+    """This person already holds `ROOM_SOCKETS_PER_PERSON` sockets in the room (or at its door)."""
+
+
+class Barred(Exception):
+    """A moderator has just barred this person from the room (see `Presence.bar`)."""
+
+
+# Per-person limits of one admission: at most `per_person` live entries of `peer.person` in the
+# room's key and in `sibling` (the room's waiting list, or the room for a waiting list) together;
+# a person barred (`Presence.bar`) under either key is refused.
+@dataclass(frozen=True, slots=True)
+class PersonLimit:
+    per_person: int = 0  # 0: no limit
+    sibling: str = ""
+
+
+NO_LIMIT = PersonLimit()
+
+
 class Presence(Protocol):
-    async def admit(self, room: str, peer: Peer, capacity: int) -> list[Peer]:
-        """Add `peer` unless `room` holds `capacity` peers (raise RoomFull); return the others."""
+    async def admit(self, room: str, peer: Peer, capacity: int, limit: PersonLimit = NO_LIMIT) -> list[Peer]:
+        """Add `peer` unless `room` holds `capacity` peers (raise RoomFull), its person already
+        holds `limit.per_person` entries (TooManyConnections) or was just barred (Barred);
+        return the others."""
         ...
 
-    async def resume(self, room: str, peer: Peer, capacity: int) -> tuple[list[Peer], Peer | None]:
+    async def resume(
+        self, room: str, peer: Peer, capacity: int, limit: PersonLimit = NO_LIMIT
+    ) -> tuple[list[Peer], Peer | None]:
         """As `admit`, for a peer coming back under its id: an entry still held under that id
         (its old connection, not yet seen gone) is replaced in the same step and returned, and
-        takes no second place against `capacity`."""
+        takes no second place against `capacity` nor against `limit`."""
+        ...
+
+    async def find_recent(self, room: str, peer_id: str) -> Peer | None:
+        """`find`, or the entry of a peer that left `room` in the last `departed_seconds()`."""
+        ...
+
+    async def bar(self, room: str, person: str, seconds: float) -> None:
+        """Refuse `person` (`Barred`) in `room` for `seconds`: closes the window between a
+        join's ban check in the database and its taking a place."""
         ...
 
     async def leave(self, room: str, peer_id: str, only: Peer | None = None) -> bool:
@@ -76,19 +133,58 @@ class LocalPresence:
     def __init__(self) -> None:
         self._rooms: dict[str, dict[str, Peer]] = {}
         self._lock = threading.Lock()
+        # (room, peer_id) -> (monotonic expiry, peer), oldest first: every entry lives as long.
+        self._departed: OrderedDict[tuple[str, str], tuple[float, Peer]] = OrderedDict()
+        self._barred: dict[tuple[str, str], float] = {}
 
-    async def admit(self, room: str, peer: Peer, capacity: int) -> list[Peer]:
-        return (await self.resume(room, peer, capacity))[0]
+    async def admit(self, room: str, peer: Peer, capacity: int, limit: PersonLimit = NO_LIMIT) -> list[Peer]:
+        return (await self.resume(room, peer, capacity, limit))[0]
 
-    async def resume(self, room: str, peer: Peer, capacity: int) -> tuple[list[Peer], Peer | None]:
+    async def resume(
+        self, room: str, peer: Peer, capacity: int, limit: PersonLimit = NO_LIMIT
+    ) -> tuple[list[Peer], Peer | None]:
         with self._lock:
+            now = time.monotonic()
+            if any(self._barred.get((key, peer.person), 0) > now for key in (room, limit.sibling)):
+                raise Barred(room)
             members = self._rooms.setdefault(room, {})
             replaced = members.get(peer.peer_id)
             if len(members) - (replaced is not None) >= capacity:
                 raise RoomFull(room)
+            if limit.per_person and self._held_by(peer, room, limit.sibling) >= limit.per_person:
+                raise TooManyConnections(room)
             others = [other for other in members.values() if other.peer_id != peer.peer_id]
             members[peer.peer_id] = peer
             return others, replaced
+
+    def _held_by(self, peer: Peer, *rooms: str) -> int:
+        """Entries of `peer.person` in `rooms`, not counting `peer.peer_id` (a resume replaces it)."""
+        return sum(
+            1
+            for room in rooms
+            for other in self._rooms.get(room, {}).values()
+            if other.person == peer.person and other.peer_id != peer.peer_id
+        )
+
+    async def find_recent(self, room: str, peer_id: str) -> Peer | None:
+        found = await self.find(room, peer_id)
+        if found is not None:
+            return found
+        with self._lock:
+            self._forget_departed()
+            entry = self._departed.get((room, peer_id))
+        return entry[1] if entry is not None else None
+
+    def _forget_departed(self) -> None:
+        now = time.monotonic()
+        while self._departed and next(iter(self._departed.values()))[0] <= now:
+            self._departed.popitem(last=False)
+
+    async def bar(self, room: str, person: str, seconds: float) -> None:
+        with self._lock:
+            now = time.monotonic()
+            self._barred = {key: until for key, until in self._barred.items() if until > now}
+            self._barred[(room, person)] = now + seconds
 
     async def leave(self, room: str, peer_id: str, only: Peer | None = None) -> bool:
         with self._lock:
@@ -97,7 +193,10 @@ class LocalPresence:
                 return True
             if only is not None and members.get(peer_id, only) != only:
                 return False
-            members.pop(peer_id, None)
+            gone = members.pop(peer_id, None)
+            if gone is not None:
+                self._forget_departed()
+                self._departed[(room, peer_id)] = (time.monotonic() + departed_seconds(), gone)
             if not members:
                 del self._rooms[room]
             return True

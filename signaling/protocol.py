@@ -32,7 +32,7 @@ class CloseCode(IntEnum):
     ROOM_FULL = 4409
     ROOM_CLOSED = 4410
     ROOM_LOCKED = 4423
-    RATE_LIMITED = 4429
+    RATE_LIMITED = 4429  # also `too_many_connections`: one person's sockets in a room
     RELAY_UNAVAILABLE = 4503
 
 
@@ -108,10 +108,13 @@ ROOM_ACTIONS = ("lock", "unlock", "end")
 
 @dataclass(frozen=True, slots=True)
 class Moderate:
-    """`moderate`: a room's owner or moderator acts on a person (`peer_id`) or on the room."""
+    """`moderate`: a room's owner or moderator acts on a person (`peer_id`) or on the room.
+
+    `withdraw_invite` (only with `remove_and_bar`): also withdraw the invite link a guest came in with."""
 
     action: Literal["ask_mute", "mute", "remove", "remove_and_bar", "admit", "deny", "lock", "unlock", "end"]
     peer_id: PeerId | None = None
+    withdraw_invite: bool = False
     type: Literal["moderate"] = "moderate"
 
 
@@ -167,7 +170,7 @@ _FIELDS: dict[str, frozenset[str]] = {
     "stats": frozenset({"type", "rtt_ms", "packet_loss", "inbound_kbps", "outbound_kbps", "path"}),
     "recording": frozenset({"type", "action"}),
     "chat": frozenset({"type", "text"}),
-    "moderate": frozenset({"type", "action", "peer_id"}),
+    "moderate": frozenset({"type", "action", "peer_id", "withdraw_invite"}),
     "media-state": frozenset({"type", "audio", "video", "hand", "screen"}),
     "relay-fallback": frozenset({"type", "peer_id"}),
 }
@@ -257,7 +260,10 @@ def _moderate(data: dict[str, Any]) -> Moderate:
     peer_id = data.get("peer_id")
     if not isinstance(peer_id, str) or not 0 < len(peer_id) <= MAX_PEER_ID_LENGTH:
         raise ProtocolError("bad_field", f"`peer_id` must name the person to {action.replace('_', ' ')}.")
-    return Moderate(action=action, peer_id=peer_id)
+    withdraw = data.get("withdraw_invite", False)
+    if not isinstance(withdraw, bool) or (withdraw and action != "remove_and_bar"):
+        raise ProtocolError("bad_field", "`withdraw_invite` is true or false, and only goes with remove_and_bar.")
+    return Moderate(action=action, peer_id=peer_id, withdraw_invite=withdraw)
 
 
 def _fallback_partner(value: object) -> PeerId:

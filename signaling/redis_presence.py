@@ -18,27 +18,43 @@ from typing import Any
 import redis
 import redis.asyncio as aioredis
 
-from signaling.presence import Peer, RoomFull
+from signaling.presence import NO_LIMIT, Barred, Peer, PersonLimit, RoomFull, TooManyConnections, departed_seconds
 
 _ROOMS = "ax:presence-rooms"
 
-# KEYS: members hash, lease zset, rooms set. ARGV: peer_id, peer json, capacity, now ms, lease end ms, slug.
-# Returns {0, others' json, replaced json or ''} when admitted, {1} when full. Lapsed leases do
-# not count against capacity; the sweep removes and announces them. An entry already under
+# KEYS: members hash, lease zset, rooms set, the sibling's members hash and lease zset (the
+# room's waiting list, or the room for a waiting list), the person's bar markers (this key's
+# and the sibling's).
+# ARGV: peer_id, peer json, capacity, now ms, lease end ms, slug, person, per-person limit (0: none).
+# Returns {0, others' json, replaced json or ''} when admitted, {1} when full, {2} when the
+# person already holds the limit of live entries in the room and its sibling, {3} when barred.
+# Lapsed leases do not count; the sweep removes and announces them. An entry already under
 # peer_id (a resuming peer's old connection) is replaced, with its lease, and takes no place:
 # the sweep can no longer announce it, and new ids (random) never have one.
 _ADMIT = """
+if redis.call('EXISTS', KEYS[6], KEYS[7]) > 0 then return {3} end
 local live = redis.call('ZRANGEBYSCORE', KEYS[2], ARGV[4], '+inf')
 local count = #live
 local mine = redis.call('ZSCORE', KEYS[2], ARGV[1])
 if mine and tonumber(mine) >= tonumber(ARGV[4]) then count = count - 1 end
 if count >= tonumber(ARGV[3]) then return {1} end
 local others = {}
+local held = 0
 for _, id in ipairs(live) do
   if id ~= ARGV[1] then
     local data = redis.call('HGET', KEYS[1], id)
-    if data then table.insert(others, data) end
+    if data then
+      table.insert(others, data)
+      if cjson.decode(data)[5] == ARGV[7] then held = held + 1 end
+    end
   end
+end
+if tonumber(ARGV[8]) > 0 then
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[5], ARGV[4], '+inf')) do
+    local data = redis.call('HGET', KEYS[4], id)
+    if data and id ~= ARGV[1] and cjson.decode(data)[5] == ARGV[7] then held = held + 1 end
+  end
+  if held >= tonumber(ARGV[8]) then return {2} end
 end
 local replaced = redis.call('HGET', KEYS[1], ARGV[1]) or ''
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
@@ -47,7 +63,8 @@ redis.call('SADD', KEYS[3], ARGV[6])
 return {0, others, replaced}
 """
 
-# KEYS: rooms set. ARGV: now ms, members-hash key prefix, lease-zset key prefix.
+# KEYS: rooms set. ARGV: now ms, members-hash key prefix, lease-zset key prefix, departed-key
+# prefix, seconds a departed entry is kept.
 # Returns {slug, {expired peers' json}, slug, {...}, ...} for the rooms that had lapsed leases.
 # One script for every room: a sweep used to cost one round trip per room, every heartbeat.
 _SWEEP_ALL = """
@@ -59,7 +76,10 @@ for _, slug in ipairs(redis.call('SMEMBERS', KEYS[1])) do
     local gone = {}
     for _, id in ipairs(expired) do
       local data = redis.call('HGET', members, id)
-      if data then table.insert(gone, data) end
+      if data then
+        table.insert(gone, data)
+        redis.call('SET', ARGV[4] .. slug .. ':' .. id, data, 'EX', ARGV[5])
+      end
       redis.call('HDEL', members, id)
     end
     redis.call('ZREMRANGEBYSCORE', leases, '-inf', ARGV[1])
@@ -74,11 +94,13 @@ end
 return result
 """
 
-# KEYS: members hash, lease zset, rooms set. ARGV: peer_id, slug, the leaving peer's json or ''.
+# KEYS: members hash, lease zset, rooms set, the departed entry's key.
+# ARGV: peer_id, slug, the leaving peer's json or '', seconds the departed entry is kept.
 # Returns 0, removing nothing, when the id now belongs to another connection (it resumed there).
 _LEAVE = """
 local data = redis.call('HGET', KEYS[1], ARGV[1])
 if data and ARGV[3] ~= '' and data ~= ARGV[3] then return 0 end
+if data then redis.call('SET', KEYS[4], data, 'EX', ARGV[4]) end
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 if redis.call('ZCARD', KEYS[2]) == 0 then
@@ -90,10 +112,23 @@ return 1
 
 
 _MEMBERS_PREFIX, _LEASES_PREFIX = "ax:presence:", "ax:presence-exp:"
+_DEPARTED_PREFIX, _BARRED_PREFIX = "ax:departed:", "ax:barred:"
 
 
 def _keys(slug: str) -> list[str]:
     return [_MEMBERS_PREFIX + slug, _LEASES_PREFIX + slug, _ROOMS]
+
+
+def _departed_key(slug: str, peer_id: str) -> str:
+    return f"{_DEPARTED_PREFIX}{slug}:{peer_id}"
+
+
+def _barred_key(slug: str, person: str) -> str:
+    return f"{_BARRED_PREFIX}{slug}:{person}"
+
+
+def _departed_ttl() -> int:
+    return max(1, round(departed_seconds()))
 
 
 def _now_ms() -> int:
@@ -101,12 +136,13 @@ def _now_ms() -> int:
 
 
 def _encode(peer: Peer) -> str:
-    return json.dumps([peer.peer_id, peer.name, peer.user_id, peer.channel_name])
+    # The person is the 5th item: the admission script counts a person's entries by it.
+    fields = [peer.peer_id, peer.name, peer.user_id, peer.channel_name, peer.person, peer.address, peer.invite_id]
+    return json.dumps(fields)
 
 
 def _decode(raw: bytes | str) -> Peer:
-    peer_id, name, user_id, channel_name = json.loads(raw)
-    return Peer(peer_id=peer_id, name=name, user_id=user_id, channel_name=channel_name)
+    return Peer(*json.loads(raw))
 
 
 class RedisPresence:
@@ -148,16 +184,20 @@ class RedisPresence:
             made = self._clients[purpose] = (loop, aioredis.Redis(connection_pool=pool))
         return made[1]
 
-    async def admit(self, room: str, peer: Peer, capacity: int) -> list[Peer]:
-        return (await self.resume(room, peer, capacity))[0]
+    async def admit(self, room: str, peer: Peer, capacity: int, limit: PersonLimit = NO_LIMIT) -> list[Peer]:
+        return (await self.resume(room, peer, capacity, limit))[0]
 
-    async def resume(self, room: str, peer: Peer, capacity: int) -> tuple[list[Peer], Peer | None]:
+    async def resume(
+        self, room: str, peer: Peer, capacity: int, limit: PersonLimit = NO_LIMIT
+    ) -> tuple[list[Peer], Peer | None]:
         now = _now_ms()
-        result: list[Any] = await self.client.eval(  # type: ignore[misc]
-            _ADMIT, 3, *_keys(room), peer.peer_id, _encode(peer), capacity, now, now + self._ttl_ms, room
-        )
-        if result[0] == 1:
-            raise RoomFull(room)
+        sibling = limit.sibling or room
+        keys = [*_keys(room), *_keys(sibling)[:2], _barred_key(room, peer.person), _barred_key(sibling, peer.person)]
+        args: list[str | int] = [peer.peer_id, _encode(peer), capacity, now, now + self._ttl_ms, room]
+        args += [peer.person, limit.per_person]
+        result: list[Any] = await self.client.eval(_ADMIT, len(keys), *keys, *args)  # type: ignore[misc]
+        if result[0] != 0:
+            raise {1: RoomFull, 2: TooManyConnections, 3: Barred}[result[0]](room)
         self.local.setdefault(room, {})[peer.peer_id] = peer
         return [_decode(raw) for raw in result[1]], _decode(result[2]) if result[2] else None
 
@@ -168,8 +208,21 @@ class RedisPresence:
             if not members:
                 del self.local[room]
         mine = _encode(only) if only is not None else ""
-        removed = await self.client.eval(_LEAVE, 3, *_keys(room), peer_id, room, mine)  # type: ignore[misc]
+        keys = [*_keys(room), _departed_key(room, peer_id)]
+        removed = await self.client.eval(  # type: ignore[misc]
+            _LEAVE, len(keys), *keys, peer_id, room, mine, _departed_ttl()
+        )
         return bool(removed)
+
+    async def find_recent(self, room: str, peer_id: str) -> Peer | None:
+        found = await self.find(room, peer_id)
+        if found is not None:
+            return found
+        raw = await self.client.get(_departed_key(room, peer_id))
+        return _decode(raw) if raw is not None else None
+
+    async def bar(self, room: str, person: str, seconds: float) -> None:
+        await self.client.set(_barred_key(room, person), 1, px=max(1, int(seconds * 1000)))
 
     async def find(self, room: str, peer_id: str) -> Peer | None:
         members = self.local.get(room)
@@ -206,7 +259,7 @@ class RedisPresence:
     async def sweep(self) -> dict[str, list[Peer]]:
         """Remove peers whose lease lapsed (their process died); return them by room."""
         found: list[Any] = await self.upkeep_client.eval(  # type: ignore[misc]
-            _SWEEP_ALL, 1, _ROOMS, _now_ms(), _MEMBERS_PREFIX, _LEASES_PREFIX
+            _SWEEP_ALL, 1, _ROOMS, _now_ms(), _MEMBERS_PREFIX, _LEASES_PREFIX, _DEPARTED_PREFIX, _departed_ttl()
         )
         gone: dict[str, list[Peer]] = {}
         for raw_slug, expired in zip(found[::2], found[1::2], strict=True):

@@ -20,6 +20,7 @@ from django.conf import settings
 
 from chat import selectors as chat_selectors
 from chat import services as chat_services
+from invites.services import GuestRefused
 from mediaworker import dispatch as worker_dispatch
 from mediaworker import selectors as recording_selectors
 from moderation import selectors as moderation_selectors
@@ -27,13 +28,13 @@ from rooms import selectors as room_selectors
 from rooms import services as room_services
 from rooms.models import Room, RoomMode
 from signaling import metrics, protocol, resume
-from signaling.auth import resolve_user
+from signaling.auth import client_address, resolve_user
 from signaling.hub import hub
 from signaling.ice import TURN_THROTTLED, ice_servers_for, turn_refusal
 from signaling.identity import Identity, identify
 from signaling.mediastate import get_media_states
 from signaling.moderation import waiting_key
-from signaling.presence import Peer, RoomFull, get_presence
+from signaling.presence import Barred, Peer, PersonLimit, RoomFull, TooManyConnections, get_presence
 from signaling.protocol import CloseCode, ProtocolError
 
 log = logging.getLogger(__name__)
@@ -99,14 +100,16 @@ class MustKnock(Exception):
 def _check_entry(scope: dict[str, Any], slug: str, knocked: bool) -> RoomTicket:
     user = resolve_user(scope)
     room = Room.objects.filter(slug=slug).first()
-    identity = identify(scope.get("session"), user, slug)
-    if identity is None:
-        raise Refused(CloseCode.NOT_LOGGED_IN, "not_logged_in", "Log in to join this room.")
     if room is None:
         raise Refused(CloseCode.ROOM_NOT_FOUND, "room_not_found", f"There is no room {slug!r}.")
+    try:
+        identity = identify(scope.get("session"), user, room)
+    except GuestRefused as refusal:
+        raise Refused(CloseCode.NOT_LOGGED_IN, refusal.code, refusal.message) from None
+    if identity is None:
+        raise Refused(CloseCode.NOT_LOGGED_IN, "not_logged_in", "Log in to join this room.")
     who = identity.guest or user
-    if moderation_selectors.is_barred(room, identity.user_id, identity.guest_id):
-        raise Refused(CloseCode.FORBIDDEN, "banned", "You were removed from this room and may not return.")
+    _check_not_barred(room, identity, client_address(scope))
     if not room_services.may_enter(who, room):
         raise Refused(CloseCode.ROOM_LOCKED, "room_locked", "This room is locked; ask its owner to unlock it.")
     if identity.guest is None and not room_services.has_access(scope["session"], user, room):
@@ -129,36 +132,97 @@ def _check_entry(scope: dict[str, Any], slug: str, knocked: bool) -> RoomTicket:
     return RoomTicket(room.slug, room.max_participants, info, history, identity, must_knock)
 
 
-async def admit_peer(
-    scope: dict[str, Any], slug: str, channel_name: str, knocked: bool = False, resume_token: str = ""
-) -> Admission:
-    """Check the user may join `slug` and take a place in it, atomically against capacity.
+def _check_not_barred(room: Room, identity: Identity, address: str) -> None:
+    if moderation_selectors.is_barred(room, identity.user_id, identity.guest_id):
+        raise Refused(CloseCode.FORBIDDEN, "banned", BANNED_TEXT)
+    if moderation_selectors.is_invite_barred(room, identity.invite_id, address):
+        raise Refused(
+            CloseCode.FORBIDDEN,
+            "invite_banned",
+            "A guest who came in with this invite link from your address was removed from this room and barred. "
+            "Ask the room's owner for a new link if you should be in it.",
+        )
 
-    Raises `Refused` with the close code to use, or `MustKnock` when the room asks
-    newcomers to wait (`knocked`: a moderator already let this connection in). On
-    success the others in the room have been told, and `welcome` is the text to send.
+
+@dataclass(frozen=True)
+class Entry:
+    """A connection cleared by the database to take a place in a room."""
+
+    ticket: RoomTicket
+    peer: Peer
+    resumed: bool  # `peer.peer_id` came back from a resume token
+
+
+async def check_entry(
+    scope: dict[str, Any], slug: str, channel_name: str, knocked: bool = False, resume_token: str = ""
+) -> Entry:
+    """Check that the connection's person may join `slug`, in one database hop.
+
+    Raises `Refused` with the close code to use, or `MustKnock` when the room asks newcomers
+    to wait (`knocked`: a moderator already let this connection in). Nothing of the room has
+    reached the connection yet: a knocking one never joins the room's group until let in.
     A valid `resume_token` (signaling/resume.py) gives back the peer id it names; any other
     is ignored and the peer gets a new id.
     """
     ticket = await _check_entry(scope, slug, knocked)
     who = ticket.identity
     resumed_id = resume.peer_id_from(resume_token, slug, who.key)
-    peer_id = resumed_id or secrets.token_urlsafe(8)
-    peer = Peer(peer_id=peer_id, name=who.name, user_id=who.user_id, channel_name=channel_name)
+    peer = Peer(
+        peer_id=resumed_id or secrets.token_urlsafe(8),
+        name=who.name,
+        user_id=who.user_id,
+        channel_name=channel_name,
+        person=who.key,
+        address=client_address(scope),
+        invite_id=who.invite_id,
+    )
     if ticket.must_knock:
         raise MustKnock(peer, who)
+    return Entry(ticket, peer, resumed_id is not None)
+
+
+def sockets_per_person(sibling: str) -> PersonLimit:
+    """One person's sockets in a room and at its door together: `ROOM_SOCKETS_PER_PERSON`."""
+    return PersonLimit(settings.ROOM_SOCKETS_PER_PERSON, sibling)
+
+
+BANNED_TEXT = "You were removed from this room and may not return."
+
+
+def presence_refusal(error: RoomFull | TooManyConnections | Barred, capacity: int) -> Refused:
+    """Why presence would not take a place (in the room, or at its door)."""
+    if isinstance(error, TooManyConnections):
+        limit = settings.ROOM_SOCKETS_PER_PERSON
+        return Refused(
+            CloseCode.RATE_LIMITED,
+            "too_many_connections",
+            f"You already have {limit} connections to this room (other tabs or devices): "
+            "close one, then reload this page.",
+        )
+    if isinstance(error, Barred):
+        return Refused(CloseCode.FORBIDDEN, "banned", BANNED_TEXT)
+    return Refused(CloseCode.ROOM_FULL, "room_full", f"This room is full ({capacity} people); try again later.")
+
+
+async def take_place(slug: str, entry: Entry) -> Admission:
+    """Take `entry`'s place in `slug`, atomically against capacity and the person's socket limit.
+
+    Raises `Refused` (`room_full`, `too_many_connections`, `banned` when a moderator barred the
+    person after the database check). On success the others in the room have been told, and
+    `welcome` is the text to send.
+    """
+    ticket, peer, who = entry.ticket, entry.peer, entry.ticket.identity
     if ticket.info["mode"] == RoomMode.RELAY:
         await _ensure_relay(slug, ticket.info["audio_only"])
     try:
-        others, replaced = await get_presence().resume(slug, peer, ticket.capacity)
-    except RoomFull:
-        raise Refused(
-            CloseCode.ROOM_FULL, "room_full", f"This room is full ({ticket.capacity} people); try again later."
-        ) from None
+        limit = sockets_per_person(waiting_key(slug))
+        others, replaced = await get_presence().resume(slug, peer, ticket.capacity, limit)
+    except (RoomFull, TooManyConnections, Barred) as error:
+        raise presence_refusal(error, ticket.capacity) from None
     if replaced is not None:
         await _retire(slug, replaced)
     chat = ticket.chat
-    if not others and resumed_id is None:  # the room was empty: a new meeting begins
+    if not others and not entry.resumed:  # the room was empty: a new meeting begins
         await _start_meeting(slug)
         chat = chat if who.guest is None else []  # a guest sees no earlier meeting's chat
     states = await get_media_states().load(slug, [other.peer_id for other in others])
@@ -172,7 +236,7 @@ async def admit_peer(
         ice_servers_for(who.ice_user, with_turn=turn_refused is None),
         chat,
         states,
-        (resume.issue(slug, peer_id, who.key), settings.SIGNALING_RESUME_SECONDS, resumed_id is not None),
+        (resume.issue(slug, peer.peer_id, who.key), settings.SIGNALING_RESUME_SECONDS, entry.resumed),
     )
     await group_send(slug, "room.peer_joined", peer.peer_id, protocol.render_peer_joined(peer.public()))
     kind = "audio" if ticket.info["audio_only"] else "video"
@@ -184,7 +248,7 @@ async def admit_peer(
         identity=who,
         known=known,
         mode=ticket.info["mode"],
-        resumed=resumed_id is not None,
+        resumed=entry.resumed,
         notices=() if turn_refused is None else (protocol.render_error(TURN_THROTTLED, turn_refused),),
     )
 

@@ -27,7 +27,7 @@ async def test_a_guest_joins_under_the_name_they_typed(
     assert welcome["peers"] == [{"peer_id": alice_ws.peer_id, "name": "Alice A."}]
     assert await alice_ws.receive() == {
         "type": "peer-joined",
-        "peer": {"peer_id": gus_ws.peer_id, "name": "Gus (guest)"},
+        "peer": {"peer_id": gus_ws.peer_id, "name": "Gus (guest)", "guest": True},
     }
     await gus_ws.send({"type": "chat", "text": "hi"})
     assert (await alice_ws.receive())["name"] == "Gus (guest)"
@@ -93,7 +93,7 @@ async def test_a_withdrawn_invite_lets_its_guest_in_no_more(connect_guest: Conne
     await database_sync_to_async(Invite.objects.update)(revoked=True)
 
     gus_ws = await connect_guest(cookie)
-    await gus_ws.expect_error("not_logged_in")
+    await gus_ws.expect_error("invite_withdrawn")
     await gus_ws.expect_close(CloseCode.NOT_LOGGED_IN)
 
 

@@ -13,6 +13,7 @@ from django.db import connections
 from django.test import Client
 
 from accounts.models import User
+from accounts.sessions import SessionStore
 from audioexchange.asgi import application
 from rooms import services as room_services
 from rooms.models import Room
@@ -36,6 +37,16 @@ def session_cookie(user: User, room_password: tuple[Room, str] | None = None) ->
         assert room_services.grant_access(session, *room_password)
         session.save()
     return client.cookies["sessionid"].value
+
+
+@database_sync_to_async
+def anonymous_session() -> str:
+    """The session cookie of a visitor who has not logged in (a page they opened made one)."""
+    session = SessionStore()
+    session["visited"] = True
+    session.save()
+    assert session.session_key is not None
+    return session.session_key
 
 
 class Browser:
@@ -93,6 +104,7 @@ async def connect() -> AsyncIterator[Connect]:
         room_password: tuple[Room, str] | None = None,
         cookie: str | None = None,  # a session of someone without an account (an invited guest)
         query: str = "",  # the socket URL's query string, e.g. "resume=<token>"
+        address: str = "",  # the client address the server sees (daphne's scope["client"])
     ) -> Browser:
         headers = [(b"origin", origin.encode())]
         if user is not None:
@@ -101,6 +113,8 @@ async def connect() -> AsyncIterator[Connect]:
             headers.append((b"cookie", f"sessionid={cookie}".encode()))
         path = f"/ws/rooms/{slug}/" + (f"?{query}" if query else "")
         browser = Browser(WebsocketCommunicator(application, path, headers=headers))
+        if address:
+            browser.ws.scope["client"] = [address, 50000]
         opened.append(browser)
         browser.connected, _ = await browser.ws.connect(timeout=5)
         return browser

@@ -8,7 +8,7 @@ from accounts.models import User
 from rooms import services as room_services
 from rooms.models import Room
 from signaling.protocol import CloseCode
-from signaling.tests.conftest import Connect, enter
+from signaling.tests.conftest import Connect, anonymous_session, enter
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -49,7 +49,7 @@ async def test_the_others_hear_when_someone_leaves(connect: Connect, alice: User
 
 
 async def test_anonymous_visitor_is_asked_to_log_in(connect: Connect, room: Room):
-    visitor = await connect(None)
+    visitor = await connect(None, cookie=await anonymous_session())
     await visitor.expect_error("not_logged_in")
     await visitor.expect_close(CloseCode.NOT_LOGGED_IN)
 

@@ -190,6 +190,8 @@ function wireModeration(screen, signaling, mesh) {
     send: (message) => signaling.send(message),
   });
   mesh.on("peer-added", ({ peerId, name }) => moderation.addPeer(peerId, name));
+  signaling.on("welcome", ({ peers }) => moderation.noteGuests(peers));
+  signaling.on("peer-joined", ({ peer }) => moderation.noteGuests([peer]));
   signaling.on("welcome", () => moderation.clearWaiting());
   signaling.on("waiting", ({ message }) => {
     session.state = "waiting";

@@ -2,6 +2,7 @@
 // toolbar, and the live list of people waiting to join (knock to enter), with Admit and Deny.
 // Every action is only a request: the server checks who may do it (docs/protocol.md,
 // "Moderation"). Names come from other people: they are only ever set with textContent.
+// Barring a guest offers to withdraw the invite link they came in with (`withdraw_invite`).
 
 const PERSON_ACTIONS = [
   ["ask_mute", "Ask to mute"],
@@ -22,6 +23,7 @@ function button(text, label, className = "secondary small") {
 export class ModerationControls {
   #send;
   #waiting = new Map();
+  #guests = new Set(); // peer ids of people who came in by an invite link
 
   constructor({ root, canModerate, locked, send }) {
     this.root = root;
@@ -55,10 +57,25 @@ export class ModerationControls {
     for (const [action, text] of PERSON_ACTIONS) {
       const control = button(text, `${text} ${name}`, action.startsWith("remove") ? "danger small" : "secondary small");
       control.dataset.action = action;
-      control.addEventListener("click", () => this.#send({ type: "moderate", action, peer_id: peerId }));
+      control.addEventListener("click", () => this.#act(action, peerId, name));
       actions.append(control);
     }
     item.append(actions);
+  }
+
+  /** `welcome.peers`, `peer-joined`: remember who is a guest (`guest: true`). */
+  noteGuests(peers) {
+    for (const peer of peers ?? []) if (peer.guest) this.#guests.add(peer.peer_id);
+  }
+
+  #act(action, peerId, name) {
+    const message = { type: "moderate", action, peer_id: peerId };
+    if (action === "remove_and_bar" && this.#guests.has(peerId)) {
+      message.withdraw_invite = window.confirm(
+        `Also withdraw the invite link ${name} came in with? Nobody will be able to join with that link any more.`,
+      );
+    }
+    this.#send(message);
   }
 
   setLocked(locked) {
