@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "mediaworker",
     "moderation",
     "invites",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -207,6 +208,18 @@ RELAY_FALLBACK_RATE_PER_SECOND = env_float("RELAY_FALLBACK_RATE_PER_SECOND", 0.2
 RELAY_FALLBACK_BURST = env_int("RELAY_FALLBACK_BURST", 4, minimum=1)
 # Port of the separate `manage.py mediaworker` process's /metrics (0: none).
 MEDIAWORKER_METRICS_PORT = env_int("WORKER_METRICS_PORT", 9200)
+
+# Calls inside other apps (issue 16): signed join tokens, the REST API, webhooks.
+# HS256 key of `/rooms/<slug>/?jwt=` tokens; empty: join tokens are refused (`join_tokens_off`).
+JOIN_TOKEN_SECRET = env_str("JOIN_TOKEN_SECRET", "")
+# The longest a join token may live (its `exp` at most this many seconds ahead).
+JOIN_TOKEN_MAX_SECONDS = env_int("JOIN_TOKEN_MAX_SECONDS", 86400, minimum=60)
+# REST API (`/api/v1/`): requests per minute per key; page size of listings (at most).
+API_RATE_PER_MINUTE = env_int("API_RATE_PER_MINUTE", 120, minimum=1)
+API_PAGE_SIZE = env_int("API_PAGE_SIZE", 50, minimum=1)
+# Seconds a recording's signed download URL from the API stays valid.
+API_DOWNLOAD_URL_SECONDS = env_int("API_DOWNLOAD_URL_SECONDS", 300, minimum=10)
+NINJA_PAGINATION_MAX_LIMIT = API_PAGE_SIZE
 
 PROMETHEUS_EXPORT_MIGRATIONS = False
 

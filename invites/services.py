@@ -16,6 +16,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import User
+from invites import tokens
 from invites.models import Invite
 from rooms.models import Room
 
@@ -30,7 +31,8 @@ class Guest:
 
     guest_id: str
     name: str
-    invite_id: int
+    invite_id: int | None  # None: let in by a join token (invites/tokens.py)
+    moderator: bool = False  # a join token's `moderator` claim, for this room only
     is_authenticated = False
     is_staff = False
     pk = None
@@ -43,11 +45,12 @@ class Guest:
 class InviteUnusable(Exception):
     """The link cannot be used; `status` is the HTTP status of the page that says why."""
 
-    def __init__(self, status: int, title: str, message: str) -> None:
+    def __init__(self, status: int, title: str, message: str, code: str = "") -> None:
         super().__init__(message)
         self.status = status
         self.title = title
         self.message = message
+        self.code = code
 
 
 def hash_token(token: str) -> str:
@@ -114,10 +117,31 @@ def redeem(invite: Invite, session: SessionBase, name: str) -> Guest:
     return guest
 
 
+def grant_token(session: SessionBase, slug: str, token: str) -> Guest:
+    """Check a join token for room `slug` and make the session its guest there (only there).
+
+    Raises `InviteUnusable` (with the token's refusal code) for an expired, foreign-key or
+    other-room token. The guest id comes from the token's `sub`, else from the token itself,
+    so a barred person cannot come back with the same token or under the same `sub`.
+    """
+    try:
+        claims = tokens.verify(token, slug)
+    except tokens.TokenRefused as refusal:
+        raise InviteUnusable(refusal.status, "This join link does not work", refusal.message, refusal.code) from None
+    source = f"sub:{claims.subject}" if claims.subject else f"token:{token}"
+    guest_id = "t" + hash_token(f"{slug}:{source}")[:16]
+    guests = dict(session.get(_GUESTS_KEY, {}))
+    guests[slug] = {"id": guest_id, "name": claims.name, "token": True, "moderator": claims.moderator}
+    session[_GUESTS_KEY] = guests
+    return Guest(guest_id=guest_id, name=claims.name, invite_id=None, moderator=claims.moderator)
+
+
 def guest_in(session: Any, slug: str) -> Guest | None:
-    """The guest this session is in room `slug`, while their invite is not withdrawn."""
+    """The guest this session is in room `slug`: by a join token, or while their invite is not withdrawn."""
     grants = session.get(_GUESTS_KEY, {}) if session is not None else {}
     grant = grants.get(slug) if isinstance(grants, dict) else None
+    if isinstance(grant, dict) and grant.get("token") is True:
+        return Guest(str(grant["id"]), str(grant["name"]), None, moderator=grant.get("moderator") is True)
     if not isinstance(grant, dict) or not isinstance(grant.get("invite"), int):
         return None
     if not Invite.objects.filter(pk=grant["invite"], revoked=False).exists():

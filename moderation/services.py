@@ -36,9 +36,27 @@ class Target:
     peer_id: str = ""
 
 
-def authorize(slug: str, actor_id: int | None) -> tuple[Room, User]:
+@dataclass(frozen=True)
+class Delegate:
+    """Moderates room `slug` by a grant checked elsewhere, without an account here: a join
+    token's `moderator` claim (on the socket), or an API key (api/). Logged under `public_name`;
+    like any moderator but the owner, it cannot act on the room's owner."""
+
+    slug: str
+    public_name: str
+    pk = None
+
+
+Actor = int | None | Delegate  # a user id, nobody, or a delegate
+
+
+def authorize(slug: str, actor_id: Actor) -> tuple[Room, User | Delegate]:
     """The room and the acting user, if they moderate it; else `ModerationRefused('not_moderator')`."""
     room = Room.objects.select_related("owner").filter(slug=slug).first()
+    if isinstance(actor_id, Delegate):
+        if room is None or actor_id.slug != slug:
+            raise ModerationRefused("not_moderator", "That grant is for another room.")
+        return room, actor_id
     actor = User.objects.filter(pk=actor_id).first() if actor_id is not None else None
     if room is None or actor is None or not is_moderator(actor, room):
         raise ModerationRefused(
@@ -47,18 +65,20 @@ def authorize(slug: str, actor_id: int | None) -> tuple[Room, User]:
     return room, actor
 
 
-def check_may_act_on(room: Room, actor: User, target: Target) -> None:
+def check_may_act_on(room: Room, actor: User | Delegate, target: Target) -> None:
     """Nobody but the owner acts on the owner (the Jitsi bug of participants kicking the host)."""
     if target.user_id is not None and target.user_id == room.owner_id and actor.pk != room.owner_id:
         raise ModerationRefused("protected_owner", f"{target.name} owns this room: nobody can mute or remove them.")
 
 
-def record(room: Room, actor: User, action: str, target: Target | None = None, **details: Any) -> ModerationAction:
+def record(
+    room: Room, actor: User | Delegate, action: str, target: Target | None = None, **details: Any
+) -> ModerationAction:
     """Write one line of the audit log."""
     return ModerationAction.objects.create(
         room=room,
         room_slug=room.slug,
-        actor=actor,
+        actor=actor if isinstance(actor, User) else None,
         actor_name=actor.public_name,
         action=action,
         target_name=target.name if target else "",
@@ -67,14 +87,14 @@ def record(room: Room, actor: User, action: str, target: Target | None = None, *
     )
 
 
-def act_on_person(slug: str, actor_id: int | None, action: str, target: Target) -> str:
+def act_on_person(slug: str, actor_id: Actor, action: str, target: Target) -> str:
     """Authorize and log `action` on `target`, barring them for `remove_and_bar`; returns the actor's name."""
     room, actor = authorize(slug, actor_id)
     check_may_act_on(room, actor, target)
     kind = ModerationAction.Kind.BAR if action == "remove_and_bar" else action
     with transaction.atomic():
         if action == "remove_and_bar" and target.user_id is not None:
-            bar(room, target, by=actor)
+            bar(room, target, by=actor if isinstance(actor, User) else None)
         record(room, actor, kind, target, peer_id=target.peer_id, guest=target.user_id is None)
     return actor.public_name
 
@@ -95,7 +115,7 @@ def bar_guest(slug: str, target: Target) -> None:
         bar(room, target)
 
 
-def act_on_room(slug: str, actor_id: int | None, action: str) -> str:
+def act_on_room(slug: str, actor_id: Actor, action: str) -> str:
     """Authorize, apply (lock/unlock) and log a room action; returns the actor's name."""
     room, actor = authorize(slug, actor_id)
     with transaction.atomic():
@@ -105,7 +125,7 @@ def act_on_room(slug: str, actor_id: int | None, action: str) -> str:
     return actor.public_name
 
 
-def authorize_name(slug: str, actor_id: int | None) -> str:
+def authorize_name(slug: str, actor_id: Actor) -> str:
     """The acting moderator's name, or `ModerationRefused('not_moderator')`."""
     return authorize(slug, actor_id)[1].public_name
 

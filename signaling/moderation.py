@@ -15,7 +15,7 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 
 from moderation import services as moderation_services
-from moderation.services import ModerationRefused, Target
+from moderation.services import Actor, Delegate, ModerationRefused, Target
 from signaling import protocol
 from signaling.presence import Peer, RoomFull, get_presence
 from signaling.protocol import ProtocolError
@@ -66,24 +66,28 @@ async def _authorized(call: Any, *args: Any) -> str:
     return name
 
 
-async def moderate(slug: str, actor: Peer, message: protocol.Moderate) -> None:
-    """Carry out a moderator's `moderate` message, or raise `ProtocolError` (`not_moderator`…)."""
+async def moderate(slug: str, actor: Peer, message: protocol.Moderate, delegate: Delegate | None = None) -> None:
+    """Carry out a moderator's `moderate` message, or raise `ProtocolError` (`not_moderator`…).
+
+    `delegate`: the actor moderates by a join token's grant, not as a user (identity.py)."""
+    by: Actor = delegate or actor.user_id
     if message.action in protocol.ROOM_ACTIONS:
-        await _act_on_room(slug, actor, message.action)
+        await act_on_room(slug, by, message.action)
     elif message.action in ("admit", "deny"):
-        await _answer_knock(slug, actor, message)
+        await _answer_knock(slug, by, message)
     else:
-        await _act_on_person(slug, actor, message)
+        await act_on_person(slug, by, message, exclude=actor.peer_id)
 
 
-async def _act_on_person(slug: str, actor: Peer, message: protocol.Moderate) -> None:
+async def act_on_person(slug: str, actor: Actor, message: protocol.Moderate, exclude: str = "") -> None:
+    """Mute, ask to mute or remove the person `message.peer_id` (not `exclude`, the actor's own)."""
     target = await get_presence().find(slug, message.peer_id or "")
-    if target is None or target.peer_id == actor.peer_id:
+    if target is None or target.peer_id == exclude:
         # Not found is checked first, but the rights are checked before anything happens.
-        await _authorized(moderation_services.authorize_name, slug, actor.user_id)
+        await _authorized(moderation_services.authorize_name, slug, actor)
         raise ProtocolError("unknown_peer", f"No one else with peer id {message.peer_id!r} is in this room.")
     who = Target(name=target.name, user_id=target.user_id, peer_id=target.peer_id)
-    by = await _authorized(moderation_services.act_on_person, slug, actor.user_id, message.action, who)
+    by = await _authorized(moderation_services.act_on_person, slug, actor, message.action, who)
     if message.action in ("ask_mute", "mute"):
         text = protocol.render_mute(message.action == "mute", by)
         await _to_peer(target.channel_name, {"type": "peer.notice", "text": text})
@@ -94,8 +98,9 @@ async def _act_on_person(slug: str, actor: Peer, message: protocol.Moderate) -> 
     await _to_peer(target.channel_name, {"type": "peer.removed", "text": text, "bar": barred})
 
 
-async def _act_on_room(slug: str, actor: Peer, action: str) -> None:
-    by = await _authorized(moderation_services.act_on_room, slug, actor.user_id, action)
+async def act_on_room(slug: str, actor: Actor, action: str) -> None:
+    """Lock, unlock or end the meeting in room `slug` for everyone in it."""
+    by = await _authorized(moderation_services.act_on_room, slug, actor, action)
     layer = _layer()
     if action == "end":
         text = protocol.render_error("meeting_ended", f"{by} ended the meeting for everyone.")
@@ -132,13 +137,13 @@ async def waiting_list(slug: str) -> list[str]:
     return [protocol.render_knocking(peer.public()) for peer in await get_presence().members(waiting_key(slug))]
 
 
-async def _answer_knock(slug: str, actor: Peer, message: protocol.Moderate) -> None:
+async def _answer_knock(slug: str, actor: Actor, message: protocol.Moderate) -> None:
     waiter = await get_presence().find(waiting_key(slug), message.peer_id or "")
     if waiter is None:
-        await _authorized(moderation_services.authorize_name, slug, actor.user_id)
+        await _authorized(moderation_services.authorize_name, slug, actor)
         raise ProtocolError("unknown_peer", "That person is no longer waiting: they left or were answered.")
     who = Target(name=waiter.name, user_id=waiter.user_id, peer_id=waiter.peer_id)
-    by = await _authorized(moderation_services.act_on_person, slug, actor.user_id, message.action, who)
+    by = await _authorized(moderation_services.act_on_person, slug, actor, message.action, who)
     # Off the list first: a second moderator answering at the same time finds nobody.
     await get_presence().leave(waiting_key(slug), waiter.peer_id)
     outcome: Outcome = "admitted" if message.action == "admit" else "denied"

@@ -118,6 +118,7 @@ class AppServer:
             STATIC_ROOT=str(static_root),
             DJANGO_SETTINGS_MODULE="audioexchange.settings",
             PYTHONUNBUFFERED="1",
+            JOIN_TOKEN_SECRET=secrets.token_urlsafe(32),  # tests sign join tokens with env["JOIN_TOKEN_SECRET"]
         )
         env.update(extra)
         return env
