@@ -219,7 +219,11 @@ API_RATE_PER_MINUTE = env_int("API_RATE_PER_MINUTE", 120, minimum=1)
 API_PAGE_SIZE = env_int("API_PAGE_SIZE", 50, minimum=1)
 # Seconds a recording's signed download URL from the API stays valid.
 API_DOWNLOAD_URL_SECONDS = env_int("API_DOWNLOAD_URL_SECONDS", 300, minimum=10)
+NINJA_PAGINATION_PER_PAGE = API_PAGE_SIZE
 NINJA_PAGINATION_MAX_LIMIT = API_PAGE_SIZE
+# The API's rate limit counts in the cache: Redis when there is one, so every process shares it.
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 
 PROMETHEUS_EXPORT_MIGRATIONS = False
 

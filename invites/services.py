@@ -58,7 +58,7 @@ def hash_token(token: str) -> str:
 
 
 def create_invite(
-    room: Room, by: User, *, expires_at: datetime | None = None, max_uses: int | None = None, label: str = ""
+    room: Room, by: User | None, *, expires_at: datetime | None = None, max_uses: int | None = None, label: str = ""
 ) -> tuple[Invite, str]:
     """A new invite and its token; the token is not stored, show it to the owner once."""
     token = secrets.token_urlsafe(24)
