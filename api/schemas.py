@@ -19,6 +19,7 @@ from rooms.models import Room
 SLUG_PATTERN = r"^[-a-zA-Z0-9_]{1,64}$"
 PEER_PATTERN = r"^[-a-zA-Z0-9_]{1,64}$"
 SlugPath = Annotated[str, Path(pattern=SLUG_PATTERN, description="The room's slug, as in /rooms/<slug>/.")]
+RecordingPath = Annotated[int, Path(ge=1, le=2**63 - 1, description="A recording's id.")]
 PeerPath = Annotated[str, Path(pattern=PEER_PATTERN, description="A participant's peer id (from /participants).")]
 
 

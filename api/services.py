@@ -111,7 +111,8 @@ def _invalid(form: forms.BaseForm) -> ApiError:
 
 def create_room(key: ApiKey, values: dict[str, Any]) -> Room:
     """A room owned by the key's owner (none for a site key), with the room form's checks."""
-    form = RoomCreateForm(_form_data(values))
+    defaults = {"max_participants": settings.ROOM_DEFAULT_MAX_PARTICIPANTS, "mode": "mesh"}
+    form = RoomCreateForm(_form_data({**values, **{k: v for k, v in defaults.items() if values.get(k) is None}}))
     if not form.is_valid():
         raise _invalid(form)
     try:

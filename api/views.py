@@ -10,7 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.utils import timezone
-from ninja import NinjaAPI, Status
+from ninja import Field, NinjaAPI, Status
 from ninja.errors import AuthenticationError, HttpError, Throttled
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.pagination import LimitOffsetPagination, paginate
@@ -20,7 +20,7 @@ from ninja.throttling import AuthRateThrottle
 from api import schemas, selectors, services
 from api.errors import ApiError
 from api.models import ApiKey
-from api.schemas import PeerPath, SlugPath
+from api.schemas import PeerPath, RecordingPath, SlugPath
 from mediaworker import selectors as recording_selectors
 from mediaworker.models import Recording
 from rooms import services as room_services
@@ -118,6 +118,13 @@ def on_crash(request: HttpRequest, exc: Exception) -> HttpResponse:
     return _error(request, ApiError(500, "server_error", "The server failed; try again, and tell its operator."))
 
 
+class Pages(LimitOffsetPagination):
+    """`limit` (at most API_PAGE_SIZE) and `offset`; a page is `{"items": [...], "count": N}`."""
+
+    class Input(LimitOffsetPagination.Input):
+        offset: int = Field(0, ge=0, le=2**31 - 1)  # beyond a database integer is no page at all
+
+
 def _key(request: HttpRequest) -> ApiKey:
     key = request.auth  # type: ignore[attr-defined]
     assert isinstance(key, ApiKey)
@@ -132,7 +139,7 @@ def _room(request: HttpRequest, slug: str) -> Any:
 
 
 @api.get("/rooms", response={200: list[schemas.RoomOut], **ERRORS}, tags=["rooms"])
-@paginate(LimitOffsetPagination)
+@paginate(Pages)
 def list_rooms(request: HttpRequest) -> Any:
     """The rooms this key manages, by slug."""
     return selectors.rooms_for(_key(request))
@@ -187,7 +194,7 @@ def create_join_token(request: HttpRequest, slug: SlugPath, body: schemas.JoinTo
 
 
 @api.get("/rooms/{slug}/participants", response={200: list[schemas.ParticipantOut], **ERRORS}, tags=["live"])
-@paginate(LimitOffsetPagination)
+@paginate(Pages)
 def list_participants(request: HttpRequest, slug: SlugPath) -> Any:
     """Who is in the room right now (from signaling presence), by name."""
     return signaling_selectors.participants(_room(request, slug).slug)
@@ -244,14 +251,14 @@ def _recording_change(request: HttpRequest, slug: str, action: str) -> Any:
 
 
 @api.get("/rooms/{slug}/recordings", response={200: list[schemas.RecordingOut], **ERRORS}, tags=["recordings"])
-@paginate(LimitOffsetPagination)
+@paginate(Pages)
 def list_recordings(request: HttpRequest, slug: SlugPath) -> Any:
     """The room's recordings, newest first; ready ones carry a short-lived download URL."""
     return selectors.recordings_for(_key(request)).filter(room=_room(request, slug))
 
 
 @api.get("/recordings/{recording_id}", response={200: schemas.RecordingOut, **ERRORS}, tags=["recordings"])
-def get_recording(request: HttpRequest, recording_id: int) -> Any:
+def get_recording(request: HttpRequest, recording_id: RecordingPath) -> Any:
     recording = selectors.recordings_for(_key(request)).filter(pk=recording_id).first()
     if recording is None:
         raise ApiError(404, "recording_not_found", f"No recording {recording_id} of a room this key manages.")
@@ -265,7 +272,7 @@ def get_recording(request: HttpRequest, recording_id: int) -> Any:
     tags=["recordings"],
     url_name="recording_file",
 )
-def recording_file(request: HttpRequest, recording_id: int, token: str = "") -> Any:
+def recording_file(request: HttpRequest, recording_id: RecordingPath, token: str = "") -> Any:
     """The composite file, through the signed URL in `download_url` (no key needed; it expires)."""
     services.check_download_token(recording_id, token)
     recording = Recording.objects.select_related("room").filter(pk=recording_id).first()

@@ -106,6 +106,8 @@ def test_alice_creates_reads_changes_and_deletes_a_room(alice_api: Api, bob: Use
     assert alice_api.call("get", "/rooms/retro").json() == changed
 
     assert alice_api.call("delete", "/rooms/retro").status_code == 204
+    defaults = alice_api.call("post", "/rooms", {"slug": "plain"}).json()
+    assert (defaults["max_participants"], defaults["mode"], defaults["name"]) == (8, "mesh", "plain")
     refused(alice_api.call("get", "/rooms/retro"), 404, "room_not_found")
 
 
