@@ -6,12 +6,10 @@ the forms are strict, and one rule lives in one place.
 
 from datetime import datetime
 from typing import Annotated, Any
-from urllib.parse import urlencode
 
-from django.urls import reverse
 from ninja import Field, Path, Schema
 
-from api import services
+from api import downloads
 from mediaworker.models import Recording
 from rooms import selectors as room_selectors
 from rooms.models import Room
@@ -139,6 +137,4 @@ class RecordingOut(Schema):
     def resolve_download_url(recording: Recording, context: dict[str, Any]) -> str | None:
         if recording.status != Recording.Status.READY:
             return None
-        path = reverse("api:recording_file", kwargs={"recording_id": recording.pk})
-        query = urlencode({"token": services.download_token(recording.pk)})
-        return str(context["request"].build_absolute_uri(f"{path}?{query}"))
+        return str(context["request"].build_absolute_uri(downloads.download_path(recording.pk)))

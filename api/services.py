@@ -14,12 +14,12 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from django import forms
 from django.conf import settings
-from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
+from api import downloads
 from api.errors import ApiError, no_such_room
 from api.models import ApiKey
 from invites import services as invite_services
@@ -36,7 +36,6 @@ from signaling import recording as live_recording
 from signaling.protocol import ProtocolError
 
 KEY_PREFIX = "ax_"
-_DOWNLOAD_SALT = "api.recording-download"
 # What a refusal from the live services means over HTTP.
 _STATUS_OF = {
     "unknown_peer": 404,
@@ -212,25 +211,12 @@ def change_recording(key: ApiKey, room: Room, action: str) -> int:
     return recording_id
 
 
-# Recordings: short-lived signed download URLs -----------------------------------------
-
-
-def download_token(recording_id: int) -> str:
-    return signing.TimestampSigner(salt=_DOWNLOAD_SALT).sign(str(recording_id))
+# Recordings: short-lived signed download URLs (api/downloads.py) ------------------------
 
 
 def check_download_token(recording_id: int, token: str) -> None:
-    """Raise `ApiError` unless `token` was made for this recording within API_DOWNLOAD_URL_SECONDS."""
-    signer = signing.TimestampSigner(salt=_DOWNLOAD_SALT)
+    """Raise `ApiError` unless `token` is a valid, unexpired download token for this recording."""
     try:
-        value = signer.unsign(token, max_age=settings.API_DOWNLOAD_URL_SECONDS)
-    except signing.SignatureExpired:
-        raise ApiError(
-            410, "download_expired", "This download link has expired; ask the API for the recording again."
-        ) from None
-    except signing.BadSignature:
-        raise ApiError(
-            403, "download_bad_signature", "This download link is not valid; ask the API for a new one."
-        ) from None
-    if value != str(recording_id):
-        raise ApiError(403, "download_bad_signature", "This download link is for another recording.")
+        downloads.check_download_token(recording_id, token)
+    except downloads.DownloadRefused as refusal:
+        raise ApiError(refusal.status, refusal.code, refusal.message) from None

@@ -219,6 +219,19 @@ API_RATE_PER_MINUTE = env_int("API_RATE_PER_MINUTE", 120, minimum=1)
 API_PAGE_SIZE = env_int("API_PAGE_SIZE", 50, minimum=1)
 # Seconds a recording's signed download URL from the API stays valid.
 API_DOWNLOAD_URL_SECONDS = env_int("API_DOWNLOAD_URL_SECONDS", 300, minimum=10)
+# Webhooks (api/webhooks.py, docs/webhooks.md): one endpoint from the environment (more in the
+# admin), the seconds between retries (then it is given up), and the sender's timeouts.
+WEBHOOK_URL = env_str("WEBHOOK_URL", "")
+WEBHOOK_SECRET = env_str("WEBHOOK_SECRET", "")
+if WEBHOOK_URL and not WEBHOOK_SECRET.startswith("whsec_"):
+    raise ImproperlyConfigured("WEBHOOK_URL needs WEBHOOK_SECRET=whsec_<base64>: see docs/webhooks.md.")
+WEBHOOK_RETRY_SECONDS = [
+    float(item) for item in env_list("WEBHOOK_RETRY_SECONDS", ["5", "300", "1800", "7200", "18000", "36000", "36000"])
+]
+WEBHOOK_TIMEOUT_SECONDS = env_float("WEBHOOK_TIMEOUT_SECONDS", 10.0, minimum=0.5)
+WEBHOOK_POLL_SECONDS = env_float("WEBHOOK_POLL_SECONDS", 1.0, minimum=0.05)
+# The site's address as others reach it (https://call.example.org), for links in webhooks.
+PUBLIC_URL = env_str("PUBLIC_URL", "")
 NINJA_PAGINATION_PER_PAGE = API_PAGE_SIZE
 NINJA_PAGINATION_MAX_LIMIT = API_PAGE_SIZE
 # The API's rate limit counts in the cache: Redis when there is one, so every process shares it.

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 
+from api import webhooks
 from moderation import services as moderation_services
 from moderation.services import Actor, Delegate, ModerationRefused, Target
 from signaling import protocol
@@ -122,6 +123,7 @@ async def start_waiting(slug: str, peer: Peer) -> None:
         raise ProtocolError("room_full", "Too many people are waiting to join this room; try later.") from None
     await _layer().group_add(waiting_key(slug), peer.channel_name)
     await _to_moderators(slug, protocol.render_knocking(peer.public()))
+    await webhooks.announce(("knock", {"room": slug, "peer_id": peer.peer_id, "name": peer.name}))
 
 
 async def stop_waiting(slug: str, peer: Peer, outcome: Outcome) -> None:

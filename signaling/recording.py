@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from channels.db import database_sync_to_async
 
 from accounts.models import User
+from api import webhooks
 from mediaworker import dispatch as worker_dispatch
 from mediaworker import services as recording_services
 from mediaworker.models import Recording
@@ -90,6 +91,9 @@ async def change_recording(slug: str, actor: Actor, action: str, origin: str = "
         except worker_dispatch.WorkerRefused as refusal:  # at capacity, counting what it relays
             await _worker_refused(change.recording_id)
             raise ProtocolError("recording_unavailable", refusal.message) from None
+        await webhooks.announce(
+            ("recording.started", {"room": slug, "recording_id": change.recording_id, "by": change.by})
+        )
     else:
         await worker_dispatch.stop_worker(slug, change.recording_id)
     text = protocol.render_recording(action == "start", change.by)

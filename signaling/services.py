@@ -18,6 +18,7 @@ from channels.exceptions import ChannelFull
 from channels.layers import get_channel_layer
 from django.conf import settings
 
+from api import webhooks
 from chat import selectors as chat_selectors
 from chat import services as chat_services
 from mediaworker import dispatch as worker_dispatch
@@ -168,6 +169,8 @@ async def admit_peer(
         (resume.issue(slug, peer_id, who.key), settings.SIGNALING_RESUME_SECONDS, resumed_id is not None),
     )
     await group_send(slug, "room.peer_joined", peer.peer_id, protocol.render_peer_joined(peer.public()))
+    if resumed_id is None:
+        await _announce_joining(slug, peer, first=not others)
     kind = "audio" if ticket.info["audio_only"] else "video"
     known = frozenset(other.peer_id for other in others)
     return Admission(
@@ -284,6 +287,28 @@ async def leave_room(slug: str, peer: Peer, mode: str, resumable: bool = False) 
     await group_send(slug, "room.peer_left", peer.peer_id, protocol.render_peer_left(peer.peer_id, resumable))
     if mode == RoomMode.AUTO:
         await _mode_after_leaving(slug, peer.peer_id)
+    if not resumable:
+        await _announce_leaving(slug, peer)
+
+
+# Webhooks (api/webhooks.py): queued here, sent in the background -------------------------
+
+
+def _person(slug: str, peer: Peer) -> dict[str, Any]:
+    return {"room": slug, "peer_id": peer.peer_id, "name": peer.name, "guest": peer.user_id is None}
+
+
+async def _announce_joining(slug: str, peer: Peer, first: bool) -> None:
+    started = [("room.started", {"room": slug})] if first else []
+    await webhooks.announce(*started, ("participant.joined", _person(slug, peer)))
+
+
+async def _announce_leaving(slug: str, peer: Peer) -> None:
+    """`participant.left` for a final leave (a dropped connection may resume); `room.ended` with the last."""
+    if not await webhooks.wanted():
+        return
+    ended = [] if await get_presence().members(slug) else [("room.ended", {"room": slug})]
+    await webhooks.announce(("participant.left", _person(slug, peer)), *ended)
 
 
 async def group_send(slug: str, event_type: str, peer_id: str, text: str) -> None:
