@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
+from django.test import Client
 from standardwebhooks.webhooks import Webhook
 
 from accounts.models import User
@@ -250,3 +251,19 @@ def test_a_sender_killed_mid_delivery_leaves_the_event_to_be_sent_again(settings
     finally:
         receiver.release.set()
         receiver.stop()
+
+
+@pytest.mark.django_db
+def test_a_ready_recordings_event_carries_a_working_download_url(alice: User, room: Room, settings: Any, tmp_path: Any):
+    settings.MEDIA_ROOT = tmp_path
+    settings.PUBLIC_URL = "https://call.example.org"
+    recording = recording_services.start_recording(room, alice, expected_streams=0)
+    (tmp_path / "recordings" / recording.directory).mkdir(parents=True)
+    (tmp_path / "recordings" / recording.directory / "call.webm").write_bytes(b"webm")
+    recording.status, recording.file = "ready", "call.webm"
+    recording.save()
+
+    data = webhooks.recording_data(recording)
+    assert data["download_url"].startswith("https://call.example.org/api/v1/recordings/")
+    download = Client().get(data["download_url"].removeprefix("https://call.example.org"))
+    assert download.status_code == 200 and b"".join(download.streaming_content) == b"webm"
