@@ -4,6 +4,7 @@ The OpenAPI schema is at `/api/v1/openapi.json`; docs/api.md walks through it.
 """
 
 import logging
+from functools import wraps
 from datetime import timedelta
 from typing import Any
 
@@ -286,3 +287,29 @@ def recording_file(request: HttpRequest, recording_id: RecordingPath, token: str
 def api_not_found(request: HttpRequest) -> HttpResponse:
     """Any other address under /api/: a JSON 404 too (mounted after the API's own URLs)."""
     return _error(request, ApiError(404, "not_found", "Nothing here: check the address against /api/v1/openapi.json."))
+
+
+def _json_not_allowed(view: Any) -> Any:
+    """django-ninja answers a wrong method with a plain-text 405: answer in JSON like every error."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response: HttpResponse = view(request, *args, **kwargs)
+        if response.status_code != 405 or response.get("Content-Type", "").startswith("application/json"):
+            return response
+        allowed = response.get("Allow", "")
+        refusal = _error(
+            request, ApiError(405, "method_not_allowed", f"This address takes {allowed}, not {request.method}.")
+        )
+        refusal["Allow"] = allowed
+        return refusal
+
+    return wrapper
+
+
+def urls() -> Any:
+    """The API's URL patterns, for audioexchange/urls.py."""
+    patterns, app_name, namespace = api.urls
+    for pattern in patterns:
+        pattern.callback = _json_not_allowed(pattern.callback)
+    return patterns, app_name, namespace

@@ -1,7 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
 
-from api.views import api, api_not_found
+from api.views import api_not_found
+from api.views import urls as api_urls
 
 urlpatterns = [
     path("", include("rooms.urls")),
@@ -10,7 +11,7 @@ urlpatterns = [
     path("", include("mediaworker.urls")),
     path("", include("invites.urls")),
     path("admin/", admin.site.urls),
-    path("api/v1/", api.urls),
+    path("api/v1/", api_urls()),
     re_path(r"^api/", api_not_found),
     path("", include("django_prometheus.urls")),
 ]

@@ -184,3 +184,9 @@ def test_the_schema_is_served_without_a_key():
 
 def test_an_unknown_api_address_is_a_json_404(alice_api: Api):
     refused(alice_api.call("get", "/nothing-here"), 404, "not_found")
+
+
+def test_a_wrong_method_is_a_json_405(alice_api: Api, room: Room):
+    response = alice_api.call("put", "/rooms/standup")
+    refused(response, 405, "method_not_allowed")
+    assert set(response["Allow"].split(", ")) == {"GET", "PATCH", "DELETE"}
