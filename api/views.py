@@ -4,8 +4,8 @@ The OpenAPI schema is at `/api/v1/openapi.json`; docs/api.md walks through it.
 """
 
 import logging
-from functools import wraps
 from datetime import timedelta
+from functools import wraps
 from typing import Any
 
 from django.conf import settings
