@@ -92,6 +92,10 @@ async def test_the_app_locks_then_ends_the_meeting(
     locked = await call(alice_api, "post", "/rooms/standup/lock")
     assert locked.status_code == 200 and locked.json()["locked"] is True
     assert (await bob_ws.receive())["type"] == "room-locked"
+    unlocked = await call(alice_api, "post", "/rooms/standup/unlock")
+    assert unlocked.status_code == 200 and unlocked.json()["locked"] is False
+    news = await bob_ws.receive()
+    assert news["type"] == "room-locked" and news["locked"] is False and news["by"] == "Alice A."
 
     assert (await call(alice_api, "post", "/rooms/standup/end")).status_code == 200
     for ws in (alice_ws, bob_ws):
