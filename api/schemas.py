@@ -17,7 +17,7 @@ from rooms.models import Room
 SLUG_PATTERN = r"^[-a-zA-Z0-9_]{1,64}$"
 PEER_PATTERN = r"^[-a-zA-Z0-9_]{1,64}$"
 SlugPath = Annotated[str, Path(pattern=SLUG_PATTERN, description="The room's slug, as in /rooms/<slug>/.")]
-RecordingPath = Annotated[int, Path(ge=1, le=2**63 - 1, description="A recording's id.")]
+IdPath = Annotated[int, Path(ge=1, le=2**63 - 1, description="An id (of a recording, a webhook endpoint).")]
 PeerPath = Annotated[str, Path(pattern=PEER_PATTERN, description="A participant's peer id (from /participants).")]
 
 
@@ -138,3 +138,20 @@ class RecordingOut(Schema):
         if recording.status != Recording.Status.READY:
             return None
         return str(context["request"].build_absolute_uri(downloads.download_path(recording.pk)))
+
+
+class WebhookIn(Schema):
+    url: str = Field(description="Where to POST events (http or https).")
+    events: list[str] = Field([], description="Event types to send (docs/webhooks.md); empty: every event.")
+
+
+class WebhookOut(Schema):
+    id: int
+    url: str
+    events: list[str]
+    active: bool
+    created: datetime
+
+
+class WebhookCreated(WebhookOut):
+    secret: str = Field(description="whsec_…: verify signatures with it. Shown only now.")

@@ -5,6 +5,7 @@ services, invites through `invites.services`, moderation and recording through t
 signaling services the call page's moderator and recording controls use.
 """
 
+import base64
 import hashlib
 import secrets
 from collections.abc import Awaitable, Callable
@@ -15,13 +16,14 @@ from asgiref.sync import async_to_sync
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
-from api import downloads
+from api import downloads, webhooks
 from api.errors import ApiError, no_such_room
-from api.models import ApiKey
+from api.models import ApiKey, WebhookEndpoint
 from invites import services as invite_services
 from invites import tokens
 from invites.forms import InviteCreateForm
@@ -220,3 +222,34 @@ def check_download_token(recording_id: int, token: str) -> None:
         downloads.check_download_token(recording_id, token)
     except downloads.DownloadRefused as refusal:
         raise ApiError(refusal.status, refusal.code, refusal.message) from None
+
+
+# Webhook endpoints (api/webhooks.py): site keys only -------------------------------------
+
+
+def check_site_key(key: ApiKey) -> None:
+    if key.owner is not None:
+        raise ApiError(403, "site_key_only", "Only a site key (createapikey without --owner) manages webhooks.")
+
+
+def create_webhook(key: ApiKey, url: str, events: list[str]) -> WebhookEndpoint:
+    """A new endpoint with a fresh secret; every listed event must be one of `webhooks.EVENTS`."""
+    check_site_key(key)
+    unknown = sorted(set(events) - set(webhooks.EVENTS))
+    if unknown:
+        message = f"Unknown event type(s) {', '.join(unknown)}; use: {', '.join(webhooks.EVENTS)}."
+        raise ApiError(422, "invalid", message, errors={"events": [message]})
+    try:
+        URLValidator(schemes=["http", "https"])(url)
+        if len(url) > WebhookEndpoint._meta.get_field("url").max_length:  # type: ignore[operator]
+            raise ValidationError("too long")
+    except ValidationError:
+        message = "Give a full http:// or https:// address, of at most 500 characters."
+        raise ApiError(422, "invalid", message, errors={"url": [message]}) from None
+    if WebhookEndpoint.objects.filter(url=url).exists():
+        message = "There is already an endpoint with this address."
+        raise ApiError(422, "invalid", message, errors={"url": [message]})
+    secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+    endpoint = WebhookEndpoint.objects.create(url=url, events=events, secret=secret)
+    webhooks.forget_wanted()
+    return endpoint

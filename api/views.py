@@ -20,8 +20,8 @@ from ninja.throttling import AuthRateThrottle
 
 from api import schemas, selectors, services
 from api.errors import ApiError
-from api.models import ApiKey
-from api.schemas import PeerPath, RecordingPath, SlugPath
+from api.models import ApiKey, WebhookEndpoint
+from api.schemas import IdPath, PeerPath, SlugPath
 from mediaworker import selectors as recording_selectors
 from mediaworker.models import Recording
 from rooms import services as room_services
@@ -259,7 +259,7 @@ def list_recordings(request: HttpRequest, slug: SlugPath) -> Any:
 
 
 @api.get("/recordings/{recording_id}", response={200: schemas.RecordingOut, **ERRORS}, tags=["recordings"])
-def get_recording(request: HttpRequest, recording_id: RecordingPath) -> Any:
+def get_recording(request: HttpRequest, recording_id: IdPath) -> Any:
     recording = selectors.recordings_for(_key(request)).filter(pk=recording_id).first()
     if recording is None:
         raise ApiError(404, "recording_not_found", f"No recording {recording_id} of a room this key manages.")
@@ -273,7 +273,7 @@ def get_recording(request: HttpRequest, recording_id: RecordingPath) -> Any:
     tags=["recordings"],
     url_name="recording_file",
 )
-def recording_file(request: HttpRequest, recording_id: RecordingPath, token: str = "") -> Any:
+def recording_file(request: HttpRequest, recording_id: IdPath, token: str = "") -> Any:
     """The composite file, through the signed URL in `download_url` (no key needed; it expires)."""
     services.check_download_token(recording_id, token)
     recording = Recording.objects.select_related("room").filter(pk=recording_id).first()
@@ -282,6 +282,32 @@ def recording_file(request: HttpRequest, recording_id: RecordingPath, token: str
         raise ApiError(404, "recording_not_found", "This recording has no file (deleted, or not ready).")
     filename = f"{recording.room.slug}-{recording.started:%Y%m%d-%H%M%S}{path.suffix}"
     return FileResponse(path.open("rb"), as_attachment=True, filename=filename)
+
+
+# Webhook endpoints (docs/webhooks.md) ---------------------------------------------
+
+
+@api.get("/webhooks", response={200: list[schemas.WebhookOut], **ERRORS}, tags=["webhooks"])
+@paginate(Pages)
+def list_webhooks(request: HttpRequest) -> Any:
+    """The endpoints events are sent to (site keys only)."""
+    services.check_site_key(_key(request))
+    return WebhookEndpoint.objects.order_by("pk")
+
+
+@api.post("/webhooks", response={201: schemas.WebhookCreated, **ERRORS}, tags=["webhooks"])
+def create_webhook(request: HttpRequest, body: schemas.WebhookIn) -> Any:
+    """A new endpoint; its signing secret is in the answer, and only there."""
+    return Status(201, services.create_webhook(_key(request), body.url, body.events))
+
+
+@api.delete("/webhooks/{webhook_id}", response={204: None, **ERRORS}, tags=["webhooks"])
+def delete_webhook(request: HttpRequest, webhook_id: IdPath) -> Any:
+    """Stop sending to this endpoint (its queued events are dropped)."""
+    services.check_site_key(_key(request))
+    if not WebhookEndpoint.objects.filter(pk=webhook_id).delete()[0]:
+        raise ApiError(404, "webhook_not_found", f"No webhook endpoint {webhook_id}.")
+    return Status(204, None)
 
 
 def api_not_found(request: HttpRequest) -> HttpResponse:

@@ -17,9 +17,7 @@ from rooms.models import Room
 
 pytestmark = pytest.mark.django_db
 
-EVERY_ENDPOINT = [
-    ("get", "/rooms"),
-    ("post", "/rooms"),
+ONE_ROOMS_ENDPOINTS = [
     ("get", "/rooms/standup"),
     ("patch", "/rooms/standup"),
     ("delete", "/rooms/standup"),
@@ -33,7 +31,14 @@ EVERY_ENDPOINT = [
     ("post", "/rooms/standup/recording/start"),
     ("post", "/rooms/standup/recording/stop"),
     ("get", "/rooms/standup/recordings"),
+]
+WEBHOOK_ENDPOINTS = [("get", "/webhooks"), ("post", "/webhooks"), ("delete", "/webhooks/1")]
+EVERY_ENDPOINT = [
+    ("get", "/rooms"),
+    ("post", "/rooms"),
+    *ONE_ROOMS_ENDPOINTS,
     ("get", "/recordings/1"),
+    *WEBHOOK_ENDPOINTS,
 ]
 
 
@@ -133,9 +138,11 @@ def test_listings_are_paginated(site_api: Api, alice: User):
 
 def test_a_users_key_reaches_only_their_rooms(mallory_api: Api, site_api: Api, room: Room):
     assert mallory_api.call("get", "/rooms").json() == {"items": [], "count": 0}
-    for method, path in EVERY_ENDPOINT[2:-1]:
+    for method, path in ONE_ROOMS_ENDPOINTS:
         refused(mallory_api.call(method, path, {"name": "Mal"}), 404, "room_not_found")
     refused(mallory_api.call("get", "/recordings/1"), 404, "recording_not_found")
+    for method, path in WEBHOOK_ENDPOINTS:
+        refused(mallory_api.call(method, path, {"url": "https://mallory.example/"}), 403, "site_key_only")
     assert site_api.call("get", "/rooms/standup").json()["owner"] == "alice"
 
 
@@ -190,3 +197,22 @@ def test_a_wrong_method_is_a_json_405(alice_api: Api, room: Room):
     response = alice_api.call("put", "/rooms/standup")
     refused(response, 405, "method_not_allowed")
     assert set(response["Allow"].split(", ")) == {"GET", "PATCH", "DELETE"}
+
+
+def test_a_site_key_manages_webhook_endpoints(site_api: Api):
+    made = site_api.call("post", "/webhooks", {"url": "https://lms.example.org/hooks", "events": ["room.ended"]})
+    assert made.status_code == 201, made.content
+    assert made.json()["secret"].startswith("whsec_")
+    listed = site_api.call("get", "/webhooks").json()
+    assert [(item["url"], item["events"]) for item in listed["items"]] == [
+        ("https://lms.example.org/hooks", ["room.ended"])
+    ]
+    assert "secret" not in listed["items"][0], "shown once, when made"
+
+    body = refused(
+        site_api.call("post", "/webhooks", {"url": "https://x.example/", "events": ["room.exploded"]}), 422, "invalid"
+    )
+    assert "room.exploded" in body["message"]
+    refused(site_api.call("post", "/webhooks", {"url": "ftp://x.example/"}), 422, "invalid")
+    assert site_api.call("delete", f"/webhooks/{made.json()['id']}").status_code == 204
+    refused(site_api.call("delete", f"/webhooks/{made.json()['id']}"), 404, "webhook_not_found")
