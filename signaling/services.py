@@ -18,7 +18,6 @@ from channels.exceptions import ChannelFull
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from api import webhooks
 from chat import selectors as chat_selectors
 from chat import services as chat_services
 from mediaworker import dispatch as worker_dispatch
@@ -27,7 +26,7 @@ from moderation import selectors as moderation_selectors
 from rooms import selectors as room_selectors
 from rooms import services as room_services
 from rooms.models import Room, RoomMode
-from signaling import metrics, protocol, resume
+from signaling import events, metrics, protocol, resume
 from signaling.auth import resolve_user
 from signaling.hub import hub
 from signaling.ice import ice_servers_for
@@ -170,7 +169,7 @@ async def admit_peer(
     )
     await group_send(slug, "room.peer_joined", peer.peer_id, protocol.render_peer_joined(peer.public()))
     if resumed_id is None:
-        await _announce_joining(slug, peer, first=not others)
+        await events.participant_joined(slug, peer, first=not others)
     kind = "audio" if ticket.info["audio_only"] else "video"
     known = frozenset(other.peer_id for other in others)
     return Admission(
@@ -288,27 +287,7 @@ async def leave_room(slug: str, peer: Peer, mode: str, resumable: bool = False) 
     if mode == RoomMode.AUTO:
         await _mode_after_leaving(slug, peer.peer_id)
     if not resumable:
-        await _announce_leaving(slug, peer)
-
-
-# Webhooks (api/webhooks.py): queued here, sent in the background -------------------------
-
-
-def _person(slug: str, peer: Peer) -> dict[str, Any]:
-    return {"room": slug, "peer_id": peer.peer_id, "name": peer.name, "guest": peer.user_id is None}
-
-
-async def _announce_joining(slug: str, peer: Peer, first: bool) -> None:
-    started = [("room.started", {"room": slug})] if first else []
-    await webhooks.announce(*started, ("participant.joined", _person(slug, peer)))
-
-
-async def _announce_leaving(slug: str, peer: Peer) -> None:
-    """`participant.left` for a final leave (a dropped connection may resume); `room.ended` with the last."""
-    if not await webhooks.wanted():
-        return
-    ended = [] if await get_presence().members(slug) else [("room.ended", {"room": slug})]
-    await webhooks.announce(("participant.left", _person(slug, peer)), *ended)
+        await events.participant_left(slug, peer)
 
 
 async def group_send(slug: str, event_type: str, peer_id: str, text: str) -> None:
