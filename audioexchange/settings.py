@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "mediaworker",
     "moderation",
     "invites",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -246,6 +247,7 @@ if MEDIAWORKER_ROOM_SHARE > 1 or MEDIAWORKER_OWNER_SHARE > 1:
 CHAT_RETENTION_DAYS = env_int("CHAT_RETENTION_DAYS", 30)
 # The media worker deletes recordings and chat past their retention this often (seconds).
 RETENTION_PURGE_INTERVAL_SECONDS = env_float("RETENTION_PURGE_INTERVAL_SECONDS", 86400.0, minimum=0.1)
+
 # --- Abuse limits on pages (docs/deploy.md "Security") -------------------------------------
 # Counters live in Django's cache: Redis with REDIS_URL, so a limit holds across every process;
 # otherwise this process's memory (one process, as without REDIS_URL everything is).
@@ -292,6 +294,33 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": [_NONE],
     }
 }
+
+# Calls inside other apps (issue 16): signed join tokens, the REST API, webhooks.
+# HS256 key of `/rooms/<slug>/?jwt=` tokens; empty: join tokens are refused (`join_tokens_off`).
+JOIN_TOKEN_SECRET = env_str("JOIN_TOKEN_SECRET", "")
+# The longest a join token may live (its `exp` at most this many seconds ahead).
+JOIN_TOKEN_MAX_SECONDS = env_int("JOIN_TOKEN_MAX_SECONDS", 86400, minimum=60)
+# REST API (`/api/v1/`): requests per minute per key; page size of listings (at most).
+API_RATE_PER_MINUTE = env_int("API_RATE_PER_MINUTE", 120, minimum=1)
+API_PAGE_SIZE = env_int("API_PAGE_SIZE", 50, minimum=1)
+# Seconds a recording's signed download URL from the API stays valid.
+API_DOWNLOAD_URL_SECONDS = env_int("API_DOWNLOAD_URL_SECONDS", 300, minimum=10)
+# Webhooks (api/webhooks.py, docs/webhooks.md): one endpoint from the environment (more in the
+# admin), the seconds between retries (then it is given up), and the sender's timeouts.
+WEBHOOK_URL = env_str("WEBHOOK_URL", "")
+WEBHOOK_SECRET = env_str("WEBHOOK_SECRET", "")
+if WEBHOOK_URL and not WEBHOOK_SECRET.startswith("whsec_"):
+    raise ImproperlyConfigured("WEBHOOK_URL needs WEBHOOK_SECRET=whsec_<base64>: see docs/webhooks.md.")
+WEBHOOK_RETRY_SECONDS = [
+    float(item) for item in env_list("WEBHOOK_RETRY_SECONDS", ["5", "300", "1800", "7200", "18000", "36000", "36000"])
+]
+WEBHOOK_TIMEOUT_SECONDS = env_float("WEBHOOK_TIMEOUT_SECONDS", 10.0, minimum=0.5)
+WEBHOOK_POLL_SECONDS = env_float("WEBHOOK_POLL_SECONDS", 1.0, minimum=0.05)
+# The site's address as others reach it (https://call.example.org), for links in webhooks.
+PUBLIC_URL = env_str("PUBLIC_URL", "")
+NINJA_PAGINATION_PER_PAGE = API_PAGE_SIZE
+NINJA_PAGINATION_MAX_LIMIT = API_PAGE_SIZE
+# The API's rate limit counts in CACHES (above): Redis when there is one, so every process shares it.
 
 PROMETHEUS_EXPORT_MIGRATIONS = False
 

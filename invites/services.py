@@ -16,6 +16,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import User
+from invites import tokens
 from invites.models import Invite
 from rooms.models import Room
 
@@ -30,7 +31,8 @@ class Guest:
 
     guest_id: str
     name: str
-    invite_id: int
+    invite_id: int | None  # None: let in by a join token (invites/tokens.py)
+    moderator: bool = False  # a join token's `moderator` claim, for this room only
     is_authenticated = False
     is_staff = False
     pk = None
@@ -56,7 +58,7 @@ def hash_token(token: str) -> str:
 
 
 def create_invite(
-    room: Room, by: User, *, expires_at: datetime | None = None, max_uses: int | None = None, label: str = ""
+    room: Room, by: User | None, *, expires_at: datetime | None = None, max_uses: int | None = None, label: str = ""
 ) -> tuple[Invite, str]:
     """A new invite and its token; the token is not stored, show it to the owner once."""
     token = secrets.token_urlsafe(24)
@@ -121,6 +123,27 @@ def redeem(invite: Invite, session: SessionBase, name: str) -> Guest:
     return guest
 
 
+def grant_token(session: SessionBase, slug: str, token: str) -> Guest:
+    """Check a join token for room `slug` and make the session its guest there (only there).
+
+    Raises `InviteUnusable` (with the token's refusal code) for an expired, foreign-key or
+    other-room token. The guest id comes from the token's `sub`, else from the token itself,
+    so a barred person cannot come back with the same token or under the same `sub`. The grant
+    records the room's id, so a later room under the same slug does not inherit it.
+    """
+    try:
+        claims = tokens.verify(token, slug)
+    except tokens.TokenRefused as refusal:
+        raise InviteUnusable(refusal.status, "This join link does not work", refusal.message, refusal.code) from None
+    room_id = Room.objects.filter(slug=slug).values_list("pk", flat=True).first()
+    source = f"sub:{claims.subject}" if claims.subject else f"token:{token}"
+    guest_id = "t" + hash_token(f"{slug}:{source}")[:16]
+    guests = dict(session.get(_GUESTS_KEY, {}))
+    guests[slug] = {"id": guest_id, "name": claims.name, "token": True, "room": room_id, "moderator": claims.moderator}
+    session[_GUESTS_KEY] = guests
+    return Guest(guest_id=guest_id, name=claims.name, invite_id=None, moderator=claims.moderator)
+
+
 class GuestRefused(Exception):
     """A guest grant whose invite no longer lets its guest in: `code` and `message` say why."""
 
@@ -133,9 +156,18 @@ class GuestRefused(Exception):
 def _grant(session: Any, slug: str) -> dict[str, Any] | None:
     grants = session.get(_GUESTS_KEY, {}) if session is not None else {}
     grant = grants.get(slug) if isinstance(grants, dict) else None
-    if not isinstance(grant, dict) or not isinstance(grant.get("invite"), int):
+    if not isinstance(grant, dict):
         return None
-    return grant
+    if grant.get("token") is True or isinstance(grant.get("invite"), int):
+        return grant
+    return None
+
+
+def _token_guest(grant: dict[str, Any], room: Room) -> Guest | None:
+    """A join token's grant, for the room it was made in (by id) only."""
+    if grant.get("room") != room.pk:
+        return None
+    return Guest(str(grant["id"]), str(grant["name"]), None, moderator=grant.get("moderator") is True)
 
 
 def guest_for(session: Any, room: Room) -> Guest | None:
@@ -146,6 +178,8 @@ def guest_for(session: Any, room: Room) -> Guest | None:
     grant = _grant(session, room.slug)
     if grant is None:
         return None
+    if grant.get("token") is True:
+        return _token_guest(grant, room)
     invite = Invite.objects.filter(pk=grant["invite"]).first()
     if invite is None or invite.room_id != room.pk:
         return None
@@ -157,7 +191,8 @@ def guest_for(session: Any, room: Room) -> Guest | None:
 
 
 def guest_in(session: Any, slug: str) -> Guest | None:
-    """The guest this session is in room `slug` while their invite still lets them in, else None."""
+    """The guest this session is in room `slug` (by a join token, or while their invite still lets
+    them in), else None."""
     room = Room.objects.filter(slug=slug).first() if _grant(session, slug) is not None else None
     if room is None:
         return None

@@ -15,6 +15,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import User
+from api import webhooks
 from chat import services as chat_services
 from mediaworker import compositor, metrics, selectors
 from mediaworker.models import Recording, RecordingTrack
@@ -92,7 +93,10 @@ def fail_recording(recording: Recording, error: str) -> Recording:
     """Mark `recording` failed with a reason the owner can read."""
     recording.error = error
     metrics.RECORDINGS_FAILED.inc()
-    return _close(recording, Recording.Status.FAILED)
+    with transaction.atomic():  # the event is queued with the change it reports, or neither
+        _close(recording, Recording.Status.FAILED)
+        webhooks.emit("recording.failed", webhooks.recording_data(recording))
+    return recording
 
 
 def _close(recording: Recording, status: str) -> Recording:
@@ -145,7 +149,9 @@ def composite_recording(recording_id: int) -> Recording:
     recording.file = output.name
     recording.size = output.stat().st_size
     recording.status = Recording.Status.READY
-    recording.save(update_fields=["file", "size", "status"])
+    with transaction.atomic():  # the event is queued with the change it reports, or neither
+        recording.save(update_fields=["file", "size", "status"])
+        webhooks.emit("recording.ready", webhooks.recording_data(recording))
     metrics.RECORDINGS_READY.inc()
     log.info("recording %s ready: %s (%d bytes)", recording.pk, output, recording.size)
     return recording

@@ -2,13 +2,17 @@
 
 from typing import Any
 
+from invites.services import Guest
 from moderation.models import Ban
 from rooms import services as room_services
 from rooms.models import Room
 
 
 def is_moderator(user: Any, room: Room) -> bool:
-    """The owner, staff and the moderators the owner named; never a guest."""
+    """The owner, staff and the moderators the owner named; a guest only by a join token's
+    `moderator` claim (a `Guest` exists for the one room of its grant)."""
+    if isinstance(user, Guest):
+        return user.moderator
     if user is None or not user.is_authenticated:
         return False
     return room_services.can_manage(user, room) or room.moderators.filter(pk=user.pk).exists()

@@ -40,9 +40,27 @@ class Target:
     address: str = ""  # the client address of the connection acted on
 
 
-def authorize(slug: str, actor_id: int | None) -> tuple[Room, User]:
+@dataclass(frozen=True)
+class Delegate:
+    """Moderates room `slug` by a grant checked elsewhere, without an account here: a join
+    token's `moderator` claim (on the socket), or an API key (api/). Logged under `public_name`;
+    like any moderator but the owner, it cannot act on the room's owner."""
+
+    slug: str
+    public_name: str
+    pk = None
+
+
+Actor = int | None | Delegate  # a user id, nobody, or a delegate
+
+
+def authorize(slug: str, actor_id: Actor) -> tuple[Room, User | Delegate]:
     """The room and the acting user, if they moderate it; else `ModerationRefused('not_moderator')`."""
     room = Room.objects.select_related("owner").filter(slug=slug).first()
+    if isinstance(actor_id, Delegate):
+        if room is None or actor_id.slug != slug:
+            raise ModerationRefused("not_moderator", "That grant is for another room.")
+        return room, actor_id
     actor = User.objects.filter(pk=actor_id).first() if actor_id is not None else None
     if room is None or actor is None or not is_moderator(actor, room):
         raise ModerationRefused(
@@ -51,14 +69,15 @@ def authorize(slug: str, actor_id: int | None) -> tuple[Room, User]:
     return room, actor
 
 
-def check_may_act_on(room: Room, actor: User, target: Target) -> None:
+def check_may_act_on(room: Room, actor: User | Delegate, target: Target) -> None:
     """Nobody but the owner acts on the owner (the Jitsi bug of participants kicking the host);
-    only the owner and staff act on the room's moderators and on staff."""
+    only the owner and staff act on the room's moderators and on staff (a `Delegate` is a
+    moderator, not the owner)."""
     if target.user_id is None:
         return
     if target.user_id == room.owner_id and actor.pk != room.owner_id:
         raise ModerationRefused("protected_owner", f"{target.name} owns this room: nobody can mute or remove them.")
-    if room_services.can_manage(actor, room):
+    if isinstance(actor, User) and room_services.can_manage(actor, room):
         return
     person = User.objects.filter(pk=target.user_id).first()
     if person is not None and person.is_staff:
@@ -72,12 +91,14 @@ def check_may_act_on(room: Room, actor: User, target: Target) -> None:
         )
 
 
-def record(room: Room, actor: User, action: str, target: Target | None = None, **details: Any) -> ModerationAction:
+def record(
+    room: Room, actor: User | Delegate, action: str, target: Target | None = None, **details: Any
+) -> ModerationAction:
     """Write one line of the audit log."""
     return ModerationAction.objects.create(
         room=room,
         room_slug=room.slug,
-        actor=actor,
+        actor=actor if isinstance(actor, User) else None,
         actor_name=actor.public_name,
         action=action,
         target_name=target.name if target else "",
@@ -86,7 +107,7 @@ def record(room: Room, actor: User, action: str, target: Target | None = None, *
     )
 
 
-def act_on_person(slug: str, actor_id: int | None, action: str, target: Target, withdraw_invite: bool = False) -> str:
+def act_on_person(slug: str, actor_id: Actor, action: str, target: Target, withdraw_invite: bool = False) -> str:
     """Authorize and log `action` on `target`; for `remove_and_bar`, bar them (a user by account,
     a guest by guest id and by invite and address) and, with `withdraw_invite`, withdraw the
     invite link a guest came in with. Returns the actor's name."""
@@ -100,7 +121,7 @@ def act_on_person(slug: str, actor_id: int | None, action: str, target: Target, 
     details: dict[str, Any] = {"peer_id": target.peer_id, "guest": target.user_id is None}
     with transaction.atomic():
         if action == "remove_and_bar":
-            bar(room, target, by=actor)
+            bar(room, target, by=actor if isinstance(actor, User) else None)
         if withdraw_invite:
             _withdraw(room, target.invite_id)
             details["invite_withdrawn"] = True
@@ -136,7 +157,7 @@ def _withdraw(room: Room, invite_id: int | None) -> None:
         invite_services.revoke(invite)
 
 
-def act_on_room(slug: str, actor_id: int | None, action: str) -> str:
+def act_on_room(slug: str, actor_id: Actor, action: str) -> str:
     """Authorize, apply (lock/unlock) and log a room action; returns the actor's name."""
     room, actor = authorize(slug, actor_id)
     with transaction.atomic():
@@ -146,7 +167,7 @@ def act_on_room(slug: str, actor_id: int | None, action: str) -> str:
     return actor.public_name
 
 
-def authorize_name(slug: str, actor_id: int | None) -> str:
+def authorize_name(slug: str, actor_id: Actor) -> str:
     """The acting moderator's name, or `ModerationRefused('not_moderator')`."""
     return authorize(slug, actor_id)[1].public_name
 

@@ -31,8 +31,8 @@ LOBBY_PAGE_SIZE = 20
 _FALSE = {"0", "false", "off", "no"}
 
 
-def _refusal(request: HttpRequest, title: str, message: str, status: int) -> HttpResponse:
-    context = {"title": title, "message": message}
+def _refusal(request: HttpRequest, title: str, message: str, status: int, code: str = "") -> HttpResponse:
+    context = {"title": title, "message": message, "code": code}
     return render(request, "rooms/room_unavailable.html", context, status=status)
 
 
@@ -111,6 +111,8 @@ def _create_room(request: HttpRequest, form: RoomCreateForm) -> Room | None:
 
 def room(request: HttpRequest, slug: str) -> HttpResponse:
     """The call page, once the room admits this user (or invited guest): not locked to them, password given."""
+    if "jwt" in request.GET:
+        return _enter_with_token(request, slug)
     guest = None if request.user.is_authenticated else invite_services.guest_in(request.session, slug)
     if not request.user.is_authenticated and guest is None:
         return redirect_to_login(request.get_full_path())
@@ -131,6 +133,16 @@ def room(request: HttpRequest, slug: str) -> HttpResponse:
         "call_config": selectors.call_config(found, who),
     }
     return render(request, "rooms/room.html", context)
+
+
+def _enter_with_token(request: HttpRequest, slug: str) -> HttpResponse:
+    """`?jwt=`: a valid join token makes this session the room's guest (invites/tokens.py), then
+    the plain address, so the token stays out of the history and of Referer headers."""
+    try:
+        invite_services.grant_token(request.session, slug, request.GET["jwt"])
+    except invite_services.InviteUnusable as refusal:
+        return _refusal(request, refusal.title, refusal.message, refusal.status, refusal.code)
+    return _see_other(reverse("room", kwargs={"slug": slug}))
 
 
 def _check_password(request: HttpRequest, room: Room) -> HttpResponse:

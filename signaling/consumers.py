@@ -211,7 +211,8 @@ class RoomConsumer(AsyncWebsocketConsumer):
             elif isinstance(message, protocol.RecordingControl):
                 await recording.control_recording(self.slug, self.peer, message)
             elif isinstance(message, protocol.Moderate):
-                await moderation.moderate(self.slug, self.peer, message)
+                delegate = self.identity.delegate(self.slug) if self.identity else None
+                await moderation.moderate(self.slug, self.peer, message, delegate)
             elif isinstance(message, protocol.RelayFallback):
                 await self._ask_for_fallback(message)
             else:

@@ -8,6 +8,7 @@ from typing import Any
 
 from invites import services as invite_services
 from invites.services import Guest
+from moderation.services import Delegate
 from rooms.models import Room
 from signaling.presence import GUEST_PREFIX
 
@@ -27,6 +28,12 @@ class Identity:
     def key(self) -> str:
         """Names this person across connections: the user id, or the guest id."""
         return f"{GUEST_PREFIX}{self.guest.guest_id}" if self.guest else str(self.user_id)
+
+    def delegate(self, slug: str) -> Delegate | None:
+        """A guest moderating room `slug` by a join token's grant acts as a `Delegate` there."""
+        if self.guest is None or not self.moderator:
+            return None
+        return Delegate(slug=slug, public_name=self.name)
 
     @property
     def ice_user(self) -> str:

@@ -14,8 +14,9 @@ from typing import Any, Literal
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 
+from api import webhooks
 from moderation import services as moderation_services
-from moderation.services import ModerationRefused, Target
+from moderation.services import Actor, Delegate, ModerationRefused, Target
 from signaling import protocol
 from signaling.presence import NO_LIMIT, Peer, PersonLimit, RoomFull, get_presence
 from signaling.protocol import ProtocolError
@@ -69,26 +70,33 @@ async def _authorized(call: Any, *args: Any) -> str:
     return name
 
 
-async def moderate(slug: str, actor: Peer, message: protocol.Moderate) -> None:
-    """Carry out a moderator's `moderate` message, or raise `ProtocolError` (`not_moderator`…)."""
+async def moderate(slug: str, actor: Peer, message: protocol.Moderate, delegate: Delegate | None = None) -> None:
+    """Carry out a moderator's `moderate` message, or raise `ProtocolError` (`not_moderator`…).
+
+    `delegate`: the actor moderates by a join token's grant, not as a user (identity.py)."""
+    by: Actor = delegate or actor.user_id
     if message.action in protocol.ROOM_ACTIONS:
-        await _act_on_room(slug, actor, message.action)
+        await act_on_room(slug, by, message.action)
     elif message.action in ("admit", "deny"):
-        await _answer_knock(slug, actor, message)
+        await _answer_knock(slug, by, message)
     else:
-        await _act_on_person(slug, actor, message)
+        await act_on_person(slug, by, message, exclude=actor.peer_id, exclude_person=actor.person)
 
 
-async def _act_on_person(slug: str, actor: Peer, message: protocol.Moderate) -> None:
+async def act_on_person(
+    slug: str, actor: Actor, message: protocol.Moderate, exclude: str = "", exclude_person: str = ""
+) -> None:
+    """Mute, ask to mute or remove the person `message.peer_id`: never `exclude` (the actor's own
+    peer id) nor another socket of `exclude_person` (the actor's own other tabs)."""
     removing = message.action in ("remove", "remove_and_bar")
     presence = get_presence()
     # Removing also reaches someone whose socket dropped a moment ago (their browser is about
     # to reconnect): they are barred all the same, and their other sockets closed.
     target = await (presence.find_recent if removing else presence.find)(slug, message.peer_id or "")
-    if target is None or target.peer_id == actor.peer_id or (target.person and target.person == actor.person):
+    if target is None or target.peer_id == exclude or (target.person and target.person == exclude_person):
         # Not found is checked first, but the rights are checked before anything happens. A
         # moderator's own other tab is not "someone else": removing it would close this one too.
-        await _authorized(moderation_services.authorize_name, slug, actor.user_id)
+        await _authorized(moderation_services.authorize_name, slug, actor)
         raise ProtocolError("unknown_peer", f"No one else with peer id {message.peer_id!r} is in this room.")
     who = Target(
         name=target.name,
@@ -98,9 +106,7 @@ async def _act_on_person(slug: str, actor: Peer, message: protocol.Moderate) -> 
         invite_id=target.invite_id,
         address=target.address,
     )
-    by = await _authorized(
-        moderation_services.act_on_person, slug, actor.user_id, message.action, who, message.withdraw_invite
-    )
+    by = await _authorized(moderation_services.act_on_person, slug, actor, message.action, who, message.withdraw_invite)
     if not removing:
         text = protocol.render_mute(message.action == "mute", by)
         await _to_peer(target.channel_name, {"type": "peer.notice", "text": text})
@@ -126,8 +132,9 @@ async def sockets_of(slug: str, target: Peer) -> list[Peer]:
     return [peer for peer in found if peer.person == target.person]
 
 
-async def _act_on_room(slug: str, actor: Peer, action: str) -> None:
-    by = await _authorized(moderation_services.act_on_room, slug, actor.user_id, action)
+async def act_on_room(slug: str, actor: Actor, action: str) -> None:
+    """Lock, unlock or end the meeting in room `slug` for everyone in it."""
+    by = await _authorized(moderation_services.act_on_room, slug, actor, action)
     layer = _layer()
     if action == "end":
         text = protocol.render_error("meeting_ended", f"{by} ended the meeting for everyone.")
@@ -150,6 +157,7 @@ async def start_waiting(slug: str, peer: Peer, limit: PersonLimit = NO_LIMIT) ->
         raise ProtocolError("room_full", "Too many people are waiting to join this room; try later.") from None
     await _layer().group_add(waiting_key(slug), peer.channel_name)
     await _to_moderators(slug, protocol.render_knocking(peer.public()))
+    await webhooks.announce(("knock", {"room": slug, "peer_id": peer.peer_id, "name": peer.name}))
 
 
 async def stop_waiting(slug: str, peer: Peer, outcome: Outcome) -> None:
@@ -165,13 +173,13 @@ async def waiting_list(slug: str) -> list[str]:
     return [protocol.render_knocking(peer.public()) for peer in await get_presence().members(waiting_key(slug))]
 
 
-async def _answer_knock(slug: str, actor: Peer, message: protocol.Moderate) -> None:
+async def _answer_knock(slug: str, actor: Actor, message: protocol.Moderate) -> None:
     waiter = await get_presence().find(waiting_key(slug), message.peer_id or "")
     if waiter is None:
-        await _authorized(moderation_services.authorize_name, slug, actor.user_id)
+        await _authorized(moderation_services.authorize_name, slug, actor)
         raise ProtocolError("unknown_peer", "That person is no longer waiting: they left or were answered.")
     who = Target(name=waiter.name, user_id=waiter.user_id, peer_id=waiter.peer_id)
-    by = await _authorized(moderation_services.act_on_person, slug, actor.user_id, message.action, who)
+    by = await _authorized(moderation_services.act_on_person, slug, actor, message.action, who)
     # Off the list first: a second moderator answering at the same time finds nobody.
     await get_presence().leave(waiting_key(slug), waiter.peer_id)
     outcome: Outcome = "admitted" if message.action == "admit" else "denied"

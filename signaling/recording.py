@@ -9,9 +9,11 @@ from dataclasses import dataclass
 from channels.db import database_sync_to_async
 
 from accounts.models import User
+from api import webhooks
 from mediaworker import dispatch as worker_dispatch
 from mediaworker import services as recording_services
 from mediaworker.models import Recording
+from moderation.services import Actor, Delegate
 from rooms import services as room_services
 from rooms.models import Room
 from signaling import protocol
@@ -26,12 +28,21 @@ class RecordingChange:
     by: str
 
 
-@database_sync_to_async
-def _change_recording(slug: str, peer: Peer, action: str, participants: int) -> RecordingChange:
-    room = Room.objects.select_related("owner").filter(slug=slug).first()
-    user = User.objects.filter(pk=peer.user_id).first() if room and peer.user_id is not None else None
+def _recording_actor(room: Room | None, actor: Actor) -> tuple[User | None, str]:
+    """Who records: the room's owner (or staff), or a delegate for that room (an API key)."""
+    if room is not None and isinstance(actor, Delegate) and actor.slug == room.slug:
+        return None, actor.public_name
+    user = User.objects.filter(pk=actor).first() if room and isinstance(actor, int) else None
     if room is None or user is None or not room_services.can_manage(user, room):
         raise ProtocolError("forbidden", "Only the room's owner can start or stop recording.")
+    return user, user.public_name
+
+
+@database_sync_to_async
+def _change_recording(slug: str, actor: Actor, action: str, participants: int) -> RecordingChange:
+    room = Room.objects.select_related("owner").filter(slug=slug).first()
+    user, by = _recording_actor(room, actor)
+    assert room is not None
     try:
         if action == "start":
             streams = participants * (1 if room.audio_only else 2)
@@ -40,7 +51,7 @@ def _change_recording(slug: str, peer: Peer, action: str, participants: int) -> 
             recording = recording_services.stop_recording(room)
     except recording_services.RecordingRefused as refusal:
         raise ProtocolError(refusal.code, refusal.message) from None
-    return RecordingChange(recording_id=recording.pk, by=user.public_name)
+    return RecordingChange(recording_id=recording.pk, by=by)
 
 
 @database_sync_to_async
@@ -60,9 +71,16 @@ async def control_recording(slug: str, peer: Peer, message: protocol.RecordingCo
 
     Raises `ProtocolError` (`forbidden` for anyone else, `recording_unavailable` when it cannot).
     """
+    await change_recording(slug, peer.user_id, message.action, peer.peer_id)
+
+
+async def change_recording(slug: str, actor: Actor, action: str, origin: str = "") -> int:
+    """Start or stop recording `slug` as `actor` (a user id, or a `Delegate` such as an API key),
+    telling everyone in the room; returns the recording's id. `origin`: the actor's peer id, if any.
+    Raises `ProtocolError` as `control_recording` does."""
     participants = len(await get_presence().members(slug))
-    change = await _change_recording(slug, peer, message.action, participants)
-    if message.action == "start":
+    change = await _change_recording(slug, actor, action, participants)
+    if action == "start":
         try:
             await worker_dispatch.start_worker(slug, change.recording_id)
         except worker_dispatch.WorkerUnavailable:
@@ -73,7 +91,11 @@ async def control_recording(slug: str, peer: Peer, message: protocol.RecordingCo
         except worker_dispatch.WorkerRefused as refusal:  # at capacity, counting what it relays; no disk
             await _worker_refused(change.recording_id)
             raise ProtocolError(refusal.code, refusal.message) from None
+        await webhooks.announce(
+            ("recording.started", {"room": slug, "recording_id": change.recording_id, "by": change.by})
+        )
     else:
         await worker_dispatch.stop_worker(slug, change.recording_id)
-    text = protocol.render_recording(message.action == "start", change.by)
-    await group_send(slug, "room.recording", peer.peer_id, text)
+    text = protocol.render_recording(action == "start", change.by)
+    await group_send(slug, "room.recording", origin, text)
+    return change.recording_id

@@ -27,7 +27,7 @@ from moderation import selectors as moderation_selectors
 from rooms import selectors as room_selectors
 from rooms import services as room_services
 from rooms.models import Room, RoomMode
-from signaling import metrics, protocol, resume
+from signaling import events, metrics, protocol, resume
 from signaling.auth import client_address, resolve_user
 from signaling.hub import hub
 from signaling.ice import TURN_THROTTLED, ice_servers_for, turn_refusal
@@ -239,6 +239,8 @@ async def take_place(slug: str, entry: Entry) -> Admission:
         (resume.issue(slug, peer.peer_id, who.key), settings.SIGNALING_RESUME_SECONDS, entry.resumed),
     )
     await group_send(slug, "room.peer_joined", peer.peer_id, protocol.render_peer_joined(peer.public()))
+    if not entry.resumed:
+        await events.participant_joined(slug, peer, first=not others)
     kind = "audio" if ticket.info["audio_only"] else "video"
     known = frozenset(other.peer_id for other in others)
     return Admission(
@@ -359,6 +361,8 @@ async def leave_room(slug: str, peer: Peer, mode: str, resumable: bool = False) 
     await group_send(slug, "room.peer_left", peer.peer_id, protocol.render_peer_left(peer.peer_id, resumable))
     if mode == RoomMode.AUTO:
         await _mode_after_leaving(slug, peer.peer_id)
+    if not resumable:
+        await events.participant_left(slug, peer)
 
 
 async def group_send(slug: str, event_type: str, peer_id: str, text: str) -> None:

@@ -120,6 +120,7 @@ class AppServer:
             PYTHONUNBUFFERED="1",
             # Every test logs people in from 127.0.0.1; a test of the limit sets its own.
             LOGIN_ATTEMPTS_PER_MINUTE="10000",
+            JOIN_TOKEN_SECRET=secrets.token_urlsafe(32),  # tests sign join tokens with env["JOIN_TOKEN_SECRET"]
         )
         env.update(extra)
         return env
