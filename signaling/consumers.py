@@ -54,6 +54,11 @@ class RoomConsumer(AsyncWebsocketConsumer):
                 self.closing = True
                 await send({"type": "websocket.send", "text": services.UNAVAILABLE_TEXT})
                 await send({"type": "websocket.close", "code": int(CloseCode.SERVICE_RESTART)})
+        except Exception:
+            # A bug: the server closes the socket with 1011 and never calls disconnect(), so leave
+            # presence here, or this process renews a ghost's lease for as long as it runs.
+            await self._forget_connection(resumable=True)
+            raise
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Channels runs close_old_connections() through a thread hop before every frame and

@@ -16,6 +16,7 @@ from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.exceptions import ChannelFull
 from channels.layers import get_channel_layer
+from django import db
 from django.conf import settings
 
 from chat import selectors as chat_selectors
@@ -38,8 +39,16 @@ from signaling.protocol import CloseCode, ProtocolError
 
 log = logging.getLogger(__name__)
 
-# What a lost Redis (presence or channel layer) raises; the consumer answers with 1012.
-BACKEND_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, ConnectionError, OSError)
+# What a lost Redis (presence or channel layer) or a lost database connection raises; the consumer
+# answers with 1012 and the browser reconnects.
+BACKEND_ERRORS = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    ConnectionError,
+    OSError,
+    db.OperationalError,
+    db.InterfaceError,
+)
 UNAVAILABLE_TEXT = protocol.render_error(
     "service_restarting", "The server is restarting or lost its database; reconnecting shortly."
 )

@@ -1,0 +1,200 @@
+"""The invariants `bench.chaos` holds the system to, checked while it runs and at the end.
+
+Presence is read straight from the Redis keys `signaling/redis_presence.py` keeps (the members
+hash and the lease set of each room); chat lines from the database; tracebacks from the logs.
+"""
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis.asyncio as aioredis
+import redis.exceptions
+
+from bench.chaos_clients import CHAT_PREFIX, Ledger
+from bench.chaos_cluster import SWEEP_GRACE_SECONDS, Cluster, MemorySample
+
+ROOMS_KEY, MEMBERS, LEASES = "ax:presence-rooms", "ax:presence:", "ax:presence-exp:"
+# A line counts as delivered to a socket that was reading this long after it was acknowledged.
+DELIVERY_SECONDS = 3.0
+WARM_UP_SECONDS = 30.0
+
+
+@dataclass
+class Presence:
+    """Presence against the sockets the participants hold open, sampled every second."""
+
+    ledger: Ledger
+    capacities: dict[str, int]
+    first_seen: dict[tuple[str, ...], float] = field(default_factory=dict)
+    reported: set[tuple[str, ...]] = field(default_factory=set)
+    samples: int = 0
+    unreadable: int = 0
+    longest_ghost: float = 0.0
+    longest_missing: float = 0.0
+    peak: dict[str, int] = field(default_factory=dict)
+
+    async def read(self, client: aioredis.Redis) -> dict[str, dict[str, int | None]]:
+        """Live members of every room: peer_id -> user_id."""
+        now_ms = int(time.time() * 1000)
+        rooms: dict[str, dict[str, int | None]] = {}
+        raw_slugs: set[Any] = await client.smembers(ROOMS_KEY)  # type: ignore[misc]
+        for raw in raw_slugs:
+            slug = raw.decode()
+            if slug.startswith("waiting."):
+                continue
+            live: list[Any] = await client.zrangebyscore(LEASES + slug, now_ms, "+inf")
+            members: dict[Any, Any] = await client.hgetall(MEMBERS + slug)  # type: ignore[misc]
+            rooms[slug] = {}
+            for peer in live:
+                data = members.get(peer)
+                rooms[slug][peer.decode()] = json.loads(data)[2] if data else None
+        return rooms
+
+    async def check(self, client: aioredis.Redis) -> None:
+        try:
+            rooms = await self.read(client)
+        except (redis.exceptions.RedisError, OSError):
+            self.unreadable += 1
+            return
+        self.samples += 1
+        now = time.monotonic()
+        seen: set[tuple[str, ...]] = set()
+        for slug, members in rooms.items():
+            self.peak[slug] = max(self.peak.get(slug, 0), len(members))
+            if len(members) > self.capacities.get(slug, 10**6):
+                self.ledger.violate(f"room {slug} holds {len(members)} > capacity {self.capacities[slug]}")
+            for peer_id in members:
+                if (slug, peer_id) not in self.ledger.open:
+                    seen.add(("ghost", slug, peer_id))
+        for slug, peer_id in list(self.ledger.open):
+            if peer_id not in rooms.get(slug, {}):
+                seen.add(("missing", slug, peer_id))
+        users: dict[int | None, list[str]] = {}
+        for slug, members in rooms.items():
+            for user_id in members.values():
+                users.setdefault(user_id, []).append(slug)
+        for user_id, slugs in users.items():
+            if user_id is not None and len(slugs) > 1:
+                seen.add(("two rooms", str(user_id), ",".join(sorted(slugs))))
+        self._age(seen, now)
+
+    def _age(self, seen: set[tuple[str, ...]], now: float) -> None:
+        for key in list(self.first_seen):
+            if key not in seen:
+                lasted = now - self.first_seen.pop(key)
+                if key[0] == "ghost":
+                    self.longest_ghost = max(self.longest_ghost, lasted)
+                elif key[0] == "missing":
+                    self.longest_missing = max(self.longest_missing, lasted)
+        for key in seen:
+            began = self.first_seen.setdefault(key, now)
+            if now - began > SWEEP_GRACE_SECONDS and key not in self.reported:
+                self.reported.add(key)
+                self.ledger.violate(f"presence: {' '.join(key)} for over {SWEEP_GRACE_SECONDS:.0f} s")
+
+    def lasting(self) -> dict[str, float]:
+        """Discrepancies still open, by kind: how long the oldest has lasted."""
+        now = time.monotonic()
+        out: dict[str, float] = {}
+        for key, began in self.first_seen.items():
+            out[key[0]] = max(out.get(key[0], 0.0), round(now - began, 1))
+        return out
+
+
+def check_chat(ledger: Ledger, stored: dict[str, int]) -> dict[str, Any]:
+    """Every acknowledged line stored once and received by every socket present when it was sent."""
+    acked = [line for line in ledger.lines.values() if line.acked_at is not None]
+    misstored = [token for token in (line.token for line in acked) if stored.get(token, 0) != 1]
+    doubled = [token for token, count in stored.items() if count > 1]
+    expected = missed = 0
+    by_room: dict[str, list[Any]] = {}
+    for stint in ledger.stints:
+        by_room.setdefault(stint.room, []).append(stint)
+    for line in acked:
+        assert line.acked_at is not None
+        for stint in by_room.get(line.room, []):
+            if stint is line.stint or stint.welcomed_at >= line.sent_at:
+                continue
+            # Present when it was sent, and reading, without a drop, for a while after the ack.
+            if stint.ended_at is not None and not stint.normal_end:
+                continue
+            if stint.ended_at is not None and stint.ended_at < line.acked_at + DELIVERY_SECONDS:
+                continue
+            if stint.read_until < line.acked_at + DELIVERY_SECONDS:
+                continue
+            expected += 1
+            if line.token not in stint.received:
+                missed += 1
+                if missed <= 5:
+                    ledger.violate(f"chat: {line.token} not received by client {stint.client} in {line.room}")
+    for token in misstored[:5]:
+        ledger.violate(f"chat: acknowledged line {token} stored {stored.get(token, 0)} times")
+    for token in doubled[:5]:
+        ledger.violate(f"chat: line {token} stored {stored[token]} times")
+    return {
+        "sent": len(ledger.lines),
+        "acknowledged": len(acked),
+        "stored": sum(stored.values()),
+        "acknowledged_not_stored_once": len(misstored),
+        "stored_twice": len(doubled),
+        "deliveries_checked": expected,
+        "deliveries_missed": missed,
+    }
+
+
+def memory_slope(samples: list[MemorySample]) -> dict[str, Any]:
+    """RSS growth of the web processes in KiB per minute: a least-squares slope pooled over each
+    process lifetime (a restart starts a new one), leaving out each lifetime's first half minute
+    (imports, pools and caches filling up)."""
+    groups: dict[tuple[str, int], list[MemorySample]] = {}
+    for sample in samples:
+        groups.setdefault((sample.server, sample.incarnation), []).append(sample)
+    sxx = sxy = 0.0
+    used = 0
+    for group in groups.values():
+        points = [p for p in group if p.at >= group[0].at + WARM_UP_SECONDS]
+        if len(points) < 2:
+            continue
+        mean_t = sum(p.at for p in points) / len(points)
+        mean_r = sum(p.rss_kib for p in points) / len(points)
+        sxx += sum((p.at - mean_t) ** 2 for p in points)
+        sxy += sum((p.at - mean_t) * (p.rss_kib - mean_r) for p in points)
+        used += len(points)
+    slope = (sxy / sxx) * 60 if sxx > 0 else 0.0
+    rss = [sample.rss_kib for sample in samples]
+    return {
+        "slope_kib_per_min": round(slope, 1),
+        "samples_used": used,
+        "lifetimes": len(groups),
+        "rss_mib_min": round(min(rss) / 1024, 1) if rss else None,
+        "rss_mib_max": round(max(rss) / 1024, 1) if rss else None,
+    }
+
+
+def final_report(ledger: Ledger, cluster: Cluster, presence: Presence, memory_limit: float) -> dict[str, Any]:
+    """Every invariant, its verdict and figures; `ok` is False if any failed."""
+    chat = check_chat(ledger, cluster.stored_chat(CHAT_PREFIX))
+    logs = cluster.scan_logs()
+    tracebacks = {name: scan for name, scan in logs.items() if scan["tracebacks"]}
+    for name, scan in tracebacks.items():
+        ledger.violate(f"log {name}: {scan['tracebacks']} tracebacks: {scan['samples']}")
+    memory = memory_slope(cluster.memory)
+    memory_ok = memory["samples_used"] < 4 or memory["slope_kib_per_min"] <= memory_limit
+    if not memory_ok:
+        ledger.violate(f"memory grows {memory['slope_kib_per_min']} KiB/min (limit {memory_limit})")
+    texts = ledger.violations
+    invariants = {
+        "presence equals open sockets (within the sweep)": not any(v.startswith("presence: ") for v in texts),
+        "nobody in two rooms": not any("two rooms" in v for v in texts),
+        "capacity never exceeded": not any("capacity" in v for v in texts),
+        "acknowledged chat stored once and delivered": not any(v.startswith("chat:") for v in texts),
+        "every refusal and error has a code and a sentence": not any("code and a sentence" in v for v in texts),
+        "no crashed connection (1011)": not any("1011" in v for v in texts),
+        "resume tokens honoured": not any("resume token" in v for v in texts),
+        "everyone back in a room after the faults": not any(v.startswith("recovery:") for v in texts),
+        "no traceback in any server log": not tracebacks,
+        "memory does not grow": memory_ok,
+    }
+    return {"invariants": invariants, "chat": chat, "logs": logs, "memory": memory}
