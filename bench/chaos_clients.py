@@ -36,12 +36,17 @@ class Stint:
     resumed: bool
     ended_at: float | None = None
     normal_end: bool = False  # the participant hung up (1000) itself
-    read_until: float = 0.0  # last moment it had read everything the server sent
+    port: int = 0  # the web process serving it
+    # When each of its own chat lines was sent, for the lines that came back to it: a line of
+    # someone else acknowledged before one of these was sent must have reached it first.
+    own_acked: list[float] = field(default_factory=list)
     received: set[str] = field(default_factory=set)
 
 
 @dataclass
 class ChatLine:
+    """One chat line a participant sent; `acked_at`: when its echo came back to the sender."""
+
     token: str
     room: str
     sent_at: float
@@ -64,6 +69,7 @@ class Ledger:
     violations: list[str] = field(default_factory=list)
     recoveries: list[float] = field(default_factory=list)  # drop -> back in a room, seconds
     calm_recoveries: list[float] = field(default_factory=list)  # calm start -> back in a room
+    began: float = field(default_factory=time.monotonic)
 
     def violate(self, what: str) -> None:
         self.violations.append(what)
@@ -151,7 +157,7 @@ class Participant:
             return "unreachable"
         self.ws = ws
         try:
-            return await self._in_connection(ws, slug, bool(query))
+            return await self._in_connection(ws, slug, bool(query), port)
         except websockets.ConnectionClosed as closed:
             return self._closed(closed)
         finally:
@@ -160,7 +166,7 @@ class Participant:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(ws.close(), 5)
 
-    async def _in_connection(self, ws: ClientConnection, slug: str, resuming: bool) -> str:
+    async def _in_connection(self, ws: ClientConnection, slug: str, resuming: bool, port: int) -> str:
         token_age = time.monotonic() - self.token_at
         first = await self._receive(ws, 40)
         if first is None:
@@ -176,7 +182,7 @@ class Participant:
         if first["type"] != "welcome":
             self.ledger.violate(f"client {self.index}: first message {first['type']!r}")
             return "left"
-        self._welcomed(first, slug)
+        self._welcomed(first, slug, port)
         if resuming and token_age < RESUME_SECONDS - 10 and not first.get("resumed"):
             self.ledger.violate(f"client {self.index}: a {token_age:.0f} s old resume token was not honoured")
         return await self._stay(ws)
@@ -202,10 +208,10 @@ class Participant:
             return "going_away"
         return "full" if code == "room_full" else "refused"
 
-    def _welcomed(self, welcome: dict[str, Any], slug: str) -> None:
+    def _welcomed(self, welcome: dict[str, Any], slug: str, port: int) -> None:
         now = time.monotonic()
         self.token, self.token_at = welcome["resume"], now
-        stint = Stint(self.index, slug, welcome["peer_id"], now, bool(welcome.get("resumed")), read_until=now)
+        stint = Stint(self.index, slug, welcome["peer_id"], now, bool(welcome.get("resumed")), port=port)
         self.stint = stint
         self.ledger.stints.append(stint)
         self.ledger.open[(slug, stint.peer_id)] = stint
@@ -241,23 +247,25 @@ class Participant:
             message = await self._receive(ws, max(0.05, min(next_action, stay_until) - time.monotonic()))
             if message is not None:
                 await self._handle(ws, message)
-            elif self.stint is not None:
-                self.stint.read_until = time.monotonic()
 
     async def _act(self, ws: ClientConnection) -> None:
         roll = self.rng.random()
         if roll < 0.45 and self.stint is not None:
-            self.sent += 1
-            token = f"{CHAT_PREFIX}{self.index}-{self.sent}-{self.rng.getrandbits(32):08x}"
-            self.ledger.lines[token] = ChatLine(token, self.stint.room, time.monotonic(), self.stint)
-            self.ledger.counts["chat_sent"] += 1
-            await ws.send(json.dumps({"type": "chat", "text": token}))
+            await self._chat(ws, self.stint)
         elif roll < 0.75:
             state = {"audio": self.rng.random() < 0.5, "video": False, "hand": self.rng.random() < 0.2, "screen": None}
             self.ledger.counts["media_states_sent"] += 1
             await ws.send(json.dumps({"type": "media-state", **state}))
         else:
             await ws.send(json.dumps({"type": "ping"}))
+
+    async def _chat(self, ws: ClientConnection, stint: Stint) -> ChatLine:
+        self.sent += 1
+        token = f"{CHAT_PREFIX}{self.index}-{self.sent}-{self.rng.getrandbits(32):08x}"
+        line = self.ledger.lines[token] = ChatLine(token, stint.room, time.monotonic(), stint)
+        self.ledger.counts["chat_sent"] += 1
+        await ws.send(json.dumps({"type": "chat", "text": token}))
+        return line
 
     async def _handle(self, ws: ClientConnection, message: dict[str, Any]) -> None:
         kind = message.get("type")
@@ -268,6 +276,7 @@ class Participant:
             line = self.ledger.lines.get(text)
             if line is not None and line.stint is self.stint and line.acked_at is None:
                 line.acked_at = time.monotonic()
+                self.stint.own_acked.append(line.sent_at)
                 self.ledger.counts["chat_acked"] += 1
         elif kind == "pong" and message.get("resume"):
             self.token, self.token_at = message["resume"], time.monotonic()
@@ -294,11 +303,14 @@ class Participant:
         return "vanished"
 
     async def _hang_up(self, ws: ClientConnection) -> str:
-        # Read what is already here, so lines sent before the hang-up count as received.
-        while (message := await self._receive(ws, 0.2)) is not None:
-            await self._handle(ws, message)
+        # A last line, read back before leaving: every line acknowledged before it must be here too.
         if self.stint is not None:
-            self.stint.read_until = time.monotonic()
+            line = await self._chat(ws, self.stint)
+            deadline = time.monotonic() + 10
+            while line.acked_at is None and time.monotonic() < deadline:
+                message = await self._receive(ws, max(0.05, deadline - time.monotonic()))
+                if message is not None:
+                    await self._handle(ws, message)
         self._end_stint(normal=True)
         self.ledger.counts["leaves"] += 1
         await ws.close(1000)
