@@ -28,7 +28,7 @@ import redis.asyncio as aioredis
 
 from bench.chaos_checks import Presence, final_report
 from bench.chaos_clients import Ledger, Participant, World
-from bench.chaos_cluster import RESUME_SECONDS, SWEEP_GRACE_SECONDS, Cluster, RoomSpec, work_dir
+from bench.chaos_cluster import GAP_GRACE_SECONDS, RESUME_SECONDS, SWEEP_GRACE_SECONDS, Cluster, RoomSpec, work_dir
 from bench.procs import machine_busy_pct, terminate_as_interrupt
 
 FAULT_KINDS = ("kill9_web", "sigterm_web", "redis_restart", "postgres_terminate", "worker_kill", "slow", "vanish")
@@ -137,8 +137,10 @@ class Run:
         faults = self.ledger.faults
         if kind in ("kill9_web", "sigterm_web"):
             sig = signal.SIGKILL if kind == "kill9_web" else signal.SIGTERM
-            async with self.web_fault:  # one web process down at a time: the other serves
-                await asyncio.to_thread(self.cluster.kill_web, self.rng.randrange(2), sig)
+            # Always web-b: one process down at a time, and web-a lives through the whole run,
+            # so its memory can be followed across every reconnection storm.
+            async with self.web_fault:
+                await asyncio.to_thread(self.cluster.kill_web, 1, sig)
         elif kind == "redis_restart":
             await asyncio.to_thread(self.cluster.restart_redis)
         elif kind == "postgres_terminate":
@@ -168,6 +170,9 @@ class Run:
             self.ledger.violate(f"recovery: {len(out)} participants not back within {RESUME_SECONDS:.0f} s: {out[:10]}")
         # Outwait the sweep, so every ghost and gap must have closed by the last presence check.
         await asyncio.sleep(SWEEP_GRACE_SECONDS + 2)
+        lasting = self.presence.lasting()
+        if lasting.get("missing", 0) > 0:  # a gap may take longer (GAP_GRACE_SECONDS)
+            await asyncio.sleep(max(0.0, GAP_GRACE_SECONDS - lasting["missing"]) + 1)
         lasting = self.presence.lasting()
         if lasting:
             self.ledger.violate(f"presence: still different from the open sockets at the end: {lasting}")
@@ -208,7 +213,8 @@ def summarize(run: Run, recovery: dict[str, Any], verdicts: dict[str, Any], busy
             "unreadable": run.presence.unreadable,
             "longest_ghost_s": round(run.presence.longest_ghost, 1),
             "longest_missing_s": round(run.presence.longest_missing, 1),
-            "grace_s": SWEEP_GRACE_SECONDS,
+            "ghost_grace_s": SWEEP_GRACE_SECONDS,
+            "gap_grace_s": GAP_GRACE_SECONDS,
         },
         **verdicts,
         "violations": ledger.violations[:50],

@@ -167,7 +167,6 @@ class Participant:
                 await asyncio.wait_for(ws.close(), 5)
 
     async def _in_connection(self, ws: ClientConnection, slug: str, resuming: bool, port: int) -> str:
-        token_age = time.monotonic() - self.token_at
         first = await self._receive(ws, 40)
         if first is None:
             self.ledger.violate(f"client {self.index}: nothing from the server 40 s after connecting to {slug}")
@@ -182,6 +181,7 @@ class Participant:
         if first["type"] != "welcome":
             self.ledger.violate(f"client {self.index}: first message {first['type']!r}")
             return "left"
+        token_age = time.monotonic() - self.token_at  # at admission: a knock may have taken a while
         self._welcomed(first, slug, port)
         if resuming and token_age < RESUME_SECONDS - 10 and not first.get("resumed"):
             self.ledger.violate(f"client {self.index}: a {token_age:.0f} s old resume token was not honoured")

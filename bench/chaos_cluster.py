@@ -29,9 +29,13 @@ PRESENCE_TTL_SECONDS = 6.0
 PRESENCE_HEARTBEAT_SECONDS = 1.5
 RESUME_SECONDS = 60.0
 WORKER_LEASE_SECONDS = 4
-# A discrepancy between presence and the open sockets may last this long: a lease lapsing
-# (killed process) and the next sweep, plus the time a leave takes under load.
-SWEEP_GRACE_SECONDS = PRESENCE_TTL_SECONDS + 2 * PRESENCE_HEARTBEAT_SECONDS + 6.0
+# A ghost (listed, no socket) may last this long: a lease lapsing (killed process) and the next
+# sweep, plus the time a leave or a sweep takes on a loaded machine.
+SWEEP_GRACE_SECONDS = PRESENCE_TTL_SECONDS + 2 * PRESENCE_HEARTBEAT_SECONDS + 10.0
+# A gap (open socket, not listed: Redis restarted and lost presence) lasts until the socket's
+# consumer closes it with 1012; a consumer waiting on the app's Redis pool (up to 30 s, see
+# RedisPresence.client) finds out only then.
+GAP_GRACE_SECONDS = 30.0 + 2 * PRESENCE_HEARTBEAT_SECONDS + 2.0
 
 
 @dataclass(frozen=True)
