@@ -336,12 +336,17 @@ async def maintain_presence() -> None:
         await hub.close_all(CloseCode.SERVICE_RESTART, UNAVAILABLE_TEXT)
         return
     _upkeep.failed_heartbeats = 0
-    for slug, peers in gone.items():
-        for peer in peers:
-            log.info("peer %s of room %s lapsed (its process stopped)", peer.peer_id, slug)
-            # Its browser reconnects to a surviving process and may resume its peer id.
-            text = protocol.render_peer_left(peer.peer_id, resumable=True)
-            await group_send(slug, "room.peer_left", peer.peer_id, text)
+    try:
+        for slug, peers in gone.items():
+            for peer in peers:
+                log.info("peer %s of room %s lapsed (its process stopped)", peer.peer_id, slug)
+                # Its browser reconnects to a surviving process and may resume its peer id.
+                text = protocol.render_peer_left(peer.peer_id, resumable=True)
+                await group_send(slug, "room.peer_left", peer.peer_id, text)
+    except BACKEND_ERRORS as error:
+        # Redis went between the sweep and the news: the room's sockets are closed with 1012
+        # (the channel layer lost it too) and their welcome, on return, lists who is there.
+        log.warning("could not announce lapsed peers (%s)", error)
 
 
 def disconnect_room(slug: str, reason: str) -> None:

@@ -19,6 +19,7 @@ from tests.test_multiprocess import database, join, login, open_socket, redis_se
 pytestmark = pytest.mark.slow
 
 
+@pytest.mark.timeout(300)
 def test_the_short_chaos_run_holds_every_invariant():
     done = subprocess.run(
         [sys.executable, "-m", "bench.chaos", "--short", "--seed", "13"],
@@ -41,6 +42,7 @@ def test_the_short_chaos_run_holds_every_invariant():
     assert result["chat"]["deliveries_checked"] > 0
     assert result["chat"]["deliveries_missed"] == 0
     assert result["recovery_s"]["not_back"] == 0
+    assert result["memory"]["samples_used"] > 0  # web-a's memory was followed (judged in long runs)
 
 
 def terminate_connections(db_name: str) -> int:
@@ -92,7 +94,7 @@ async def test_a_connection_whose_database_query_fails_closes_1012_and_leaves_th
         try:
             terminate_connections(db.name)
             await alice.send({"type": "chat", "text": "into the void"})
-            error: dict[str, Any] = await alice.receive_type("error", timeout=15)
+            error: dict[str, Any] = await alice.receive_type("error", timeout=25)
         finally:
             admin.execute(f'ALTER DATABASE "{db.name}" WITH ALLOW_CONNECTIONS true')
 
