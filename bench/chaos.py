@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import random
 import signal
 import sys
@@ -89,6 +90,7 @@ class Run:
             for i, home in enumerate(homes(cluster.rooms, args.clients))
         ]
         self.web_fault = asyncio.Lock()
+        self.load: list[float] = []
         self.started = time.monotonic()
 
     async def main(self) -> dict[str, Any]:
@@ -115,6 +117,7 @@ class Run:
 
     async def sample_memory(self) -> None:
         self.cluster.sample_memory()
+        self.load.append(os.getloadavg()[0])  # the machine is shared: say how busy it was
 
     async def chaos(self) -> None:
         """Churn with a fault every few seconds, each kind in turn in a shuffled order."""
@@ -195,6 +198,12 @@ def summarize(run: Run, recovery: dict[str, Any], verdicts: dict[str, Any], busy
         "chaos_minutes": run.args.minutes,
         "elapsed_s": round(elapsed, 1),
         "machine_busy_pct_before": busy,
+        "load_average_1min": {
+            "min": min(run.load, default=None),
+            "mean": round(sum(run.load) / len(run.load), 1) if run.load else None,
+            "max": max(run.load, default=None),
+            "cpus": os.cpu_count(),
+        },
         "counts": dict(sorted(ledger.counts.items())),
         "faults": dict(sorted(ledger.faults.items())),
         "refusals": dict(sorted(ledger.refusals.items())),
@@ -226,7 +235,9 @@ def show(result: dict[str, Any]) -> None:
     print()
     print(f"seed {result['seed']}: {result['clients']} participants in {result['rooms']} rooms, ", end="")
     print(f"{result['chaos_minutes']:g} min of faults, {result['elapsed_s']} s in all")
-    print(f"machine {result['machine_busy_pct_before']}% busy before the run")
+    load = result["load_average_1min"]
+    print(f"machine {result['machine_busy_pct_before']}% busy before the run; ", end="")
+    print(f"load average {load['min']}-{load['max']} (mean {load['mean']}) on {load['cpus']} CPUs during it")
     for key in ("counts", "faults", "refusals", "errors", "closes", "recovery_s", "presence", "chat", "memory"):
         print(f"{key}: " + ", ".join(f"{k}={v}" for k, v in result[key].items()))
     print("invariants:")
