@@ -117,7 +117,7 @@ class Run:
 
     async def sample_memory(self) -> None:
         self.cluster.sample_memory()
-        self.load.append(os.getloadavg()[0])  # the machine is shared: say how busy it was
+        self.load.append(round(os.getloadavg()[0], 1))  # the machine is shared: say how busy it was
 
     async def chaos(self) -> None:
         """Churn with a fault every few seconds, each kind in turn in a shuffled order."""

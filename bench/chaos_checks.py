@@ -210,6 +210,9 @@ def final_report(ledger: Ledger, cluster: Cluster, presence: Presence, memory_li
         "capacity never exceeded": not any("capacity" in v for v in texts),
         "acknowledged chat stored once and delivered": not any(v.startswith("chat:") for v in texts),
         "every refusal and error has a code and a sentence": not any("code and a sentence" in v for v in texts),
+        "every connection answered (welcome, waiting or a refusal)": not any(
+            "nothing from the server" in v or "first message" in v for v in texts
+        ),
         "no crashed connection (1011)": not any("1011" in v for v in texts),
         "resume tokens honoured": not any("resume token" in v for v in texts),
         "everyone back in a room after the faults": not any(v.startswith("recovery:") for v in texts),

@@ -110,7 +110,11 @@ class Participant:
     async def live(self) -> None:
         backoff = 0.2
         while self.world.phase != "done":
-            outcome = await self.visit(self.room)
+            try:
+                outcome = await self.visit(self.room)
+            except Exception as error:  # a frame it cannot read: say so, and go on living
+                self.ledger.violate(f"client {self.index}: first message or frame unreadable: {error!r}")
+                outcome = "dropped"
             if self.world.phase == "done":
                 break
             if outcome in ("dropped", "unreachable", "going_away"):

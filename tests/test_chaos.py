@@ -34,7 +34,7 @@ def test_the_short_chaos_run_holds_every_invariant():
     assert "invariants: all held" in output
     result = json.loads(output.strip().splitlines()[-1])
     assert all(result["invariants"].values()), result["invariants"]
-    assert len(result["invariants"]) == 10
+    assert len(result["invariants"]) == 11
     # Every kind of fault happened, people came and went, and chat reached who was there.
     for kind in ("kill9_web", "sigterm_web", "redis_restart", "postgres_terminate", "worker_kill"):
         assert result["faults"].get(kind, 0) >= 1, result["faults"]
