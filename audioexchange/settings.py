@@ -104,6 +104,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_boo
         **DATABASES["default"].get("OPTIONS", {}),
         "pool": {"min_size": 2, "max_size": env_int("DATABASE_POOL_SIZE", 10, minimum=1), "timeout": 10},
     }
+    # A pooled connection can die while idle (PostgreSQL restarted, pg_terminate_backend, a network
+    # cut): check each one as it leaves the pool, or the next join gets a dead one and crashes.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 AUTH_PASSWORD_VALIDATORS = [

@@ -1,5 +1,6 @@
 """The room WebSocket: parse, check, call a service. Nothing else lives here."""
 
+import contextlib
 import logging
 import time
 from typing import Any
@@ -52,8 +53,15 @@ class RoomConsumer(AsyncWebsocketConsumer):
             await self._forget_connection(resumable=True)
             if not self.closing:
                 self.closing = True
-                await send({"type": "websocket.send", "text": services.UNAVAILABLE_TEXT})
-                await send({"type": "websocket.close", "code": int(CloseCode.SERVICE_RESTART)})
+                # The browser may have gone meanwhile: nothing to tell it then.
+                with contextlib.suppress(*SEND_ERRORS):
+                    await send({"type": "websocket.send", "text": services.UNAVAILABLE_TEXT})
+                    await send({"type": "websocket.close", "code": int(CloseCode.SERVICE_RESTART)})
+        except Exception:
+            # A bug: the server closes the socket with 1011 and never calls disconnect(), so leave
+            # presence here, or this process renews a ghost's lease for as long as it runs.
+            await self._forget_connection(resumable=True)
+            raise
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Channels runs close_old_connections() through a thread hop before every frame and

@@ -181,7 +181,9 @@ async def serve_from_one_inbox(consumer: Any, scope: dict[str, Any], receive: An
         while True:
             message = await inbox.get()
             if isinstance(message, LayerLost):
-                raise message.error
+                # One error object for every consumer: without its old frames, or each raise
+                # would add to one ever-growing traceback.
+                raise message.error.with_traceback(None)
             await consumer.dispatch(message)
     except StopConsumer:
         pass
@@ -255,7 +257,7 @@ class RedisChannelLayer(channels_redis.core.RedisChannelLayer):  # type: ignore[
             if inbox.empty() and not inbox.reading and self.receive_buffer.get(channel) is inbox:
                 del self.receive_buffer[channel]
         if isinstance(message, LayerLost):
-            raise message.error
+            raise message.error.with_traceback(None)
         return message  # type: ignore[no-any-return]
 
     async def _read_for_attached(self, process_channel: str) -> None:

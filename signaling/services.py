@@ -16,6 +16,7 @@ from asgiref.sync import async_to_sync, sync_to_async
 from channels.db import database_sync_to_async
 from channels.exceptions import ChannelFull
 from channels.layers import get_channel_layer
+from django import db
 from django.conf import settings
 
 from chat import selectors as chat_selectors
@@ -39,8 +40,16 @@ from signaling.protocol import CloseCode, ProtocolError
 
 log = logging.getLogger(__name__)
 
-# What a lost Redis (presence or channel layer) raises; the consumer answers with 1012.
-BACKEND_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, ConnectionError, OSError)
+# What a lost Redis (presence or channel layer) or a lost database connection raises; the consumer
+# answers with 1012 and the browser reconnects.
+BACKEND_ERRORS = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    ConnectionError,
+    OSError,
+    db.OperationalError,
+    db.InterfaceError,
+)
 UNAVAILABLE_TEXT = protocol.render_error(
     "service_restarting", "The server is restarting or lost its database; reconnecting shortly."
 )
@@ -406,12 +415,17 @@ async def maintain_presence() -> None:
         await hub.close_all(CloseCode.SERVICE_RESTART, UNAVAILABLE_TEXT)
         return
     _upkeep.failed_heartbeats = 0
-    for slug, peers in gone.items():
-        for peer in peers:
-            log.info("peer %s of room %s lapsed (its process stopped)", peer.peer_id, slug)
-            # Its browser reconnects to a surviving process and may resume its peer id.
-            text = protocol.render_peer_left(peer.peer_id, resumable=True)
-            await group_send(slug, "room.peer_left", peer.peer_id, text)
+    try:
+        for slug, peers in gone.items():
+            for peer in peers:
+                log.info("peer %s of room %s lapsed (its process stopped)", peer.peer_id, slug)
+                # Its browser reconnects to a surviving process and may resume its peer id.
+                text = protocol.render_peer_left(peer.peer_id, resumable=True)
+                await group_send(slug, "room.peer_left", peer.peer_id, text)
+    except BACKEND_ERRORS as error:
+        # Redis went between the sweep and the news: the room's sockets are closed with 1012
+        # (the channel layer lost it too) and their welcome, on return, lists who is there.
+        log.warning("could not announce lapsed peers (%s)", error)
 
 
 def disconnect_room(slug: str, reason: str) -> None:
