@@ -100,7 +100,7 @@ class MediaWorker:
             await self.start_room(slug, int(event["recording_id"]), event.get("reply"))
             return
         if kind == "worker.relay":
-            await self.start_relay(slug, bool(event["audio_only"]))
+            await self.start_relay(slug, bool(event["audio_only"]), event.get("reply"))
             return
         if kind == "worker.fallback":
             await self.relay_pair(event, slug, event["pair"])
@@ -171,15 +171,19 @@ class MediaWorker:
             await self._join_room(slug, session)
         await self._reply(reply, "")
 
-    async def start_relay(self, slug: str, audio_only: bool) -> None:
-        """Relay room `slug`'s media, unless this or another worker already does.
+    async def start_relay(self, slug: str, audio_only: bool, reply: str | None = None) -> None:
+        """Relay room `slug`'s media, unless this or another worker already does; `reply` hears
+        that the room is served as soon as it is (mediaworker.dispatch waits for that).
 
         Relaying some of its pairs (a mesh `auto` room that grew), relay everyone now."""
         if slug in self.relays:
+            await self._reply(reply, "")
             await self.relays[slug].relay_everyone(await get_presence().members(slug))
             return
         if not await self._hold(slug):
+            await self._reply(reply, "")  # another worker holds the room: it relays it
             return
+        await self._reply(reply, "")
         relay = self.relays[slug] = RelaySession(slug, audio_only, self._send_text, self.capacity_left)
         log.info("relaying room %s", slug)
         recording = self.sessions.get(slug)
@@ -189,8 +193,10 @@ class MediaWorker:
 
     async def relay_pair(self, event: dict[str, Any], slug: str, pair: list[str]) -> None:
         """A mesh room's pair whose direct connection failed: carry their media (`pair[0]` asked)."""
+        reply = event.get("reply")
         first, second = [await get_presence().find(slug, peer_id) for peer_id in pair]
         if first is None or second is None:
+            await self._reply(reply, "")
             return  # one of them left meanwhile
         if slug in self.sessions:
             message = (
@@ -198,6 +204,7 @@ class MediaWorker:
                 "while this room is being recorded. Ask the room's owner to stop recording, or try another network."
             )
             await self._send_text(first.channel_name, protocol.render_error("relay_unavailable", message))
+            await self._reply(reply, "")
             return
         relay = self.relays.get(slug)
         if relay is None:
@@ -205,15 +212,19 @@ class MediaWorker:
                 # Another worker serves the room (two requests raced on the control channel).
                 holder = await get_leases().holder(slug)
                 if holder is not None and holder != self.channel:
-                    await self.layer.send(holder, event)
+                    await self.layer.send(holder, event)  # with `reply`: the holder answers it
+                else:
+                    await self._reply(reply, "")
                 return
             relay = self.relays[slug] = RelaySession(
                 slug, bool(event["audio_only"]), self._send_text, self.capacity_left, pairs_only=True
             )
             log.info("relaying pairs of mesh room %s", slug)
             await self.layer.group_add(signaling_services.room_group(slug), self.channel)
-        # Refused with no other pair to carry, the session stays idle until the next lease renewal:
-        # the signaling waits to see a lease holder, and the other side's request is on its way.
+        # The signaling waits for this word, not for the lease: refused with no other pair to carry,
+        # the session stays idle only until the next lease renewal, which may let the room go
+        # before a poll of the lease would have seen it held (then: "no media worker is running").
+        await self._reply(reply, "")
         await relay.add_pair(first, second)
 
     async def _hold(self, slug: str) -> bool:
