@@ -13,6 +13,7 @@ process.
 import asyncio
 import json
 import logging
+from collections.abc import Coroutine
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -45,6 +46,7 @@ class MediaWorker:
         self.sessions: dict[str, RoomSession] = {}
         self.relays: dict[str, RelaySession] = {}
         self._background: set[asyncio.Task[Any]] = set()
+        self._in_flight: set[asyncio.Task[Any]] = set()  # events being handled (`_to_the_end`)
         metrics.WORKER_STREAMS.set_function(self.stream_count)
 
     def stream_count(self) -> int:
@@ -71,7 +73,23 @@ class MediaWorker:
         try:
             await asyncio.gather(self._listen(CONTROL_CHANNEL), self._listen(self.channel), self._renew_leases())
         finally:
-            await asyncio.shield(self.shutdown())
+            await asyncio.shield(self._stop_everything())
+
+    async def _stop_everything(self) -> None:
+        await asyncio.gather(*self._in_flight, return_exceptions=True)  # half-handled events, to their end
+        await self.shutdown()
+
+    async def _to_the_end(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run `work` to its end even if the worker is stopped meanwhile (SIGTERM cancels `run`).
+
+        A peer connection whose close() is cancelled half-way can never be closed again: aiortc's
+        next close() awaits the first one's future, for ever. Cancelling the handling of a hang-up
+        (closing the room's links) and then closing everything at shutdown kept a SIGTERMed worker
+        from exiting: the multiprocess tests' teardown hit its 20 s bound."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._in_flight.add(task)
+        task.add_done_callback(self._in_flight.discard)
+        await asyncio.shield(task)
 
     async def shutdown(self) -> None:
         """Stop every room this worker holds (recordings' composites still get made)."""
@@ -82,7 +100,7 @@ class MediaWorker:
         while True:
             event = await self.layer.receive(channel)
             try:
-                await self.handle(event)
+                await self._to_the_end(self.handle(event))
             except Exception:
                 log.exception("media worker: %s failed", event.get("type"))
 
@@ -92,7 +110,7 @@ class MediaWorker:
             for slug in [*self.sessions, *self.relays]:
                 await get_leases().renew(slug, self.channel)
             for slug in [slug for slug, relay in self.relays.items() if relay.idle()]:
-                await self.stop_room(slug)  # its pairs were refused, or their links failed
+                await self._to_the_end(self.stop_room(slug))  # its pairs were refused, or their links failed
 
     async def handle(self, event: dict[str, Any]) -> None:
         kind, slug = event.get("type"), event.get("slug", "")
