@@ -126,15 +126,21 @@ async def stop_relay(slug: str) -> None:
 
 
 async def _ask_worker(slug: str, event: dict[str, object]) -> None:
+    """`event` to whichever worker takes `slug`; WorkerUnavailable if none says so in time.
+
+    The worker answers on `reply` once it serves the room. Polling its lease instead missed a
+    lease held only briefly: a mesh room's refused pair leaves an idle relay that the worker lets
+    go at its next lease renewal, and when that fell between two polls, a worker that had just
+    answered `relay_full` was reported as missing (`relay_unavailable`)."""
     ensure_embedded_worker()
     layer = get_channel_layer()
     assert layer is not None
-    await layer.send(media_worker.CONTROL_CHANNEL, event)
-    deadline = asyncio.get_running_loop().time() + settings.MEDIAWORKER_START_TIMEOUT
-    while await get_leases().holder(slug) is None:
-        if asyncio.get_running_loop().time() > deadline:
-            raise WorkerUnavailable(slug)
-        await asyncio.sleep(0.05)
+    reply = await layer.new_channel()  # the default prefix, as in start_worker
+    await layer.send(media_worker.CONTROL_CHANNEL, {**event, "reply": reply})
+    try:
+        await asyncio.wait_for(layer.receive(reply), settings.MEDIAWORKER_START_TIMEOUT)
+    except TimeoutError:
+        raise WorkerUnavailable(slug) from None
 
 
 async def stop_worker(slug: str, recording_id: int) -> None:

@@ -15,6 +15,7 @@ import json
 import logging
 import shutil
 import time
+from collections.abc import Coroutine
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -49,6 +50,7 @@ class MediaWorker:
         self.owners: dict[str, int | None] = {}  # each room's owner, for MEDIAWORKER_OWNER_SHARE
         self._watchdogs: dict[str, asyncio.Task[None]] = {}  # each recording's time and disk limits
         self._background: set[asyncio.Task[Any]] = set()
+        self._in_flight: set[asyncio.Task[Any]] = set()  # events being handled (`_to_the_end`)
         metrics.WORKER_STREAMS.set_function(self.stream_count)
 
     def stream_count(self) -> int:
@@ -88,7 +90,23 @@ class MediaWorker:
                 self._listen(CONTROL_CHANNEL), self._listen(self.channel), self._renew_leases(), self._purge_daily()
             )
         finally:
-            await asyncio.shield(self.shutdown())
+            await asyncio.shield(self._stop_everything())
+
+    async def _stop_everything(self) -> None:
+        await asyncio.gather(*self._in_flight, return_exceptions=True)  # half-handled events, to their end
+        await self.shutdown()
+
+    async def _to_the_end(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run `work` to its end even if the worker is stopped meanwhile (SIGTERM cancels `run`).
+
+        A peer connection whose close() is cancelled half-way can never be closed again: aiortc's
+        next close() awaits the first one's future, for ever. Cancelling the handling of a hang-up
+        (closing the room's links) and then closing everything at shutdown kept a SIGTERMed worker
+        from exiting: the multiprocess tests' teardown hit its 20 s bound."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._in_flight.add(task)
+        task.add_done_callback(self._in_flight.discard)
+        await asyncio.shield(task)
 
     async def shutdown(self) -> None:
         """Stop every room this worker holds (recordings' composites still get made)."""
@@ -99,7 +117,7 @@ class MediaWorker:
         while True:
             event = await self.layer.receive(channel)
             try:
-                await self.handle(event)
+                await self._to_the_end(self.handle(event))
             except Exception:
                 log.exception("media worker: %s failed", event.get("type"))
 
@@ -109,7 +127,7 @@ class MediaWorker:
             for slug in [*self.sessions, *self.relays]:
                 await get_leases().renew(slug, self.channel)
             for slug in [slug for slug, relay in self.relays.items() if relay.idle()]:
-                await self.stop_room(slug)  # its pairs were refused, or their links failed
+                await self._to_the_end(self.stop_room(slug))  # its pairs were refused, or their links failed
 
     async def _purge_daily(self) -> None:
         """Retention without a scheduler: at start, then every RETENTION_PURGE_INTERVAL_SECONDS (a day),
@@ -128,7 +146,7 @@ class MediaWorker:
             await self.start_room(slug, int(event["recording_id"]), event.get("reply"))
             return
         if kind == "worker.relay":
-            await self.start_relay(slug, bool(event["audio_only"]))
+            await self.start_relay(slug, bool(event["audio_only"]), event.get("reply"))
             return
         if kind == "worker.fallback":
             await self.relay_pair(event, slug, event["pair"])
@@ -226,15 +244,19 @@ class MediaWorker:
         text = protocol.render_recording_stopped(reason, message)
         await signaling_services.group_send(slug, "room.recording", protocol.SERVER_PEER_ID, text)
 
-    async def start_relay(self, slug: str, audio_only: bool) -> None:
-        """Relay room `slug`'s media, unless this or another worker already does.
+    async def start_relay(self, slug: str, audio_only: bool, reply: str | None = None) -> None:
+        """Relay room `slug`'s media, unless this or another worker already does; `reply` hears
+        that the room is served as soon as it is (mediaworker.dispatch waits for that).
 
         Relaying some of its pairs (a mesh `auto` room that grew), relay everyone now."""
         if slug in self.relays:
+            await self._reply(reply, "")
             await self.relays[slug].relay_everyone(await get_presence().members(slug))
             return
         if not await self._hold(slug):
+            await self._reply(reply, "")  # another worker holds the room: it relays it
             return
+        await self._reply(reply, "")
         await self._note_owner(slug)
         relay = self.relays[slug] = RelaySession(slug, audio_only, self._send_text, self.budget(slug))
         log.info("relaying room %s", slug)
@@ -245,8 +267,10 @@ class MediaWorker:
 
     async def relay_pair(self, event: dict[str, Any], slug: str, pair: list[str]) -> None:
         """A mesh room's pair whose direct connection failed: carry their media (`pair[0]` asked)."""
+        reply = event.get("reply")
         first, second = [await get_presence().find(slug, peer_id) for peer_id in pair]
         if first is None or second is None:
+            await self._reply(reply, "")
             return  # one of them left meanwhile
         if slug in self.sessions:
             message = (
@@ -254,6 +278,7 @@ class MediaWorker:
                 "while this room is being recorded. Ask the room's owner to stop recording, or try another network."
             )
             await self._send_text(first.channel_name, protocol.render_error("relay_unavailable", message))
+            await self._reply(reply, "")
             return
         relay = self.relays.get(slug)
         if relay is None:
@@ -261,7 +286,9 @@ class MediaWorker:
                 # Another worker serves the room (two requests raced on the control channel).
                 holder = await get_leases().holder(slug)
                 if holder is not None and holder != self.channel:
-                    await self.layer.send(holder, event)
+                    await self.layer.send(holder, event)  # with `reply`: the holder answers it
+                else:
+                    await self._reply(reply, "")
                 return
             await self._note_owner(slug)
             relay = self.relays[slug] = RelaySession(
@@ -269,8 +296,10 @@ class MediaWorker:
             )
             log.info("relaying pairs of mesh room %s", slug)
             await self.layer.group_add(signaling_services.room_group(slug), self.channel)
-        # Refused with no other pair to carry, the session stays idle until the next lease renewal:
-        # the signaling waits to see a lease holder, and the other side's request is on its way.
+        # The signaling waits for this word, not for the lease: refused with no other pair to carry,
+        # the session stays idle only until the next lease renewal, which may let the room go
+        # before a poll of the lease would have seen it held (then: "no media worker is running").
+        await self._reply(reply, "")
         await relay.add_pair(first, second)
 
     async def _hold(self, slug: str) -> bool:

@@ -10,6 +10,7 @@ import json
 import re
 from dataclasses import dataclass
 from enum import IntEnum
+from itertools import accumulate
 from typing import Any, Literal
 
 PeerId = str
@@ -194,14 +195,18 @@ def parse_client_message(text: str | None, binary: bytes | None, max_bytes: int)
     """Parse one WebSocket frame from a browser, or raise `ProtocolError`."""
     if text is None:
         raise ProtocolError("binary_unsupported", "Send JSON text frames; binary frames are not accepted.")
-    if len(text) > max_bytes or len(text.encode()) > max_bytes:
+    if len(text) > max_bytes or _utf8_length(text) > max_bytes:
         raise ProtocolError("too_large", f"Message refused: larger than {max_bytes} bytes.")
+    if _nesting_depth(text) > MAX_JSON_DEPTH:
+        raise ProtocolError("too_deep", f"Message refused: JSON nested deeper than {MAX_JSON_DEPTH} levels.")
     try:
         data = json.loads(text)
     except ValueError:
         raise ProtocolError("bad_json", "Message is not valid JSON.") from None
     if not isinstance(data, dict):
         raise ProtocolError("bad_message", "A message must be a JSON object with a `type`.")
+    if "\\u" in text and _has_lone_surrogate(data):
+        raise ProtocolError("bad_json", "Message has an unpaired \\u surrogate escape: it is not valid Unicode.")
     kind = data.get("type")
     if not isinstance(kind, str) or kind not in _FIELDS:
         raise ProtocolError(
@@ -229,6 +234,41 @@ def parse_client_message(text: str | None, binary: bytes | None, max_bytes: int)
     if not isinstance(sdp, str) or not sdp:
         raise ProtocolError("bad_field", f"`sdp` must be a non-empty string in an {kind}.")
     return SessionDescription(type=kind, to=to, sdp=sdp)  # type: ignore[arg-type]
+
+
+# No message nests deeper than 2 (an `ice` and its candidate). json.loads recurses once per
+# level and raises RecursionError, not ValueError, near Python's recursion limit (~1000), so a
+# frame of a few thousand `[` (far under the size cap) would crash the consumer: the depth is
+# measured before parsing, without recursion.
+MAX_JSON_DEPTH = 16
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_DEPTH_STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
+
+
+def _nesting_depth(text: str) -> int:
+    """The deepest nesting of arrays and objects in `text`, brackets inside strings aside."""
+    if text.count("[") + text.count("{") <= MAX_JSON_DEPTH:
+        return 0  # cannot be too deep: the common case costs two counts
+    structure = _JSON_STRING.sub("", text)
+    steps = (_DEPTH_STEP.get(char, 0) for char in structure.encode("ascii", "replace"))
+    return max(accumulate(steps, initial=0))
+
+
+def _utf8_length(text: str) -> int:
+    try:
+        return len(text.encode())
+    except UnicodeEncodeError:  # a lone surrogate: not from a socket (UTF-8 checked), but refused
+        raise ProtocolError("bad_json", "Message is not valid Unicode text.") from None
+
+
+def _has_lone_surrogate(data: dict[str, Any]) -> bool:
+    """JSON may escape half a UTF-16 pair (`"\\ud800"`); such a string cannot be stored or
+    encoded as UTF-8 later (PostgreSQL, the SDP parser), so it is refused here."""
+    try:
+        json.dumps(data, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _call_stats(data: dict[str, Any]) -> CallStats:

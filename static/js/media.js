@@ -12,6 +12,14 @@ const AUDIO = { echoCancellation: true, noiseSuppression: true, autoGainControl:
 // Modest on purpose: in a mesh every peer encodes one copy per other participant.
 const VIDEO = { width: { ideal: 640 }, height: { ideal: 360 }, frameRate: { ideal: 24, max: 30 } };
 
+/** A capture that was given up on (`abandonCapture`) before the browser answered. */
+export class CaptureAbandoned extends Error {
+  constructor() {
+    super("The capture was given up on.");
+    this.name = "CaptureAbandoned";
+  }
+}
+
 function withDevice(base, deviceId) {
   return deviceId ? { ...base, deviceId: { exact: deviceId } } : { ...base };
 }
@@ -19,6 +27,7 @@ function withDevice(base, deviceId) {
 export class LocalMedia extends Emitter {
   #audioDeviceId = "";
   #videoDeviceId = "";
+  #captures = 0; // bumped by each start() and abandonCapture(): a late answer is for an old one
 
   constructor({ audioOnlyRoom }) {
     super();
@@ -55,19 +64,30 @@ export class LocalMedia extends Emitter {
   async start({ video = true } = {}) {
     if (!this.supported) throw new Error("This browser cannot capture audio (it needs HTTPS or localhost).");
     this.stop();
+    const capture = ++this.#captures;
     const wantVideo = video && !this.audioOnlyRoom;
     let captured;
     let cameraError = null;
     try {
       captured = await this.#capture(true, wantVideo);
     } catch (error) {
-      if (!wantVideo) throw error;
+      if (!wantVideo || capture !== this.#captures) throw error;
       cameraError = error;
       captured = await this.#capture(true, false);
+    }
+    if (capture !== this.#captures) {
+      // The person moved on (joined without devices, or asked again): release what came late.
+      for (const track of captured.getTracks()) track.stop();
+      throw new CaptureAbandoned();
     }
     for (const track of captured.getTracks()) this.#setTrack(track.kind, track);
     this.emit("state", this.#state());
     return cameraError;
+  }
+
+  /** Give up on a start() the browser has not answered: whatever it answers later is released. */
+  abandonCapture() {
+    this.#captures += 1;
   }
 
   /** Microphones and cameras, labelled once the user has allowed capture. */

@@ -4,7 +4,12 @@
 // it, so nobody is asked for their camera just by opening the page. The device selects live
 // in #devices and move into the call's controls after joining, still wired to LocalMedia.
 
+import { CaptureAbandoned } from "./media.js";
 import { initials } from "./ui.js";
+
+// How long the browser may take to answer getUserMedia before the page says so and offers to
+// join without the devices: a busy or wedged camera driver can leave it pending for ever.
+export const CAPTURE_PATIENCE_MS = 10_000;
 
 export function describeMediaError(error) {
   switch (error?.name) {
@@ -52,6 +57,7 @@ export class PreJoinScreen {
   #listenOnly = false;
   #starting = null;
   #unsubscribe = [];
+  #join = () => {};
 
   constructor({ root, media, audioOnlyRoom, displayName }) {
     this.root = root;
@@ -67,12 +73,16 @@ export class PreJoinScreen {
     this.status = root.querySelector("#prejoin-status");
     this.previewButton = root.querySelector("#preview-button");
     this.joinButton = root.querySelector("#join-button");
+    this.stuck = root.querySelector("#capture-stuck");
+    this.withoutDevicesButton = root.querySelector("#join-without-devices");
+    this.audioOnlyButton = root.querySelector("#join-audio-only");
   }
 
   /** Resolves once Join is clicked and local media is ready (or declined: listen only). */
   async run() {
     this.#wire();
     const joined = new Promise((resolve) => {
+      this.#join = resolve;
       this.joinButton.addEventListener("click", async () => {
         if (await this.#readyToJoin()) resolve();
       });
@@ -80,7 +90,8 @@ export class PreJoinScreen {
     this.joinButton.disabled = false; // the page renders it disabled until this script listens
     await this.#refreshDevices();
     const kinds = this.audioOnlyRoom ? ["microphone"] : ["microphone", "camera"];
-    if (!this.#media.started && (await alreadyAllowed(kinds))) await this.#preview();
+    // Not awaited: a capture that never answers must not keep Join (or the way round it) away.
+    if (!this.#media.started && (await alreadyAllowed(kinds))) this.#preview();
     await joined;
     this.root.hidden = true;
     if (this.video) this.video.srcObject = null;
@@ -97,6 +108,8 @@ export class PreJoinScreen {
     this.micSelect.addEventListener("change", () => this.#switch(() => this.#media.useMicrophone(this.micSelect.value)));
     this.cameraSelect?.addEventListener("change", () => this.#switch(() => this.#media.useCamera(this.cameraSelect.value)));
     this.audioOnlyToggle?.addEventListener("change", () => this.#audioOnlyChanged());
+    this.withoutDevicesButton.addEventListener("click", () => this.#joinWithoutDevices());
+    this.audioOnlyButton?.addEventListener("click", () => this.#retryWithAudioOnly());
     this.#unsubscribe.push(
       this.#media.on("track", () => this.#showPreview()),
       this.#media.on("state", () => this.#showPreview()),
@@ -106,26 +119,62 @@ export class PreJoinScreen {
 
   #preview() {
     // One capture at a time, however many clicks (preview, then Join) arrive meanwhile.
-    this.#starting ??= this.#startPreview().finally(() => {
-      this.#starting = null;
+    if (this.#starting) return this.#starting;
+    const starting = this.#startPreview().finally(() => {
+      if (this.#starting === starting) this.#starting = null; // not a newer one (audio only)
     });
-    return this.#starting;
+    this.#starting = starting;
+    return starting;
   }
 
   async #startPreview() {
     this.#say("Starting the microphone" + (this.wantsAudioOnly ? "…" : " and camera…"));
     this.joinButton.disabled = true;
+    this.stuck.hidden = true;
+    const watchdog = setTimeout(() => this.#captureStuck(), CAPTURE_PATIENCE_MS);
     try {
       const cameraError = await this.#media.start({ video: !this.wantsAudioOnly });
       this.#say(cameraError ? `Camera unavailable, joining with audio only: ${describeMediaError(cameraError)}` : "");
       this.previewButton.hidden = true;
+      this.stuck.hidden = true;
       await this.#refreshDevices();
     } catch (error) {
+      if (error instanceof CaptureAbandoned) return;
+      this.stuck.hidden = true;
       this.#say(describeMediaError(error), true);
     } finally {
+      clearTimeout(watchdog);
       this.joinButton.disabled = false;
       this.#showPreview();
     }
+  }
+
+  /** getUserMedia has not answered in CAPTURE_PATIENCE_MS: say so, and offer a way in. */
+  #captureStuck() {
+    const devices = this.wantsAudioOnly ? "microphone has" : "camera and microphone have";
+    const offer = this.audioOnlyButton && !this.wantsAudioOnly ? "without them, or with audio only" : "without it";
+    this.#say(
+      `Your ${devices} not answered for ${CAPTURE_PATIENCE_MS / 1000} seconds: another application may be ` +
+        `using them, or the browser is still asking. You can join ${offer}.`,
+      true,
+    );
+    if (this.audioOnlyButton) this.audioOnlyButton.hidden = this.wantsAudioOnly;
+    this.stuck.hidden = false;
+  }
+
+  #joinWithoutDevices() {
+    this.#media.abandonCapture();
+    this.#listenOnly = true;
+    this.#join();
+  }
+
+  async #retryWithAudioOnly() {
+    this.#media.abandonCapture();
+    this.#starting = null; // the camera's capture may never answer: do not wait for it
+    if (this.audioOnlyToggle) this.audioOnlyToggle.checked = true;
+    if (this.cameraSelect) this.cameraSelect.disabled = true;
+    await this.#preview();
+    if (this.#media.started) this.#join();
   }
 
   async #readyToJoin() {
