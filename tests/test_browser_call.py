@@ -344,7 +344,7 @@ def test_carol_is_told_when_the_room_is_full(app_server: AppServer, party: Party
     carol.page.goto(f"{app_server.url}/rooms/{slug}/")
     carol.page.get_by_role("button", name="Join").click()
 
-    carol.page.wait_for_function("window.audioExchange.state === 'ended'", timeout=DEADLINE * 1000)
+    carol.page.wait_for_function("() => window.audioExchange.state === 'ended'", timeout=DEADLINE * 1000)
     assert "This room is full (2 people)" in carol.banner()
     assert carol.page.get_by_role("link", name="Back to the lobby").get_attribute("href") == "/"
     assert carol.page.evaluate("window.audioExchange.peerConnections().size") == 0
@@ -393,10 +393,10 @@ def test_a_call_resumes_after_a_server_restart_with_the_same_ids_and_connections
         marks = mark_call(alice, bob)
 
         server.stop()  # SIGTERM: a short drain, then every socket is closed with 1001
-        alice.page.wait_for_function("window.audioExchange.state === 'reconnecting'", timeout=DEADLINE * 1000)
+        alice.page.wait_for_function("() => window.audioExchange.state === 'reconnecting'", timeout=DEADLINE * 1000)
         server.start()
         for caller in (alice, bob):
-            caller.page.wait_for_function("window.audioExchange.state === 'in-call'", timeout=DEADLINE * 1000)
+            caller.page.wait_for_function("() => window.audioExchange.state === 'in-call'", timeout=DEADLINE * 1000)
 
         assert_resumed(marks, alice, bob)
         eventually(lambda: None if alice.tile_ids() == ["local", bob.peer_id] else f"alice's tiles: {alice.tile_ids()}")
@@ -421,11 +421,11 @@ def test_a_page_whose_socket_dropped_resumes_without_a_reload(app_server: AppSer
     marks = mark_call(alice, bob)
 
     bob.page.evaluate(DROP_SOCKET_UNNOTICED_JS)
-    bob.page.wait_for_function("window.__sockets.length === 2 && window.audioExchange.state === 'in-call'")
+    bob.page.wait_for_function("() => window.__sockets.length === 2 && window.audioExchange.state === 'in-call'")
 
     assert_resumed(marks, alice, bob)
     # The server retired bob's old socket (4408) without ending his call.
-    bob.page.wait_for_function("window.__sockets[0].readyState === WebSocket.CLOSED")
+    bob.page.wait_for_function("() => window.__sockets[0].readyState === WebSocket.CLOSED")
     assert bob.page.evaluate("window.audioExchange.state") == "in-call"
     assert alice.protocol_errors() == []
     # The old socket was told, but the page no longer listens to it.
@@ -449,7 +449,7 @@ def test_the_others_hold_a_dropped_peer_as_reconnecting_until_it_returns(app_ser
     assert alice.page.evaluate(CONNECTION_TAGS_JS) == {bob.peer_id: f"alice:{bob.peer_id}"}
 
     bob.page.evaluate("window.__unreachable = false")
-    bob.page.wait_for_function("window.audioExchange.state === 'in-call'", timeout=DEADLINE * 1000)
+    bob.page.wait_for_function("() => window.audioExchange.state === 'in-call'", timeout=DEADLINE * 1000)
 
     assert bob.page.evaluate("window.audioExchange.peerId") == bob.peer_id
     expect(bob_tile).to_be_hidden()  # connected again: no badge

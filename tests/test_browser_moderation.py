@@ -48,7 +48,7 @@ def test_the_owner_mutes_carol_then_removes_bob_whose_media_stops_for_the_others
     alice.page.get_by_role("button", name="Remove Bob B.", exact=True).click()
 
     expect(bob.page.locator("#call-banner")).to_contain_text("Alice A. removed you from the meeting.")
-    bob.page.wait_for_function("window.audioExchange.state === 'ended'")
+    bob.page.wait_for_function("() => window.audioExchange.state === 'ended'")
     for other in (alice, carol):
         expect(other.page.locator(f'#grid [data-peer-id="{bob.peer_id}"]')).to_have_count(0)
         eventually(hung_up(other, bob))

@@ -131,7 +131,7 @@ def test_a_dropped_socket_in_a_relay_room_resumes_its_id_over_a_new_link(app_ser
     bob.page.evaluate(TAG_CONNECTIONS_JS, bob.name)
 
     bob.page.evaluate(DROP_SOCKET_UNNOTICED_JS)
-    bob.page.wait_for_function("window.__sockets.length === 2 && window.audioExchange.state === 'in-call'")
+    bob.page.wait_for_function("() => window.__sockets.length === 2 && window.audioExchange.state === 'in-call'")
 
     # The same peer id, but a new connection to the worker: it closed the old one (aiortc cannot
     # restart ICE). bob sees alice again over it.
