@@ -108,10 +108,21 @@ def eventually(check: Callable[[], str | None], timeout: float = DEADLINE) -> No
 class Caller:
     """One person in their own browser context, on the site served by `server`."""
 
-    def __init__(self, browser: Browser, server: AppServer, username: str, first_visit: bool = False) -> None:
+    def __init__(
+        self,
+        browser: Browser,
+        server: AppServer,
+        username: str,
+        first_visit: bool = False,
+        faulty_network: bool = False,
+    ) -> None:
         self.name = username
         self.server = server
-        self.context = browser.new_context(viewport={"width": 1280, "height": 800})
+        # `faulty_network`: the test cuts this page's network by sending its new sockets to a port
+        # nothing listens on (`window.__unreachable`). The page's Content-Security-Policy would
+        # refuse that address before any network is tried, which is not what a cut network does,
+        # so such a page runs without it (tests/test_browser_csp.py checks the policy in a call).
+        self.context = browser.new_context(viewport={"width": 1280, "height": 800}, bypass_csp=faulty_network)
         self.context.add_init_script(INSTRUMENT_JS)
         self.first_visit = first_visit
         if first_visit:
@@ -181,8 +192,8 @@ class Party:
         self.server = server
         self.callers: list[Caller] = []
 
-    def arrive(self, username: str, slug: str, first_visit: bool = False) -> Caller:
-        caller = Caller(self.browser, self.server, username, first_visit)
+    def arrive(self, username: str, slug: str, first_visit: bool = False, faulty_network: bool = False) -> Caller:
+        caller = Caller(self.browser, self.server, username, first_visit, faulty_network)
         self.callers.append(caller)
         caller.log_in()
         caller.join(slug)
@@ -436,7 +447,7 @@ def test_a_page_whose_socket_dropped_resumes_without_a_reload(app_server: AppSer
 @pytest.mark.timeout(180)
 def test_the_others_hold_a_dropped_peer_as_reconnecting_until_it_returns(app_server: AppServer, party: Party):
     slug = new_room(app_server, "held")
-    alice, bob = party.arrive("alice", slug), party.arrive("bob", slug)
+    alice, bob = party.arrive("alice", slug), party.arrive("bob", slug, faulty_network=True)
     eventually(everyone_receives(alice, bob))
     alice.page.evaluate(TAG_CONNECTIONS_JS, alice.name)
     bob_tile = alice.page.locator(f'#grid [data-peer-id="{bob.peer_id}"] .badge.state')
@@ -484,7 +495,7 @@ def test_a_peer_away_longer_than_the_grace_is_dropped_and_comes_back_as_new(
     party = Party(chromium, short_grace_server)
     try:
         slug = new_room(short_grace_server, "patchy")
-        alice, bob = party.arrive("alice", slug), party.arrive("bob", slug)
+        alice, bob = party.arrive("alice", slug), party.arrive("bob", slug, faulty_network=True)
         eventually(everyone_receives(alice, bob))
         old_id = bob.peer_id
 
