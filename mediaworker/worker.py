@@ -253,12 +253,15 @@ class MediaWorker:
             await self._reply(reply, "")
             await self.relays[slug].relay_everyone(await get_presence().members(slug))
             return
-        if not await self._hold(slug):
-            await self._reply(reply, "")  # another worker holds the room: it relays it
+        if not await self._hold(slug) or slug in self.relays:
+            # Another worker holds the room and relays it, or a request for it that came in
+            # while we waited on the lease already set this room's relay up.
+            await self._reply(reply, "")
             return
-        await self._reply(reply, "")
-        await self._note_owner(slug)
+        # Taken before any await: a second request for the room meanwhile finds this session.
         relay = self.relays[slug] = RelaySession(slug, audio_only, self._send_text, self.budget(slug))
+        await self._reply(reply, "")
+        await self._note_owner(slug)  # before the session asks for streams (`budget` reads it)
         log.info("relaying room %s", slug)
         recording = self.sessions.get(slug)
         if recording is not None:  # an `auto` room moving to the relay mid-recording
@@ -280,22 +283,24 @@ class MediaWorker:
             await self._send_text(first.channel_name, protocol.render_error("relay_unavailable", message))
             await self._reply(reply, "")
             return
-        relay = self.relays.get(slug)
-        if relay is None:
-            if not await get_leases().acquire(slug, self.channel):
-                # Another worker serves the room (two requests raced on the control channel).
-                holder = await get_leases().holder(slug)
-                if holder is not None and holder != self.channel:
-                    await self.layer.send(holder, event)  # with `reply`: the holder answers it
-                else:
-                    await self._reply(reply, "")
-                return
-            await self._note_owner(slug)
+        if slug not in self.relays and not await get_leases().acquire(slug, self.channel):
+            # Another worker serves the room (two requests raced on the control channel).
+            holder = await get_leases().holder(slug)
+            if holder is not None and holder != self.channel:
+                await self.layer.send(holder, event)  # with `reply`: the holder answers it
+            else:
+                await self._reply(reply, "")
+            return
+        # Both sides of a failed pair ask at once: the second request, arriving while the first
+        # waited on the lease, finds the first's session instead of making one that replaces it.
+        if slug not in self.relays:
             relay = self.relays[slug] = RelaySession(
                 slug, bool(event["audio_only"]), self._send_text, self.budget(slug), pairs_only=True
             )
             log.info("relaying pairs of mesh room %s", slug)
+            await self._note_owner(slug)  # before the session asks for streams (`budget` reads it)
             await self.layer.group_add(signaling_services.room_group(slug), self.channel)
+        relay = self.relays[slug]
         # The signaling waits for this word, not for the lease: refused with no other pair to carry,
         # the session stays idle only until the next lease renewal, which may let the room go
         # before a poll of the lease would have seen it held (then: "no media worker is running").
