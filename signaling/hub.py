@@ -12,6 +12,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
+import redis.exceptions
+
 log = logging.getLogger(__name__)
 
 
@@ -74,6 +76,9 @@ class Hub:
             await asyncio.sleep(interval)
             try:
                 await chore()
+            except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as error:
+                # Redis restarting: the chore runs again next time; the heartbeat counts failures.
+                log.warning("signaling chore could not reach Redis (%s)", error)
             except Exception:
                 log.exception("signaling chore failed")
 
