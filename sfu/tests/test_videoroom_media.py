@@ -6,6 +6,7 @@ it only passes SDP and candidates between a browser and Janus, as these tests do
 
 import asyncio
 import contextlib
+import logging
 import subprocess
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -98,7 +99,13 @@ class JanusPeer:
     async def close(self) -> None:
         self._pump.cancel()
         await asyncio.gather(self._pump, return_exceptions=True)
-        await self.pc.close()
+        # Bounded: aiortc's close() can wait for ever on a transport whose far end (this test's
+        # Janus, stopped first) is gone mid-handshake; seen once in CI as a 120 s teardown hang.
+        # This is the test's own client peer, not what the test checks.
+        try:
+            await asyncio.wait_for(self.pc.close(), 10)
+        except TimeoutError:
+            logging.getLogger(__name__).warning("aiortc peer did not close within 10 s")
 
 
 @pytest.fixture
