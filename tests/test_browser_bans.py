@@ -16,7 +16,7 @@ from tests.test_browser_call import (  # noqa: F401 - fixtures
     party,
     people,
 )
-from tests.test_browser_invites import make_invite
+from tests.test_browser_invites import arrive_as_guest, make_invite
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -32,14 +32,7 @@ def test_a_barred_guest_opening_the_same_link_in_a_fresh_browser_is_turned_away(
     alice.log_in()
     link = make_invite(alice, slug, uses=5)
     alice.join(slug)
-    mallory = Caller(party.browser, app_server, "Mal")  # a guest: never logs in
-    party.callers.append(mallory)
-    mallory.page.goto(link)
-    mallory.page.get_by_label("Your name").fill("Mal")
-    mallory.page.get_by_role("button", name="Continue").click()
-    mallory.page.wait_for_url(f"{app_server.url}/rooms/{slug}/")
-    mallory.page.get_by_role("button", name="Join").click()
-    mallory.wait_in_call()
+    mallory = arrive_as_guest(party, link, slug, "Mal")
     eventually(everyone_receives(alice, mallory))
 
     questions: list[str] = []

@@ -28,6 +28,19 @@ def make_invite(alice: Caller, slug: str, uses: int) -> str:
     return link
 
 
+def arrive_as_guest(callers: Party, link: str, slug: str, name: str) -> Caller:
+    """Someone without an account opens `link`, types `name`, and joins the call in room `slug`."""
+    guest = Caller(callers.browser, callers.server, name)  # no account: never logs in
+    callers.callers.append(guest)
+    guest.page.goto(link)
+    guest.page.get_by_label("Your name").fill(name)
+    guest.page.get_by_role("button", name="Continue").click()
+    guest.page.wait_for_url(f"{callers.server.url}/rooms/{slug}/")
+    guest.page.get_by_role("button", name="Join").click()
+    guest.wait_in_call()
+    return guest
+
+
 @pytest.mark.timeout(180)
 def test_a_guest_joins_through_a_single_use_link_and_exchanges_media_with_alice(
     app_server: AppServer,
@@ -40,14 +53,7 @@ def test_a_guest_joins_through_a_single_use_link_and_exchanges_media_with_alice(
     link = make_invite(alice, slug, uses=1)
     alice.join(slug)
 
-    guest = Caller(party.browser, app_server, "Gus")  # no account: never logs in
-    party.callers.append(guest)
-    guest.page.goto(link)
-    guest.page.get_by_label("Your name").fill("Gus")
-    guest.page.get_by_role("button", name="Continue").click()
-    guest.page.wait_for_url(f"{app_server.url}/rooms/{slug}/")
-    guest.page.get_by_role("button", name="Join").click()
-    guest.wait_in_call()
+    guest = arrive_as_guest(party, link, slug, "Gus")
 
     expect(alice.page.locator("#people-list")).to_contain_text("Gus (guest)")
     eventually(everyone_receives(alice, guest))
