@@ -84,7 +84,8 @@ async def start_worker(slug: str, recording_id: int) -> None:
     event = {"type": "worker.start", "slug": slug, "recording_id": recording_id, "reply": reply}
     await layer.send(holder or media_worker.CONTROL_CHANNEL, event)
     try:
-        answer = await asyncio.wait_for(layer.receive(reply), settings.MEDIAWORKER_START_TIMEOUT)
+        async with asyncio.timeout(settings.MEDIAWORKER_START_TIMEOUT):
+            answer = await layer.receive(reply)
     except TimeoutError:
         raise WorkerUnavailable(slug) from None
     if answer.get("refusal"):
@@ -138,7 +139,8 @@ async def _ask_worker(slug: str, event: dict[str, object]) -> None:
     reply = await layer.new_channel()  # the default prefix, as in start_worker
     await layer.send(media_worker.CONTROL_CHANNEL, {**event, "reply": reply})
     try:
-        await asyncio.wait_for(layer.receive(reply), settings.MEDIAWORKER_START_TIMEOUT)
+        async with asyncio.timeout(settings.MEDIAWORKER_START_TIMEOUT):
+            await layer.receive(reply)
     except TimeoutError:
         raise WorkerUnavailable(slug) from None
 

@@ -153,7 +153,8 @@ class JanusConnection:
         """Return once connected; `JanusUnavailable` (with the last error) after `timeout`."""
         self.start()
         try:
-            await asyncio.wait_for(self._connected.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._connected.wait()
         except TimeoutError:
             raise JanusUnavailable(
                 f"Janus at {self.url} is unreachable ({self.last_error}); retried for {timeout:.1f} s."
@@ -196,7 +197,8 @@ class JanusConnection:
             if self._ws is None:
                 raise JanusUnavailable(f"The connection to Janus at {self.url} closed before {name} was sent.")
             await self._ws.send(json.dumps({**payload, "transaction": transaction, "apisecret": self._api_secret}))
-            reply = await asyncio.wait_for(pending.future, max(deadline - loop.time(), 0.0))
+            async with asyncio.timeout_at(deadline):
+                reply = await pending.future
         except TimeoutError:
             raise JanusTimeout(f"Janus at {self.url} did not answer {name} within {limit:.1f} s.") from None
         except WebSocketException as exc:
@@ -405,7 +407,8 @@ class Handle:
         """The next unsolicited message for this handle; `SessionLost`, or `JanusTimeout`."""
         self.session.check_alive()
         try:
-            message = await asyncio.wait_for(self.events.get(), timeout)
+            async with asyncio.timeout(timeout):
+                message = await self.events.get()
         except TimeoutError:
             raise JanusTimeout(f"No event from Janus on handle {self.id} within {timeout:.1f} s.") from None
         if message is None:

@@ -182,3 +182,23 @@ async def test_a_process_keeps_one_connection_per_janus(janus: JanusServer):
     assert session.lost.is_set()
     assert connection_for(janus.url, janus.api_secret) is not first
     await close_connections()
+
+
+async def test_a_reader_cancelled_as_an_event_arrives_stops_reading(janus: JanusServer, connect_to: Connect):
+    """A task reading a handle's events in a loop is cancelled in the same moment an event comes:
+    it must end (a reader that lost its cancellation went on reading for ever: a hung shutdown)."""
+    handle = await (await connect_to(janus).create_session()).attach(videoroom.PLUGIN)
+
+    async def read_for_ever() -> None:
+        while True:
+            await handle.next_event(timeout=60)
+
+    for ticks in range(6):
+        reader = asyncio.create_task(read_for_ever())
+        await asyncio.sleep(0)
+        handle.events.put_nowait({"janus": "event", "tick": ticks})
+        for _ in range(ticks):
+            await asyncio.sleep(0)
+        reader.cancel()
+        done, _ = await asyncio.wait({reader}, timeout=5)
+        assert done == {reader} and reader.cancelled(), f"still reading after a cancel {ticks} ticks after an event"
