@@ -71,6 +71,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    # Innermost, so a view's lost Redis or PostgreSQL becomes a 503 page, not a 500.
+    "audioexchange.middleware.ServiceRestartingMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
