@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from accounts.models import User
 from rooms import services as room_services
@@ -15,6 +17,11 @@ from signaling.mediastate import reset_media_states
 from signaling.presence import reset_presence
 
 PASSWORD = "correct horse battery staple"
+
+# Property tests check what is accepted and refused, not speed: hypothesis's per-example
+# deadline (200 ms) and its "too slow" health check fail them on a loaded CI machine.
+hypothesis_settings.register_profile("suite", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+hypothesis_settings.load_profile("suite")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
