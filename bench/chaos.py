@@ -171,15 +171,27 @@ class Run:
         all_back = time.monotonic() - self.world.calm_since
         if out:
             self.ledger.violate(f"recovery: {len(out)} participants not back within {RESUME_SECONDS:.0f} s: {out[:10]}")
-        # Outwait the sweep, so every ghost and gap must have closed by the last presence check.
-        await asyncio.sleep(SWEEP_GRACE_SECONDS + 2)
+        # Every ghost and gap must close within its bound once the faults stop.
+        await self.settle(SWEEP_GRACE_SECONDS + 2)
         lasting = self.presence.lasting()
         if lasting.get("missing", 0) > 0:  # a gap may take longer (GAP_GRACE_SECONDS)
-            await asyncio.sleep(max(0.0, GAP_GRACE_SECONDS - lasting["missing"]) + 1)
+            await self.settle(max(0.0, GAP_GRACE_SECONDS - lasting["missing"]) + 1)
+        settled = time.monotonic() - self.world.calm_since
         lasting = self.presence.lasting()
         if lasting:
             self.ledger.violate(f"presence: still different from the open sockets at the end: {lasting}")
-        return {"all_back_s": round(all_back, 1), "not_back": len(out)}
+        return {"all_back_s": round(all_back, 1), "not_back": len(out), "presence_settled_s": round(settled, 1)}
+
+    async def settle(self, bound: float, clean_samples: int = 3) -> None:
+        """Wait until presence equals the open sockets in `clean_samples` checks in a row, or
+        `bound` seconds (the sweep: a ghost still listed then is a violation, see calm())."""
+        deadline = time.monotonic() + bound
+        seen, clean = self.presence.samples, 0
+        while time.monotonic() < deadline and clean < clean_samples:
+            await asyncio.sleep(0.25)
+            if self.presence.samples > seen:  # a new check was read (an unreadable one is not counted)
+                seen = self.presence.samples
+                clean = 0 if self.presence.first_seen else clean + 1
 
 
 def percentile(values: list[float], share: float) -> float | None:

@@ -98,6 +98,8 @@ class Participant:
         self.room = home.slug
         self.token = ""
         self.token_at = 0.0
+        self.token_room = ""  # a token names its room: the browser presents it only there
+        self.backoff = 0.2  # before reconnecting after a drop; doubles to 3 s
         self.dropped_at: float | None = None
         self.fault: str = ""  # set by the fault injector: "slow" or "vanish"
         self.ws: ClientConnection | None = None
@@ -108,7 +110,6 @@ class Participant:
     # The life of a participant ---------------------------------------------------------
 
     async def live(self) -> None:
-        backoff = 0.2
         while self.world.phase != "done":
             try:
                 outcome = await self.visit(self.room)
@@ -117,22 +118,38 @@ class Participant:
                 outcome = "dropped"
             if self.world.phase == "done":
                 break
-            if outcome in ("dropped", "unreachable", "going_away"):
-                await asyncio.sleep(backoff * self.rng.uniform(0.5, 1.5))
-                backoff = min(backoff * 2, 3.0)
-                continue
-            backoff = 0.2
-            if outcome == "vanished":
-                await asyncio.sleep(self.rng.uniform(0.5, 4))  # the page reloads
-                continue
-            if outcome in ("full", "refused") and self.world.phase == "calm":
-                self.room = self.rng.choice([self.home, *self.world.rooms]).slug
-                await asyncio.sleep(1)
-            elif self.world.phase == "chaos":
-                self.token = ""
-                await asyncio.sleep(self.rng.uniform(0.5, 3))
-                self.room = self.next_room()
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(self.after(outcome))
+
+    def after(self, outcome: str) -> float:
+        """Where to go after a visit that ended with `outcome`; returns how long to wait first."""
+        if outcome in ("dropped", "unreachable", "going_away"):  # back to the same room, with the token
+            wait = self.backoff * self.rng.uniform(0.5, 1.5)
+            self.backoff = min(self.backoff * 2, 3.0)
+            return wait
+        self.backoff = 0.2
+        if outcome == "vanished":
+            return self.rng.uniform(0.5, 4)  # the page reloads
+        if outcome in ("full", "refused") and self.world.phase == "calm":
+            self.move(self.rng.choice([self.home, *self.world.rooms]).slug)
+            return 1.2
+        if self.world.phase == "chaos":
+            wait = self.rng.uniform(0.5, 3)
+            self.move(self.next_room())
+            return wait + 0.2
+        return 0.2
+
+    def move(self, slug: str) -> None:
+        """Open `slug`'s page afresh: a resume token names its room (and a hang-up is final),
+        so the browser starts without one; the server would ignore another room's token."""
+        if self.token and self.world.phase == "calm" and slug != self.token_room:
+            self.ledger.counts["calm_moves_dropping_a_token"] += 1
+        self.token, self.token_room, self.room = "", "", slug
+
+    def resume_query(self, slug: str) -> str:
+        """`?resume=<token>` when the token is for `slug` and young enough, as static/js/signaling.js does."""
+        if self.token and self.token_room == slug and time.monotonic() - self.token_at < RESUME_SECONDS:
+            return "?resume=" + _quote(self.token)
+        return ""
 
     def next_room(self) -> str:
         if self.moderator or self.rng.random() < 0.6:
@@ -143,9 +160,7 @@ class Participant:
         """One connection: join (or knock), stay a while, leave; returns how it ended."""
         ports = self.world.ports
         port = self.rng.choice(ports)
-        query = ""
-        if self.token and time.monotonic() - self.token_at < RESUME_SECONDS:
-            query = "?resume=" + _quote(self.token)
+        query = self.resume_query(slug)
         try:
             ws = await websockets.connect(
                 f"ws://127.0.0.1:{port}/ws/rooms/{slug}/{query}",
@@ -188,7 +203,10 @@ class Participant:
         token_age = time.monotonic() - self.token_at  # at admission: a knock may have taken a while
         self._welcomed(first, slug, port)
         if resuming and token_age < RESUME_SECONDS - 10 and not first.get("resumed"):
-            self.ledger.violate(f"client {self.index}: a {token_age:.0f} s old resume token was not honoured")
+            self.ledger.violate(
+                f"client {self.index}: a {token_age:.0f} s old resume token for {slug} was not honoured"
+                f" ({self.world.phase})"
+            )
         return await self._stay(ws)
 
     async def _wait_for_admission(self, ws: ClientConnection) -> dict[str, Any] | None:
@@ -214,7 +232,7 @@ class Participant:
 
     def _welcomed(self, welcome: dict[str, Any], slug: str, port: int) -> None:
         now = time.monotonic()
-        self.token, self.token_at = welcome["resume"], now
+        self.token, self.token_at, self.token_room = welcome["resume"], now, slug
         stint = Stint(self.index, slug, welcome["peer_id"], now, bool(welcome.get("resumed")), port=port)
         self.stint = stint
         self.ledger.stints.append(stint)

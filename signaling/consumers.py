@@ -118,13 +118,27 @@ class RoomConsumer(AsyncWebsocketConsumer):
         self.known_at_welcome = set(admission.known)
         self.room_mode = admission.mode
         self.token_given_at = time.monotonic()
-        await self.send(text_data=admission.welcome)
-        for notice in admission.notices:
-            await self.send(text_data=notice)
+        if not await self._send_welcome(admission):
+            return
         if self.identity.moderator:
             await self._join_moderators()
         verb = "resumed in" if admission.resumed else "joined"
         log.info("peer %s (%s) %s room %s", self.peer.peer_id, self.peer.name, verb, self.slug)
+
+    async def _send_welcome(self, admission: services.Admission) -> bool:
+        """Send `welcome`; False if the socket closed while the join was on its way (a drain's 1001,
+        a browser gone): its queued disconnect() leaves the room, with no Disconnected traceback."""
+        if self.closing:
+            return False
+        try:
+            await self.send(text_data=admission.welcome)
+            for notice in admission.notices:
+                await self.send(text_data=notice)
+        except SEND_ERRORS:
+            self.closing = True
+            log.info("peer %s: socket closed before its welcome", admission.peer.peer_id)
+            return False
+        return True
 
     async def _refuse(self, code: CloseCode, reason: str, message: str) -> None:
         metrics.CONNECTIONS_REFUSED.labels(reason=reason).inc()
@@ -312,8 +326,9 @@ class RoomConsumer(AsyncWebsocketConsumer):
             return
         self.closing = True
         self.closed_with = int(code)
-        await self.send(text_data=text)
-        await self.close(code=int(code))  # daphne refuses IntEnum codes
+        with contextlib.suppress(*SEND_ERRORS):  # the browser may have gone first: nothing to tell it
+            await self.send(text_data=text)
+            await self.close(code=int(code))  # daphne refuses IntEnum codes
 
     # Channel-layer events ---------------------------------------------------------
 

@@ -25,6 +25,7 @@ from copy import deepcopy
 from typing import Any
 
 import channels_redis.core
+import redis.exceptions
 from channels.exceptions import ChannelFull, StopConsumer
 from channels.layers import BaseChannelLayer, get_channel_layer
 
@@ -229,6 +230,9 @@ class RedisChannelLayer(channels_redis.core.RedisChannelLayer):  # type: ignore[
     buffer, which the reader fills; otherwise it is channels-redis' own, with `Inbox` buffers.
     """
 
+    # What a lost Redis raises (a restart, a cut connection).
+    LOST_REDIS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.attached: dict[str, Inbox] = {}
@@ -259,6 +263,17 @@ class RedisChannelLayer(channels_redis.core.RedisChannelLayer):  # type: ignore[
         if isinstance(message, LayerLost):
             raise message.error.with_traceback(None)
         return message  # type: ignore[no-any-return]
+
+    async def _clean_receive_backup(self, index: int, channel: str) -> None:
+        """channels-redis keeps each message it pops in a backup set until it is read, and removes
+        it in a task that nobody awaits. When Redis went between the pop and that removal (a
+        restart), the task's error was logged by asyncio as "Task exception was never retrieved",
+        a traceback in the log. The message was delivered; the loss is a warning. A copy left in
+        the backup (only if Redis kept its data) comes back once, as after a cancelled clean-up."""
+        try:
+            await super()._clean_receive_backup(index, channel)
+        except self.LOST_REDIS as error:
+            log.warning("channel layer lost Redis while clearing a delivered message's backup (%s)", error)
 
     async def _read_for_attached(self, process_channel: str) -> None:
         try:
