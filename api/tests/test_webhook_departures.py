@@ -160,3 +160,24 @@ async def test_each_departure_is_reported_once_however_many_processes_settle_it(
     assert (await queued("participant.left"), await queued("room.ended")) == (2, 2), "Cy's once, not twice"
     assert [name for _, name in summary(receiver.events())] == ["Bob B.", "standup", "Cy", "standup"]
     assert await shared.departing("standup") == 0 and await shared.lapsed_departures() == []
+
+
+@pytest.mark.redis_only
+async def test_the_peers_of_a_killed_process_leave_once_their_window_closes(
+    receiver: Receiver, endpoint: WebhookEndpoint, room: Room, settings: Any
+):
+    """The process serving bob dies (kill -9: its leases stop being renewed); another process's
+    sweep finds him gone, and he has the same window to come back as any dropped connection."""
+    dead = redis_presence.RedisPresence(settings.REDIS_URL, ttl_seconds=0.1)
+    await dead.admit("standup", peer("bob-0000001", "Bob B."), capacity=8)
+    await dead.close()
+    await asyncio.sleep(0.2)
+
+    gone = await get_presence().sweep()
+    assert [person.name for person in gone["standup"]] == ["Bob B."]
+    assert await get_presence().departing("standup") == 1 and not await queued("participant.left")
+    await asyncio.sleep(WINDOW)
+    await events.settle_departures()
+
+    await delivered(receiver, 2)
+    assert summary(receiver.events()) == [("participant.left", "Bob B."), ("room.ended", "standup")]
