@@ -118,9 +118,11 @@ def join_url(server: AppServer, slug: str, name: str, moderator: bool = False) -
     return f"{server.url}/rooms/{slug}/?jwt={token}"
 
 
-def open_course_page(browser: Browser, site: Site, server: AppServer, slug: str, console: list[str]) -> Page:
+def open_course_page(
+    browser: Browser, site: Site, server: AppServer, slug: str, console: list[str], moderator: bool = False
+) -> Page:
     site.pages[f"/course/{slug}"] = HOST_PAGE.replace("{app}", server.url).replace(
-        "{join_url}", join_url(server, slug, "Dana")
+        "{join_url}", join_url(server, slug, "Dana", moderator)
     )
     page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
     page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
@@ -169,6 +171,11 @@ def test_a_listed_site_embeds_the_call_and_drives_it_through_the_api(
         expect(alice.page.locator(f'#people-list li[data-peer-id="{dana_id}"]')).to_contain_text("muted")
         assert page.evaluate("window.command('unmute')") == "ok"
         expect(alice.page.locator(f'#people-list li[data-peer-id="{dana_id}"]')).not_to_contain_text("muted")
+        assert page.evaluate("window.command('cameraOff')") == "ok"
+        expect(call.locator("#camera-button")).to_have_text("Camera on")
+        expect(alice.page.locator(f'#grid [data-peer-id="{dana_id}"] .camera-flag')).to_be_visible()
+        assert page.evaluate("window.command('cameraOn')") == "ok"
+        expect(call.locator("#camera-button")).to_have_text("Camera off")
         refusal = page.evaluate("window.command('endForAll')")
         assert refusal.startswith("not_moderator: Only a moderator"), refusal
 
@@ -177,6 +184,32 @@ def test_a_listed_site_embeds_the_call_and_drives_it_through_the_api(
         assert page.evaluate("window.command('leave')") == "ok"
         hears(page, "left", reason="left")
         expect(call.locator("#call-banner")).to_contain_text("You left the call.")
+    finally:
+        print("--- the course page heard ---", *heard(page), "--- and its console ---", *console, sep="\n")
+        page.context.close()
+        alice.context.close()
+
+
+@pytest.mark.timeout(180)
+def test_a_moderator_ends_the_call_for_everyone_through_the_api(
+    embed_server: AppServer,
+    platform: Site,
+    chromium: Browser,
+    people: Any,  # noqa: F811 - the fixture imported above
+):
+    slug = new_room(embed_server, "course")
+    alice = Party(chromium, embed_server).arrive("alice", slug)
+    console: list[str] = []
+    page = open_course_page(chromium, platform, embed_server, slug, console, moderator=True)
+    try:
+        page.frame_locator("iframe").get_by_role("button", name="Join").click()
+        hears(page, "joined", moderator=True)
+        hears(page, "participant-joined", peerId=alice.peer_id)
+
+        assert page.evaluate("window.command('endForAll')") == "ok"
+        hears(page, "left", reason="ended")
+        expect(alice.page.locator("#call-banner")).to_contain_text("ended")
+        assert alice.page.evaluate("window.audioExchange.state") == "ended"
     finally:
         print("--- the course page heard ---", *heard(page), "--- and its console ---", *console, sep="\n")
         page.context.close()
