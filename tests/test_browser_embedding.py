@@ -15,6 +15,8 @@ import http.server
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import jwt
@@ -23,6 +25,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from tests.live_server import AppServer, PostgresDatabase, free_port
 from tests.test_browser_call import (  # noqa: F401 - fixtures
+    Caller,
     Party,
     eventually,
     new_room,
@@ -144,6 +147,29 @@ def hears(page: Page, event: str, **detail: Any) -> None:
     eventually(check)
 
 
+@dataclass
+class Meeting:
+    slug: str
+    alice: Caller  # in the room, on this site's own call page
+    page: Page  # the course platform's page, Dana's call in its frame
+
+
+@contextmanager
+def alice_meets_dana_on_the_platform(
+    chromium: Browser, platform: Site, server: AppServer, moderator: bool = False
+) -> Iterator[Meeting]:
+    slug = new_room(server, "course")
+    alice = Party(chromium, server).arrive("alice", slug)
+    console: list[str] = []
+    page = open_course_page(chromium, platform, server, slug, console, moderator)
+    try:
+        yield Meeting(slug, alice, page)
+    finally:
+        print("--- the course page heard ---", *heard(page), "--- and its console ---", *console, sep="\n")
+        page.context.close()
+        alice.context.close()
+
+
 @pytest.mark.timeout(180)
 def test_a_listed_site_embeds_the_call_and_drives_it_through_the_api(
     embed_server: AppServer,
@@ -151,13 +177,10 @@ def test_a_listed_site_embeds_the_call_and_drives_it_through_the_api(
     chromium: Browser,
     people: Any,  # noqa: F811 - the fixture imported above
 ):
-    slug = new_room(embed_server, "course")
-    alice = Party(chromium, embed_server).arrive("alice", slug)
-    console: list[str] = []
-    page = open_course_page(chromium, platform, embed_server, slug, console)
-    try:
+    with alice_meets_dana_on_the_platform(chromium, platform, embed_server) as meeting:
+        alice, page = meeting.alice, meeting.page
         call = page.frame_locator("iframe")
-        hears(page, "ready", room=slug)
+        hears(page, "ready", room=meeting.slug)
         assert page.evaluate("window.command('mute')").startswith("not_in_call: "), "not before Join"
         call.get_by_role("button", name="Join").click()
         hears(page, "joined", name="Dana (guest)", moderator=False)
@@ -184,10 +207,6 @@ def test_a_listed_site_embeds_the_call_and_drives_it_through_the_api(
         assert page.evaluate("window.command('leave')") == "ok"
         hears(page, "left", reason="left")
         expect(call.locator("#call-banner")).to_contain_text("You left the call.")
-    finally:
-        print("--- the course page heard ---", *heard(page), "--- and its console ---", *console, sep="\n")
-        page.context.close()
-        alice.context.close()
 
 
 @pytest.mark.timeout(180)
@@ -197,11 +216,8 @@ def test_a_moderator_ends_the_call_for_everyone_through_the_api(
     chromium: Browser,
     people: Any,  # noqa: F811 - the fixture imported above
 ):
-    slug = new_room(embed_server, "course")
-    alice = Party(chromium, embed_server).arrive("alice", slug)
-    console: list[str] = []
-    page = open_course_page(chromium, platform, embed_server, slug, console, moderator=True)
-    try:
+    with alice_meets_dana_on_the_platform(chromium, platform, embed_server, moderator=True) as meeting:
+        alice, page = meeting.alice, meeting.page
         page.frame_locator("iframe").get_by_role("button", name="Join").click()
         hears(page, "joined", moderator=True)
         hears(page, "participant-joined", peerId=alice.peer_id)
@@ -210,10 +226,6 @@ def test_a_moderator_ends_the_call_for_everyone_through_the_api(
         hears(page, "left", reason="ended")
         expect(alice.page.locator("#call-banner")).to_contain_text("ended")
         assert alice.page.evaluate("window.audioExchange.state") == "ended"
-    finally:
-        print("--- the course page heard ---", *heard(page), "--- and its console ---", *console, sep="\n")
-        page.context.close()
-        alice.context.close()
 
 
 @pytest.mark.timeout(120)
