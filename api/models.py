@@ -50,7 +50,7 @@ class WebhookDelivery(models.Model):
     `manage.py deliverwebhooks` until the receiver answers 2xx or the retries run out."""
 
     endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
-    message_id = models.CharField(max_length=40, help_text="webhook-id: the same on every attempt.")
+    message_id = models.CharField(max_length=40, db_index=True, help_text="webhook-id: the same on every attempt.")
     event = models.CharField(max_length=40)
     payload = models.JSONField()
     created = models.DateTimeField(auto_now_add=True, db_index=True)

@@ -15,6 +15,7 @@ project's embedded mode has no Redis at all; what is left to do (poll, send, bac
 short loop. This module imports nothing from signaling or the media worker, which call it.
 """
 
+import hashlib
 import json
 import logging
 import secrets
@@ -55,15 +56,23 @@ def endpoints(event: str) -> list[WebhookEndpoint]:
     return [endpoint for endpoint in WebhookEndpoint.objects.filter(active=True) if endpoint.wants(event)]
 
 
-def emit(event: str, data: dict[str, Any]) -> int:
-    """Queue `event` for every endpoint that wants it; returns how many deliveries were queued."""
+def emit(event: str, data: dict[str, Any], once: str = "") -> int:
+    """Queue `event` for every endpoint that wants it; returns how many deliveries were queued.
+
+    `once`: a name only this occurrence has (e.g. the room and peer id of a departure). Its
+    webhook-id is derived from it, and an event already queued under it is not queued again,
+    so two processes (or one that retries after dying) reporting the same thing report it once.
+    """
     assert event in EVENTS, event
+    message_id = f"msg_{hashlib.sha256(f'{event} {once}'.encode()).hexdigest()[:24]}" if once else ""
+    if message_id and WebhookDelivery.objects.filter(message_id=message_id).exists():
+        return 0
     now = timezone.now()
     payload = {"type": event, "timestamp": now.isoformat(), "data": data}
     rows = [
         WebhookDelivery(
             endpoint=endpoint,
-            message_id=f"msg_{secrets.token_hex(12)}",
+            message_id=message_id or f"msg_{secrets.token_hex(12)}",
             event=event,
             payload=payload,
             next_attempt=now,
@@ -74,21 +83,24 @@ def emit(event: str, data: dict[str, Any]) -> int:
     return len(rows)
 
 
-async def announce(*events: tuple[str, dict[str, Any]]) -> None:
+async def announce(*events: tuple[str, dict[str, Any]], once: str = "", strict: bool = False) -> None:
     """`emit` each (event, data) from async code (signaling), in one database hop; none at all
-    while no endpoint is configured. Never fails the caller: a lost event is logged."""
+    while no endpoint is configured. `once`: see `emit`. A lost event is logged; with `strict`
+    the error is raised instead, for a caller that tries again later."""
     if not await wanted():
         return
     try:
-        await database_sync_to_async(_emit_all)(events)
+        await database_sync_to_async(_emit_all)(events, once)
     except Exception:
+        if strict:
+            raise
         log.exception("webhook events %s could not be queued", [event for event, _ in events])
 
 
-def _emit_all(events: tuple[tuple[str, dict[str, Any]], ...]) -> None:
+def _emit_all(events: tuple[tuple[str, dict[str, Any]], ...], once: str) -> None:
     with transaction.atomic():
         for event, data in events:
-            emit(event, data)
+            emit(event, data, once)
 
 
 # Whether any endpoint is configured, re-read at most every few seconds: joins are bound by

@@ -5,6 +5,7 @@ the in-memory channel layer. DEBUG is off unless set, and with DEBUG off a missi
 or weak SECRET_KEY is refused (`make run` makes one; the tests set their own).
 """
 
+import re
 from pathlib import Path
 
 import dj_database_url
@@ -323,6 +324,19 @@ WEBHOOK_TIMEOUT_SECONDS = env_float("WEBHOOK_TIMEOUT_SECONDS", 10.0, minimum=0.5
 WEBHOOK_POLL_SECONDS = env_float("WEBHOOK_POLL_SECONDS", 1.0, minimum=0.05)
 # The site's address as others reach it (https://call.example.org), for links in webhooks.
 PUBLIC_URL = env_str("PUBLIC_URL", "")
+# Origins (scheme://host[:port]) whose pages may show the call page in an <iframe> and drive it
+# with static/js/embed-api.js (docs/embedding.md); empty: no site may frame it.
+EMBED_ALLOWED_ORIGINS = env_list("EMBED_ALLOWED_ORIGINS", [])
+for _origin in EMBED_ALLOWED_ORIGINS:
+    if not re.fullmatch(r"https?://[^/\s*]+", _origin):
+        raise ImproperlyConfigured(
+            f"EMBED_ALLOWED_ORIGINS: {_origin!r} is not an origin; write scheme://host[:port] with no path, "
+            "e.g. https://learn.example.org."
+        )
+if EMBED_ALLOWED_ORIGINS and SESSION_COOKIE_SECURE:
+    # A page on another site can only keep its guest's session inside the frame if the cookie is
+    # sent in third-party context; browsers accept SameSite=None only with Secure (https).
+    SESSION_COOKIE_SAMESITE = "None"
 NINJA_PAGINATION_PER_PAGE = API_PAGE_SIZE
 NINJA_PAGINATION_MAX_LIMIT = API_PAGE_SIZE
 # The API's rate limit counts in CACHES (above): Redis when there is one, so every process shares it.

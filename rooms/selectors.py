@@ -84,6 +84,8 @@ def call_config(room: Room, user: Any) -> dict[str, Any]:
         # Mesh: how long a direct connection may stay down, before and after an ICE restart, before
         # the page asks the relay to carry it (docs/protocol.md, "Relay fallback").
         "fallback_after_ms": round(settings.RELAY_FALLBACK_AFTER_SECONDS * 1000),
+        # Inside an <iframe>: the pages allowed to send commands and receive events (static/js/embed.js).
+        "embed_origins": list(settings.EMBED_ALLOWED_ORIGINS),
     }
 
 

@@ -20,6 +20,7 @@ from audioexchange.throttle import wait_sentence
 from invites import services as invite_services
 from moderation import services as moderation_services
 from rooms import lockout, selectors, services
+from rooms.embedding import frameable_by_embedders
 from rooms.forms import RoomCreateForm, RoomEditForm, RoomPasswordForm, add_service_errors
 from rooms.models import Room
 
@@ -109,6 +110,7 @@ def _create_room(request: HttpRequest, form: RoomCreateForm) -> Room | None:
     return room
 
 
+@frameable_by_embedders
 def room(request: HttpRequest, slug: str) -> HttpResponse:
     """The call page, once the room admits this user (or invited guest): not locked to them, password given."""
     if "jwt" in request.GET:

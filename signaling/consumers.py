@@ -167,8 +167,8 @@ class RoomConsumer(AsyncWebsocketConsumer):
 
     def _start_process_chores(self) -> None:
         install_drain_on_sigterm()
-        if presence.is_shared():
-            hub.ensure_loop(settings.PRESENCE_HEARTBEAT_SECONDS, services.maintain_presence)
+        # Leases and sweeps with shared presence; in every process, departures whose window closed.
+        hub.ensure_loop(settings.PRESENCE_HEARTBEAT_SECONDS, services.maintain_presence)
 
     async def disconnect(self, code: int) -> None:
         # Only a person hanging up is final; a dropped socket, or our own 1001/1012, may resume.

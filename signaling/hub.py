@@ -3,8 +3,9 @@
 The hub lets a signal reach a target served by the same process without a
 channel-layer hop (the common case once nginx keeps a room on one process), and
 runs the per-process loops: renewing presence leases, sweeping peers of dead
-processes, closing every socket with 1012 when Redis is gone and with 1001 on
-shutdown.
+processes, reporting dropped peers whose resume window closed (in every process,
+with or without Redis), closing every socket with 1012 when Redis is gone and
+with 1001 on shutdown.
 """
 
 import asyncio
@@ -72,7 +73,10 @@ class Hub:
         self._task = loop.create_task(self._run(interval, chore))
 
     async def _run(self, interval: float, chore: Callable[[], Awaitable[None]]) -> None:
-        while True:
+        task = asyncio.current_task()
+        # A cancellation that reaches a chore inside a library may come out as another error
+        # (redis-py's as a ConnectionError): the loop must end all the same, not go round again.
+        while task is None or not task.cancelling():
             await asyncio.sleep(interval)
             try:
                 await chore()

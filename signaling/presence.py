@@ -44,6 +44,24 @@ class Peer:
 
 
 GUEST_PREFIX = "guest-"
+# Presence keys of waiting lists (signaling.moderation.waiting_key): nobody there has joined, so
+# nobody there departs.
+WAITING_PREFIX = "waiting."
+# A process settling a lapsed departure holds it this long; if it dies meanwhile, another takes it.
+SETTLE_CLAIM_SECONDS = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class Departure:
+    """A peer whose connection dropped, resumable, and who has not come back under its id.
+
+    `overdue`: its resume window has closed, so it is gone for good (and may be being settled).
+    `others`: the people still in the room, or still able to come back to it, besides it."""
+
+    room: str
+    peer: Peer
+    overdue: bool = False
+    others: int = 0
 
 
 def departed_seconds() -> float:
@@ -100,9 +118,29 @@ class Presence(Protocol):
         join's ban check in the database and its taking a place."""
         ...
 
-    async def leave(self, room: str, peer_id: str, only: Peer | None = None) -> bool:
+    async def leave(self, room: str, peer_id: str, only: Peer | None = None, resumable: bool = False) -> bool:
         """Remove `peer_id`; with `only`, not if the id now belongs to another connection (it
-        resumed elsewhere). False when nothing was removed for that reason."""
+        resumed elsewhere). False when nothing was removed for that reason. `resumable`: it
+        may come back under its id within `departed_seconds()`: a `Departure` is kept until it
+        does (`take_back`) or the window closes (`lapsed_departures`). The sweep keeps one for
+        each peer of a dead process."""
+        ...
+
+    async def take_back(self, room: str, peer_id: str) -> Departure | None:
+        """A peer came back under its id: forget its departure, and return it (None if none was kept)."""
+        ...
+
+    async def lapsed_departures(self) -> list[Departure]:
+        """Departures whose window has closed, each claimed for `SETTLE_CLAIM_SECONDS`: no other
+        process gets it meanwhile; `settled` ends it, else it is given out again after that."""
+        ...
+
+    async def settled(self, departure: Departure) -> None:
+        """The departure's news went out: forget it."""
+        ...
+
+    async def departing(self, room: str) -> int:
+        """How many of `room`'s peers dropped and may still come back."""
         ...
 
     async def find(self, room: str, peer_id: str) -> Peer | None: ...
@@ -136,6 +174,8 @@ class LocalPresence:
         # (room, peer_id) -> (monotonic expiry, peer), oldest first: every entry lives as long.
         self._departed: OrderedDict[tuple[str, str], tuple[float, Peer]] = OrderedDict()
         self._barred: dict[tuple[str, str], float] = {}
+        # (room, peer_id) -> [monotonic end of its window, peer, monotonic end of a claim]
+        self._leaving: dict[tuple[str, str], tuple[float, Peer, float]] = {}
 
     async def admit(self, room: str, peer: Peer, capacity: int, limit: PersonLimit = NO_LIMIT) -> list[Peer]:
         return (await self.resume(room, peer, capacity, limit))[0]
@@ -186,7 +226,7 @@ class LocalPresence:
             self._barred = {key: until for key, until in self._barred.items() if until > now}
             self._barred[(room, person)] = now + seconds
 
-    async def leave(self, room: str, peer_id: str, only: Peer | None = None) -> bool:
+    async def leave(self, room: str, peer_id: str, only: Peer | None = None, resumable: bool = False) -> bool:
         with self._lock:
             members = self._rooms.get(room)
             if members is None:
@@ -196,10 +236,43 @@ class LocalPresence:
             gone = members.pop(peer_id, None)
             if gone is not None:
                 self._forget_departed()
-                self._departed[(room, peer_id)] = (time.monotonic() + departed_seconds(), gone)
+                until = time.monotonic() + departed_seconds()
+                self._departed[(room, peer_id)] = (until, gone)
+                if resumable and not room.startswith(WAITING_PREFIX):
+                    self._leaving[(room, peer_id)] = (until, gone, 0.0)
             if not members:
                 del self._rooms[room]
             return True
+
+    async def take_back(self, room: str, peer_id: str) -> Departure | None:
+        with self._lock:
+            kept = self._leaving.pop((room, peer_id), None)
+        if kept is None:
+            return None
+        return Departure(room, kept[1], overdue=kept[0] <= time.monotonic())
+
+    async def lapsed_departures(self) -> list[Departure]:
+        with self._lock:
+            now = time.monotonic()
+            lapsed = []
+            for (room, peer_id), (until, peer, claimed) in list(self._leaving.items()):
+                if until > now or claimed > now:
+                    continue
+                self._leaving[(room, peer_id)] = (until, peer, now + SETTLE_CLAIM_SECONDS)
+                others = len(self._rooms.get(room, ())) + self._departing(room) - 1
+                lapsed.append(Departure(room, peer, overdue=True, others=others))
+            return lapsed
+
+    async def settled(self, departure: Departure) -> None:
+        with self._lock:
+            self._leaving.pop((departure.room, departure.peer.peer_id), None)
+
+    async def departing(self, room: str) -> int:
+        with self._lock:
+            return self._departing(room)
+
+    def _departing(self, room: str) -> int:
+        return sum(1 for key in self._leaving if key[0] == room)
 
     async def find(self, room: str, peer_id: str) -> Peer | None:
         members = self._rooms.get(room)

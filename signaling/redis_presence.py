@@ -18,7 +18,18 @@ from typing import Any
 import redis
 import redis.asyncio as aioredis
 
-from signaling.presence import NO_LIMIT, Barred, Peer, PersonLimit, RoomFull, TooManyConnections, departed_seconds
+from signaling.presence import (
+    NO_LIMIT,
+    SETTLE_CLAIM_SECONDS,
+    WAITING_PREFIX,
+    Barred,
+    Departure,
+    Peer,
+    PersonLimit,
+    RoomFull,
+    TooManyConnections,
+    departed_seconds,
+)
 
 _ROOMS = "ax:presence-rooms"
 
@@ -63,14 +74,18 @@ redis.call('SADD', KEYS[3], ARGV[6])
 return {0, others, replaced}
 """
 
-# KEYS: rooms set. ARGV: now ms, members-hash key prefix, lease-zset key prefix, departed-key
-# prefix, seconds a departed entry is kept.
+# KEYS: rooms set, the departures zset. ARGV: now ms, members-hash key prefix, lease-zset key
+# prefix, departed-key prefix, seconds a departed entry is kept, departures-hash key prefix,
+# the waiting lists' key prefix.
 # Returns {slug, {expired peers' json}, slug, {...}, ...} for the rooms that had lapsed leases.
 # One script for every room: a sweep used to cost one round trip per room, every heartbeat.
+# Each lapsed peer of a room (not of a waiting list) may still resume: it becomes a departure.
 _SWEEP_ALL = """
 local result = {}
+local due = tonumber(ARGV[1]) + 1000 * tonumber(ARGV[5])
 for _, slug in ipairs(redis.call('SMEMBERS', KEYS[1])) do
   local members, leases = ARGV[2] .. slug, ARGV[3] .. slug
+  local departing = string.sub(slug, 1, #ARGV[7]) ~= ARGV[7]
   local expired = redis.call('ZRANGEBYSCORE', leases, '-inf', ARGV[1])
   if #expired > 0 then
     local gone = {}
@@ -79,6 +94,10 @@ for _, slug in ipairs(redis.call('SMEMBERS', KEYS[1])) do
       if data then
         table.insert(gone, data)
         redis.call('SET', ARGV[4] .. slug .. ':' .. id, data, 'EX', ARGV[5])
+        if departing then
+          redis.call('HSET', ARGV[6] .. slug, id, due .. ' ' .. data)
+          redis.call('ZADD', KEYS[2], due, slug .. ' ' .. id)
+        end
       end
       redis.call('HDEL', members, id)
     end
@@ -94,13 +113,19 @@ end
 return result
 """
 
-# KEYS: members hash, lease zset, rooms set, the departed entry's key.
-# ARGV: peer_id, slug, the leaving peer's json or '', seconds the departed entry is kept.
+# KEYS: members hash, lease zset, rooms set, the departed entry's key, the departures zset and
+# the room's departures hash.
+# ARGV: peer_id, slug, the leaving peer's json or '', seconds the departed entry is kept, and
+# the ms its window ends if it may resume ('' if not).
 # Returns 0, removing nothing, when the id now belongs to another connection (it resumed there).
 _LEAVE = """
 local data = redis.call('HGET', KEYS[1], ARGV[1])
 if data and ARGV[3] ~= '' and data ~= ARGV[3] then return 0 end
 if data then redis.call('SET', KEYS[4], data, 'EX', ARGV[4]) end
+if data and ARGV[5] ~= '' then
+  redis.call('HSET', KEYS[6], ARGV[1], ARGV[5] .. ' ' .. data)
+  redis.call('ZADD', KEYS[5], ARGV[5], ARGV[2] .. ' ' .. ARGV[1])
+end
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 if redis.call('ZCARD', KEYS[2]) == 0 then
@@ -111,8 +136,44 @@ return 1
 """
 
 
+# KEYS: the departures zset. ARGV: now ms, the claim's end ms, departures-hash key prefix,
+# members-hash key prefix.
+# Returns {slug, "<due ms> <peer json>", others, ...} for departures whose window closed and that
+# nobody holds a claim on (their score is the window's end, then the claim's): each is claimed.
+_CLAIM_LAPSED = """
+local result = {}
+for _, member in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 100)) do
+  local space = string.find(member, ' ', 1, true)
+  local slug, id = string.sub(member, 1, space - 1), string.sub(member, space + 1)
+  local kept = redis.call('HGET', ARGV[3] .. slug, id)
+  if kept then
+    redis.call('ZADD', KEYS[1], ARGV[2], member)
+    local others = redis.call('HLEN', ARGV[4] .. slug) + redis.call('HLEN', ARGV[3] .. slug) - 1
+    table.insert(result, slug)
+    table.insert(result, kept)
+    table.insert(result, others)
+  else
+    redis.call('ZREM', KEYS[1], member)
+  end
+end
+return result
+"""
+
+# KEYS: the departures zset, the room's departures hash. ARGV: "<slug> <peer_id>", peer_id.
+# Returns the kept "<due ms> <peer json>", or false when there was none.
+_TAKE_BACK = """
+local kept = redis.call('HGET', KEYS[2], ARGV[2])
+redis.call('HDEL', KEYS[2], ARGV[2])
+redis.call('ZREM', KEYS[1], ARGV[1])
+return kept
+"""
+
 _MEMBERS_PREFIX, _LEASES_PREFIX = "ax:presence:", "ax:presence-exp:"
 _DEPARTED_PREFIX, _BARRED_PREFIX = "ax:departed:", "ax:barred:"
+# Departures that may still resume: a zset over every room ("<slug> <peer_id>" scored by the ms
+# its window ends, or a settling process's claim ends) and a hash per room (peer_id -> "<due ms>
+# <peer json>"). Slugs hold no space.
+_LEAVING, _LEAVING_PREFIX = "ax:leaving", "ax:leaving:"
 
 
 def _keys(slug: str) -> list[str]:
@@ -125,6 +186,12 @@ def _departed_key(slug: str, peer_id: str) -> str:
 
 def _barred_key(slug: str, person: str) -> str:
     return f"{_BARRED_PREFIX}{slug}:{person}"
+
+
+def _departure(slug: str, kept: bytes | str, others: int = 0) -> Departure:
+    text = kept.decode() if isinstance(kept, bytes) else kept
+    due, _, peer = text.partition(" ")
+    return Departure(slug, _decode(peer), overdue=int(due) <= _now_ms(), others=int(others))
 
 
 def _departed_ttl() -> int:
@@ -201,18 +268,42 @@ class RedisPresence:
         self.local.setdefault(room, {})[peer.peer_id] = peer
         return [_decode(raw) for raw in result[1]], _decode(result[2]) if result[2] else None
 
-    async def leave(self, room: str, peer_id: str, only: Peer | None = None) -> bool:
+    async def leave(self, room: str, peer_id: str, only: Peer | None = None, resumable: bool = False) -> bool:
         members = self.local.get(room)
         if members is not None and (only is None or members.get(peer_id) == only):
             members.pop(peer_id, None)
             if not members:
                 del self.local[room]
         mine = _encode(only) if only is not None else ""
-        keys = [*_keys(room), _departed_key(room, peer_id)]
+        keys = [*_keys(room), _departed_key(room, peer_id), _LEAVING, _LEAVING_PREFIX + room]
+        due = _now_ms() + int(departed_seconds() * 1000) if resumable and not room.startswith(WAITING_PREFIX) else ""
         removed = await self.client.eval(  # type: ignore[misc]
-            _LEAVE, len(keys), *keys, peer_id, room, mine, _departed_ttl()
+            _LEAVE, len(keys), *keys, peer_id, room, mine, _departed_ttl(), due
         )
         return bool(removed)
+
+    async def take_back(self, room: str, peer_id: str) -> Departure | None:
+        keys = [_LEAVING, _LEAVING_PREFIX + room]
+        kept = await self.client.eval(_TAKE_BACK, len(keys), *keys, f"{room} {peer_id}", peer_id)  # type: ignore[misc]
+        return _departure(room, kept) if kept else None
+
+    async def lapsed_departures(self) -> list[Departure]:
+        now = _now_ms()
+        claim_ends = now + int(SETTLE_CLAIM_SECONDS * 1000)
+        found: list[Any] = await self.upkeep_client.eval(  # type: ignore[misc]
+            _CLAIM_LAPSED, 1, _LEAVING, now, claim_ends, _LEAVING_PREFIX, _MEMBERS_PREFIX
+        )
+        rooms = (slug.decode() if isinstance(slug, bytes) else slug for slug in found[::3])
+        claimed = zip(rooms, found[1::3], found[2::3], strict=True)
+        return [_departure(slug, kept, others) for slug, kept, others in claimed]
+
+    async def settled(self, departure: Departure) -> None:
+        peer_id = departure.peer.peer_id
+        keys = [_LEAVING, _LEAVING_PREFIX + departure.room]
+        await self.upkeep_client.eval(_TAKE_BACK, len(keys), *keys, f"{departure.room} {peer_id}", peer_id)  # type: ignore[misc]
+
+    async def departing(self, room: str) -> int:
+        return int(await self.client.hlen(_LEAVING_PREFIX + room))  # type: ignore[misc]
 
     async def find_recent(self, room: str, peer_id: str) -> Peer | None:
         found = await self.find(room, peer_id)
@@ -258,8 +349,10 @@ class RedisPresence:
 
     async def sweep(self) -> dict[str, list[Peer]]:
         """Remove peers whose lease lapsed (their process died); return them by room."""
+        keys = [_ROOMS, _LEAVING]
+        args: list[str | int] = [_now_ms(), _MEMBERS_PREFIX, _LEASES_PREFIX, _DEPARTED_PREFIX, _departed_ttl()]
         found: list[Any] = await self.upkeep_client.eval(  # type: ignore[misc]
-            _SWEEP_ALL, 1, _ROOMS, _now_ms(), _MEMBERS_PREFIX, _LEASES_PREFIX, _DEPARTED_PREFIX, _departed_ttl()
+            _SWEEP_ALL, len(keys), *keys, *args, _LEAVING_PREFIX, WAITING_PREFIX
         )
         gone: dict[str, list[Peer]] = {}
         for raw_slug, expired in zip(found[::2], found[1::2], strict=True):

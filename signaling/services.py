@@ -250,6 +250,8 @@ async def take_place(slug: str, entry: Entry) -> Admission:
     await group_send(slug, "room.peer_joined", peer.peer_id, protocol.render_peer_joined(peer.public()))
     if not entry.resumed:
         await events.participant_joined(slug, peer, first=not others)
+    elif replaced is None:  # its old connection had left: in time, or not (signaling/events.py)
+        await events.participant_returned(slug, peer, len(others))
     kind = "audio" if ticket.info["audio_only"] else "video"
     known = frozenset(other.peer_id for other in others)
     return Admission(
@@ -364,7 +366,7 @@ async def leave_room(slug: str, peer: Peer, mode: str, resumable: bool = False) 
     so a leave costs no database hop in the others. `resumable`: the connection dropped rather
     than hung up, so the peer may come back under its id. Nothing happens if the id has already
     resumed on another connection."""
-    if not await get_presence().leave(slug, peer.peer_id, only=peer):
+    if not await get_presence().leave(slug, peer.peer_id, only=peer, resumable=resumable):
         return
     await get_media_states().forget(slug, peer.peer_id)
     await group_send(slug, "room.peer_left", peer.peer_id, protocol.render_peer_left(peer.peer_id, resumable))
@@ -396,7 +398,8 @@ _upkeep = _Upkeep()
 
 
 async def maintain_presence() -> None:
-    """Renew this process's leases and announce peers of dead processes as gone.
+    """Renew this process's leases, announce peers of dead processes as gone, and report those
+    whose resume window closed (`events.settle_departures`).
 
     If the shared backend stays unreachable for `OUTAGE_AFTER_FAILED_HEARTBEATS` heartbeats,
     close every local socket with 1012: browsers reconnect with backoff instead of sitting in
@@ -426,6 +429,9 @@ async def maintain_presence() -> None:
         # Redis went between the sweep and the news: the room's sockets are closed with 1012
         # (the channel layer lost it too) and their welcome, on return, lists who is there.
         log.warning("could not announce lapsed peers (%s)", error)
+        return
+    # Those who dropped and did not come back in time: gone for good (participant.left).
+    await events.settle_departures()
 
 
 def disconnect_room(slug: str, reason: str) -> None:

@@ -15,10 +15,12 @@ from tests.live_server import ROOT
 _FROM_TEST_PROCESS = ("DEBUG", "SECRET_KEY", "DJANGO_SETTINGS_MODULE", "ALLOW_DEV_SECRET_KEY")
 
 
-def load_settings(**env: str) -> subprocess.CompletedProcess[str]:
-    """Import audioexchange.settings in a new process with `env` on top of a clean environment."""
+def load_settings(
+    code: str = "from audioexchange import settings; print('DEBUG', settings.DEBUG)", **env: str
+) -> subprocess.CompletedProcess[str]:
+    """Import audioexchange.settings in a new process with `env` on top of a clean environment
+    (and run `code`, which prints what the test reads)."""
     clean = {key: value for key, value in os.environ.items() if key not in _FROM_TEST_PROCESS}
-    code = "from audioexchange import settings; print('DEBUG', settings.DEBUG)"
     return subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, env={**clean, **env}, capture_output=True, text=True, timeout=60
     )

@@ -182,9 +182,17 @@ def test_an_event_is_given_up_after_the_last_retry(
     assert (delivery.attempts, delivery.next_attempt, delivery.log.count()) == (3, None, 3)
 
     receiver.start()
-    webhooks.send_again(delivery)  # the admin's button
+    admin = Client()
+    admin.force_login(User.objects.create_superuser("root", "root@example.com", "x" * 12))
+    log_page = admin.get(f"/admin/api/webhookdelivery/{delivery.pk}/change/")
+    html = log_page.content.decode()
+    assert 'name="log-TOTAL_FORMS" value="3"' in html and "Connection refused" in html, "the three attempts"
+    chosen = {"action": "send_again", "_selected_action": [delivery.pk]}
+    answer = admin.post("/admin/api/webhookdelivery/", chosen, follow=True)  # the admin's "Send again"
+    assert "1 event(s) queued to be sent again." in answer.content.decode()
     send_until(lambda: len(receiver.received) == 1)
     assert receiver.events()[0]["type"] == "room.started"
+    assert WebhookDelivery.objects.get().delivered is not None
 
 
 class StallingReceiver(Receiver):

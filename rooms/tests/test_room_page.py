@@ -49,6 +49,7 @@ def test_bob_gets_the_call_page_with_its_config(client: Client, room: Room, bob:
         "can_moderate": False,
         "locked": False,
         "fallback_after_ms": 8000,
+        "embed_origins": [],
     }
 
 

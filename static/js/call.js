@@ -12,6 +12,7 @@ import { LocalMedia } from "./media.js";
 import { MediaLinks } from "./links.js";
 import { ModerationControls } from "./moderation.js";
 import { ChatPanel } from "./chat.js";
+import { CommandRefused, EMBED_COMMANDS, EmbedBridge } from "./embed.js";
 import { showNetworkCheck } from "./netcheck.js";
 import { PreJoinScreen } from "./prejoin.js";
 import { LocalMediaState, showPeerState } from "./mediastate.js";
@@ -39,8 +40,12 @@ window.audioExchange = Object.freeze({
 });
 
 const media = new LocalMedia({ audioOnlyRoom });
+// Inside an allowed site's <iframe>: commands from that page, events to it (static/js/embed.js).
+const embed = new EmbedBridge({ origins: config.embed_origins });
 
 async function main() {
+  embed.handle(Object.fromEntries(EMBED_COMMANDS.map((command) => [command, refuseOutsideCall])));
+  embed.post("ready", { room: config.room.slug });
   showNetworkCheck(document.getElementById("network-check"), config.ice_servers_url);
   if (config.recording_active) showRecordingNotice(document.getElementById("prejoin"));
   const prejoin = new PreJoinScreen({
@@ -59,7 +64,7 @@ function joinCall(devicesPanel) {
     root: document.getElementById("call"),
     audioOnlyRoom,
     displayName: config.display_name,
-    lobbyUrl: config.lobby_url,
+    lobbyUrl: embed.active ? null : config.lobby_url,
   });
   const signaling = new SignalingClient(config.ws_path);
   // A mesh, or one connection to the media worker in relay rooms (and `auto` rooms when large).
@@ -97,6 +102,7 @@ function joinCall(devicesPanel) {
   screen.showBanner("Connecting…");
   mesh.setLocalState({ muted: media.muted, cameraOn: media.cameraOn });
 
+  if (embed.active) wireEmbedding(screen, signaling, mesh); // first: `joined` goes out before the rest
   wireMedia(screen, mesh);
   wireMesh(screen, mesh);
   wireSignaling(screen, signaling, mesh);
@@ -264,22 +270,76 @@ function wireControls(screen) {
       screen.showBanner(`Camera: ${error.message}`, { kind: "error" });
     }
   });
-  const leave = () => {
-    if (session.state === "left") return;
-    session.state = "left";
-    session.hangUp();
-  };
-  screen.on("leave", () => {
-    leave();
-    window.location.assign(config.lobby_url);
-  });
-  window.addEventListener("pagehide", leave);
+  screen.on("leave", () => leaveFromPage(screen));
+  window.addEventListener("pagehide", leaveCall);
+}
+
+function leaveCall() {
+  if (session.state === "left") return;
+  session.state = "left";
+  session.hangUp();
+  embed.post("left", { reason: "left" });
+}
+
+// The Leave button (or the embedding page's `leave`): back to the lobby, or, inside another
+// site's frame, which the lobby refuses, a closing word.
+function leaveFromPage(screen) {
+  leaveCall();
+  if (embed.active) screen.end("You left the call.", { kind: "info" });
+  else window.location.assign(config.lobby_url);
 }
 
 function endCall(screen, message) {
+  const wasIn = session.state !== "left" && session.state !== "ended";
   session.state = "ended";
   session.hangUp();
   screen.end(message);
+  if (wasIn) embed.post("left", { reason: "ended", message });
+}
+
+function refuseOutsideCall() {
+  throw new CommandRefused("not_in_call", "Not in the call: the person has not pressed Join yet, or has left.");
+}
+
+// The embedding page's commands (docs/embedding.md), and what it hears of the call.
+function wireEmbedding(screen, signaling, mesh) {
+  const whenInCall = (action) => () => {
+    if (session.state !== "in-call" && session.state !== "reconnecting") refuseOutsideCall();
+    return action();
+  };
+  embed.handle({
+    mute: whenInCall(() => media.setMuted(true)),
+    unmute: whenInCall(() => media.setMuted(false)),
+    "camera-on": whenInCall(async () => {
+      if (audioOnlyRoom) throw new CommandRefused("audio_only_room", "This is an audio-only room: there is no camera.");
+      if (!media.cameraOn) await media.startCamera();
+    }),
+    "camera-off": whenInCall(() => media.stopCamera()),
+    leave: whenInCall(() => leaveFromPage(screen)),
+    "end-for-all": whenInCall(() => {
+      if (!config.can_moderate) {
+        throw new CommandRefused(
+          "not_moderator",
+          "Only a moderator can end the call for everyone: give this person a join token with moderator true.",
+        );
+      }
+      signaling.send({ type: "moderate", action: "end" });
+    }),
+  });
+  const live = () => session.state === "in-call" || session.state === "reconnecting";
+  signaling.on("welcome", (welcome) => {
+    if (welcome.resumed) return;
+    const me = { peerId: welcome.peer_id, name: config.display_name, moderator: Boolean(config.can_moderate) };
+    embed.post("joined", { room: config.room.slug, ...me });
+    embed.post("recording", { active: Boolean(welcome.room?.recording) });
+  });
+  mesh.on("peer-added", ({ peerId, name }) => {
+    if (live() && peerId !== SERVER_PEER_ID) embed.post("participant-joined", { peerId, name });
+  });
+  mesh.on("peer-removed", ({ peerId }) => {
+    if (live() && peerId !== SERVER_PEER_ID) embed.post("participant-left", { peerId });
+  });
+  signaling.on("recording", ({ active, by }) => embed.post("recording", { active: Boolean(active), by: by ?? "" }));
 }
 
 main().catch((error) => {

@@ -255,9 +255,11 @@ export class CallScreen extends Emitter {
     this.banner.replaceChildren();
   }
 
-  /** The call is over for good (refused, closed): say why and offer the way back to the lobby. */
-  end(message) {
-    this.showBanner(message, { kind: "error", link: { href: this.lobbyUrl, text: "Back to the lobby" } });
+  /** The call is over for good (refused, closed, left inside a frame): say why and offer the way
+   * back to the lobby (not inside another site's frame, which the lobby refuses: no `lobbyUrl`). */
+  end(message, { kind = "error" } = {}) {
+    const link = this.lobbyUrl ? { href: this.lobbyUrl, text: "Back to the lobby" } : null;
+    this.showBanner(message, { kind, link });
     for (const peerId of [...this.#tiles.keys()]) this.removePeer(peerId);
     this.root.classList.add("ended"); // call.css hides the grid and the controls
   }
