@@ -74,7 +74,8 @@ def call_config(room: Room, user: Any) -> dict[str, Any]:
         },
         "display_name": user.public_name,
         "lobby_url": reverse("lobby"),
-        "ice_servers_url": reverse("ice-servers"),
+        # ?room= lets a guest of this room (invite or join token) have TURN credentials too.
+        "ice_servers_url": f"{reverse('ice-servers')}?room={room.slug}",
         # Recording (mediaworker): who sees the buttons, and what the pre-join screen says.
         "can_record": services.can_manage(user, room),
         "recording_active": recording_selectors.is_recording(room),

@@ -43,7 +43,7 @@ def test_bob_gets_the_call_page_with_its_config(client: Client, room: Room, bob:
         },
         "display_name": "Bob B.",
         "lobby_url": "/",
-        "ice_servers_url": "/ice-servers/",
+        "ice_servers_url": "/ice-servers/?room=standup",
         "can_record": False,
         "recording_active": False,
         "can_moderate": False,
