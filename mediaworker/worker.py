@@ -30,7 +30,7 @@ from mediaworker.models import Recording
 from mediaworker.recorder import RoomSession
 from mediaworker.relay import RelaySession
 from signaling import protocol
-from signaling import services as signaling_services
+from signaling.groups import group_send, room_group
 from signaling.presence import get_presence
 
 log = logging.getLogger(__name__)
@@ -242,7 +242,7 @@ class MediaWorker:
         await database_sync_to_async(services.end_recording)(session.recording_id)
         await self.stop_recording(slug)
         text = protocol.render_recording_stopped(reason, message)
-        await signaling_services.group_send(slug, "room.recording", protocol.SERVER_PEER_ID, text)
+        await group_send(slug, "room.recording", protocol.SERVER_PEER_ID, text)
 
     async def start_relay(self, slug: str, audio_only: bool, reply: str | None = None) -> None:
         """Relay room `slug`'s media, unless this or another worker already does; `reply` hears
@@ -299,7 +299,7 @@ class MediaWorker:
             )
             log.info("relaying pairs of mesh room %s", slug)
             await self._note_owner(slug)  # before the session asks for streams (`budget` reads it)
-            await self.layer.group_add(signaling_services.room_group(slug), self.channel)
+            await self.layer.group_add(room_group(slug), self.channel)
         relay = self.relays[slug]
         # The signaling waits for this word, not for the lease: refused with no other pair to carry,
         # the session stays idle only until the next lease renewal, which may let the room go
@@ -321,7 +321,7 @@ class MediaWorker:
 
     async def _join_room(self, slug: str, session: RoomSession | RelaySession) -> None:
         # Into the group first, so nobody joining now is missed between the two steps.
-        await self.layer.group_add(signaling_services.room_group(slug), self.channel)
+        await self.layer.group_add(room_group(slug), self.channel)
         for peer in await get_presence().members(slug):
             await session.connect(peer)
 
@@ -366,7 +366,7 @@ class MediaWorker:
         if slug in self.sessions or slug in self.relays:
             return
         self.owners.pop(slug, None)
-        await self.layer.group_discard(signaling_services.room_group(slug), self.channel)
+        await self.layer.group_discard(room_group(slug), self.channel)
         await get_leases().release(slug, self.channel)
         log.info("stopped serving room %s", slug)
 
