@@ -6,7 +6,12 @@ embedded default, the `manage.py mediaworker` process over the channel layer (Re
 REDIS_URL is set. The worker answers browsers itself, as `server`.
 """
 
+from typing import TYPE_CHECKING
+
 from mediaworker import dispatch
+
+if TYPE_CHECKING:
+    from signaling.media import MediaBackend
 
 
 class AiortcBackend:
@@ -17,6 +22,15 @@ class AiortcBackend:
 
     async def release_room(self, slug: str) -> None:
         await dispatch.stop_relay(slug)
+
+    async def person_joined(self, slug: str, peer_id: str) -> None:
+        await dispatch.tell_holder(slug, {"type": "worker.peer_joined", "slug": slug, "peer_id": peer_id})
+
+    async def person_left(self, slug: str, peer_id: str) -> None:
+        await dispatch.tell_holder(slug, {"type": "worker.peer_left", "slug": slug, "peer_id": peer_id})
+
+    async def room_closed(self, slug: str) -> None:
+        await dispatch.tell_holder(slug, {"type": "worker.stop", "slug": slug, "what": "room"})
 
     async def signal(self, slug: str, sender: str, text: str) -> None:
         await dispatch.relay_to_worker(slug, sender, text)
@@ -29,3 +43,7 @@ class AiortcBackend:
 
     async def stop_recording(self, slug: str, recording_id: int) -> None:
         await dispatch.stop_worker(slug, recording_id)
+
+
+if TYPE_CHECKING:  # mypy checks that the worker implements the whole seam
+    _CONFORMS: MediaBackend = AiortcBackend()

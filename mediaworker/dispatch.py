@@ -108,7 +108,7 @@ async def _to_room_worker(slug: str, event: dict[str, object]) -> None:
 async def stop_relay(slug: str) -> None:
     """Tell the worker relaying `slug` to close its links (an `auto` room went back to a mesh);
     a recording of the room goes on."""
-    await _tell_holder(slug, "relay")
+    await tell_holder(slug, {"type": "worker.stop", "slug": slug, "what": "relay"})
 
 
 async def _ask_worker(slug: str, event: dict[str, object]) -> None:
@@ -131,21 +131,22 @@ async def _ask_worker(slug: str, event: dict[str, object]) -> None:
 
 async def stop_worker(slug: str, recording_id: int) -> None:
     """Tell the worker holding `slug` to stop; with none (it died), make the composite here."""
-    if await _tell_holder(slug, "recording"):
+    if await tell_holder(slug, {"type": "worker.stop", "slug": slug, "what": "recording"}):
         return
     task = asyncio.get_running_loop().create_task(media_worker.composite_in_background(recording_id))
     _background.add(task)
     task.add_done_callback(_background.discard)
 
 
-async def _tell_holder(slug: str, what: str) -> bool:
-    """`worker.stop` of `what` ("relay", "recording") to the worker holding `slug`; False if none does."""
+async def tell_holder(slug: str, event: dict[str, object]) -> bool:
+    """`event` to the worker holding `slug` (people joining and leaving it, `worker.stop`); False
+    if none does: no worker serves the room, and a worker taking it later lists who is in it."""
     holder = await get_leases().holder(slug)
     if holder is None:
         return False
     layer = get_channel_layer()
     assert layer is not None
-    await layer.send(holder, {"type": "worker.stop", "slug": slug, "what": what})
+    await layer.send(holder, event)
     return True
 
 

@@ -1,8 +1,9 @@
 """Channel-layer names of a room, and room-wide news: the one place that names them.
 
-It imports nothing of the apps, so signaling's services, `rooms.services` (closing or deleting a
-room, from synchronous code) and the media backends (news such as a recording that stopped) all
-reach a room the same way, without importing each other. Room slugs never contain a dot, so
+It imports nothing of the apps (only `signaling.media`, the seam, to tell the media backend a room
+closed), so signaling's services, `rooms.services` (closing or deleting a room, from synchronous
+code) and the media backends (news such as a recording that stopped) all reach a room the same
+way, without importing each other. Room slugs never contain a dot, so
 these names never clash with a room's own keys.
 """
 
@@ -10,6 +11,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
 from signaling import protocol
+from signaling.media import media_backend
 
 
 def room_group(slug: str) -> str:
@@ -28,20 +30,20 @@ def moderators_group(slug: str) -> str:
 
 
 async def group_send(slug: str, event_type: str, peer_id: str, text: str) -> None:
-    """Room news for every member of `slug`, on every process (and the room's media worker)."""
+    """Room news for every member of `slug`, on every process."""
     layer = get_channel_layer()
     assert layer is not None
-    # `slug` for the media worker, which sits in several rooms' groups at once.
     await layer.group_send(room_group(slug), {"type": event_type, "peer_id": peer_id, "slug": slug, "text": text})
 
 
 async def close_room(slug: str, text: str) -> None:
-    """Close every connection in room `slug` and at its door with the error `text` (rendered)."""
+    """Close every connection in room `slug` and at its door with the error `text` (rendered), and
+    stop relaying and recording it."""
     layer = get_channel_layer()
     assert layer is not None
     for group in (room_group(slug), waiting_key(slug)):  # those waiting to be let in too
-        # `slug` for the media worker in the room's group: it stops recording and relaying at once.
         await layer.group_send(group, {"type": "room.closed", "text": text, "slug": slug})
+    await media_backend().room_closed(slug)
 
 
 def disconnect_room(slug: str, reason: str) -> None:

@@ -10,9 +10,7 @@ What a backend sends back does not come through this interface: its offers and c
 from the reserved peer `protocol.SERVER_PEER_ID`, to a browser's channel as `peer.signal`
 {text} (the consumer forwards the text); news for a whole room (`recording` stopped at a limit)
 goes to the room's group (`signaling.groups.group_send`); a refusal it can tell one person
-(`relay_full`) goes to that person's channel as an `error`. A backend serving a room sits in
-the room's group, so it hears `room.peer_joined`, `room.peer_left` and `room.closed` as every
-consumer does: the people joining and leaving a relayed room reach it that way.
+(`relay_full`) goes to that person's channel as an `error`.
 """
 
 import functools
@@ -48,6 +46,19 @@ class MediaBackend(Protocol):
 
     async def release_room(self, slug: str) -> None:
         """Stop relaying room `slug` (an `auto` room back to a mesh); its recording goes on."""
+
+    async def person_joined(self, slug: str, peer_id: str) -> None:
+        """`peer_id` was admitted to room `slug` (in presence, and the room told): a backend relaying
+        or recording the room offers them a connection; for any other room, nothing."""
+
+    async def person_left(self, slug: str, peer_id: str) -> None:
+        """`peer_id` left room `slug` (hung up, dropped, replaced by a resume, or lapsed with its
+        process): a backend serving the room closes their connections, and lets the room go
+        once nobody is left."""
+
+    async def room_closed(self, slug: str) -> None:
+        """Room `slug` was closed or deleted, or its meeting ended: stop relaying and recording it
+        (the recording's composite still gets made)."""
 
     async def signal(self, slug: str, sender: str, text: str) -> None:
         """A browser's offer, answer or candidate (`text`, rendered with `from` = `sender`) to the

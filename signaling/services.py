@@ -243,6 +243,7 @@ async def take_place(slug: str, entry: Entry) -> Admission:
         (resume.issue(slug, peer.peer_id, who.key), settings.SIGNALING_RESUME_SECONDS, entry.resumed),
     )
     await group_send(slug, "room.peer_joined", peer.peer_id, protocol.render_peer_joined(peer.public()))
+    await media_backend().person_joined(slug, peer.peer_id)
     if not entry.resumed:
         await events.participant_joined(slug, peer, first=not others)
     kind = "audio" if ticket.info["audio_only"] else "video"
@@ -279,6 +280,7 @@ async def _retire(slug: str, old: Peer) -> None:
     except ChannelFull:
         log.info("peer %s: its old connection is not reading; its process will drop it", old.peer_id)
     await group_send(slug, "room.peer_left", old.peer_id, protocol.render_peer_left(old.peer_id, resumable=True))
+    await media_backend().person_left(slug, old.peer_id)
 
 
 async def _ensure_relay(slug: str, audio_only: bool) -> None:
@@ -363,6 +365,7 @@ async def leave_room(slug: str, peer: Peer, mode: str, resumable: bool = False) 
         return
     await get_media_states().forget(slug, peer.peer_id)
     await group_send(slug, "room.peer_left", peer.peer_id, protocol.render_peer_left(peer.peer_id, resumable))
+    await media_backend().person_left(slug, peer.peer_id)
     if mode == RoomMode.AUTO:
         await _mode_after_leaving(slug, peer.peer_id)
     if not resumable:
@@ -409,6 +412,7 @@ async def maintain_presence() -> None:
                 # Its browser reconnects to a surviving process and may resume its peer id.
                 text = protocol.render_peer_left(peer.peer_id, resumable=True)
                 await group_send(slug, "room.peer_left", peer.peer_id, text)
+                await media_backend().person_left(slug, peer.peer_id)
     except BACKEND_ERRORS as error:
         # Redis went between the sweep and the news: the room's sockets are closed with 1012
         # (the channel layer lost it too) and their welcome, on return, lists who is there.
