@@ -1,8 +1,9 @@
-"""How signaling reaches the media worker: record, relay, stop, signals, and the embedded worker.
+"""How the aiortc backend (`mediaworker.backend`) reaches the media worker: record, relay, stop,
+signals, and the embedded worker.
 
 Embedded (no REDIS_URL) the worker is started on first need as a task in the serving
 event loop. With REDIS_URL, `manage.py mediaworker` runs it; if none takes a room
-within MEDIAWORKER_START_TIMEOUT, starting is refused.
+within MEDIAWORKER_START_TIMEOUT, starting is refused (`MediaUnavailable`).
 """
 
 import asyncio
@@ -11,27 +12,12 @@ import logging
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-# A module import: the worker imports signaling.services, which imports this module, so
-# `manage.py mediaworker` (which imports the worker first) would otherwise fail on the cycle.
 from mediaworker import worker as media_worker
 from mediaworker.lease import get_leases
+from signaling.media import MediaRefused, MediaUnavailable
 from signaling.protocol import SERVER_PEER_ID, ProtocolError
 
 log = logging.getLogger(__name__)
-
-
-class WorkerUnavailable(Exception):
-    """No media worker took the room in time."""
-
-
-class WorkerRefused(Exception):
-    """The worker cannot carry the recording; `message` says why, for the person who asked,
-    with its error `code`."""
-
-    def __init__(self, message: str, code: str = "recording_unavailable") -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
 
 
 _embedded: asyncio.Task[None] | None = None
@@ -71,7 +57,7 @@ async def stop_embedded_worker() -> None:
 async def start_worker(slug: str, recording_id: int) -> None:
     """Ask the worker serving `slug` (relaying it), or any, to record it, and wait for its answer.
 
-    Raises WorkerUnavailable if none answers within MEDIAWORKER_START_TIMEOUT, WorkerRefused
+    Raises MediaUnavailable if none answers within MEDIAWORKER_START_TIMEOUT, MediaRefused
     if it cannot carry the recording besides what it already records and relays.
     """
     ensure_embedded_worker()
@@ -87,13 +73,13 @@ async def start_worker(slug: str, recording_id: int) -> None:
         async with asyncio.timeout(settings.MEDIAWORKER_START_TIMEOUT):
             answer = await layer.receive(reply)
     except TimeoutError:
-        raise WorkerUnavailable(slug) from None
+        raise MediaUnavailable(slug) from None
     if answer.get("refusal"):
-        raise WorkerRefused(str(answer["refusal"]), str(answer.get("code") or "recording_unavailable"))
+        raise MediaRefused(str(answer["refusal"]), str(answer.get("code") or "recording_unavailable"))
 
 
 async def ensure_relay(slug: str, audio_only: bool) -> None:
-    """Make sure a worker relays `slug` (it then offers to everyone admitted); WorkerUnavailable if none.
+    """Make sure a worker relays `slug` (it then offers to everyone admitted); MediaUnavailable if none.
 
     A relay room's admission, or an `auto` room moving to the relay. A worker already holding the
     room (recording an `auto` room's mesh, or carrying some of its pairs) is asked directly; it
@@ -103,7 +89,7 @@ async def ensure_relay(slug: str, audio_only: bool) -> None:
 
 async def relay_pair(slug: str, asking: str, partner: str, audio_only: bool) -> None:
     """Ask the worker serving mesh room `slug` (or any, if none does) to carry the media between
-    `asking` and `partner`; it answers them itself. WorkerUnavailable if no worker takes the room."""
+    `asking` and `partner`; it answers them itself. MediaUnavailable if no worker takes the room."""
     await _to_room_worker(
         slug, {"type": "worker.fallback", "slug": slug, "pair": [asking, partner], "audio_only": audio_only}
     )
@@ -123,11 +109,11 @@ async def _to_room_worker(slug: str, event: dict[str, object]) -> None:
 async def stop_relay(slug: str) -> None:
     """Tell the worker relaying `slug` to close its links (an `auto` room went back to a mesh);
     a recording of the room goes on."""
-    await _tell_holder(slug, "relay")
+    await tell_holder(slug, {"type": "worker.stop", "slug": slug, "what": "relay"})
 
 
 async def _ask_worker(slug: str, event: dict[str, object]) -> None:
-    """`event` to whichever worker takes `slug`; WorkerUnavailable if none says so in time.
+    """`event` to whichever worker takes `slug`; MediaUnavailable if none says so in time.
 
     The worker answers on `reply` once it serves the room. Polling its lease instead missed a
     lease held only briefly: a mesh room's refused pair leaves an idle relay that the worker lets
@@ -142,26 +128,27 @@ async def _ask_worker(slug: str, event: dict[str, object]) -> None:
         async with asyncio.timeout(settings.MEDIAWORKER_START_TIMEOUT):
             await layer.receive(reply)
     except TimeoutError:
-        raise WorkerUnavailable(slug) from None
+        raise MediaUnavailable(slug) from None
 
 
 async def stop_worker(slug: str, recording_id: int) -> None:
     """Tell the worker holding `slug` to stop; with none (it died), make the composite here."""
-    if await _tell_holder(slug, "recording"):
+    if await tell_holder(slug, {"type": "worker.stop", "slug": slug, "what": "recording"}):
         return
     task = asyncio.get_running_loop().create_task(media_worker.composite_in_background(recording_id))
     _background.add(task)
     task.add_done_callback(_background.discard)
 
 
-async def _tell_holder(slug: str, what: str) -> bool:
-    """`worker.stop` of `what` ("relay", "recording") to the worker holding `slug`; False if none does."""
+async def tell_holder(slug: str, event: dict[str, object]) -> bool:
+    """`event` to the worker holding `slug` (people joining and leaving it, `worker.stop`); False
+    if none does: no worker serves the room, and a worker taking it later lists who is in it."""
     holder = await get_leases().holder(slug)
     if holder is None:
         return False
     layer = get_channel_layer()
     assert layer is not None
-    await layer.send(holder, {"type": "worker.stop", "slug": slug, "what": what})
+    await layer.send(holder, event)
     return True
 
 

@@ -5,8 +5,9 @@ it is a dict in this process; with Redis it is a key taken with SET NX and a TTL
 worker renews, so a killed worker's rooms become free again on their own.
 """
 
+import asyncio
 import time
-from typing import Protocol
+from typing import Any, Protocol
 
 from django.conf import settings
 
@@ -55,9 +56,21 @@ _RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('expir
 
 class RedisLeases:
     def __init__(self, url: str) -> None:
+        self._url = url
+        self._client: Any = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def _redis(self) -> Any:
+        # An asyncio client belongs to the loop that made it: closing a room from synchronous code
+        # (`disconnect_room`, a command) asks for the room's holder from a loop of its own.
         import redis.asyncio
 
-        self._redis = redis.asyncio.Redis.from_url(url, decode_responses=True)
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._loop is not loop:
+            self._client = redis.asyncio.Redis.from_url(self._url, decode_responses=True)
+            self._loop = loop
+        return self._client
 
     @staticmethod
     def _key(slug: str) -> str:
@@ -74,10 +87,10 @@ class RedisLeases:
         return value.decode() if isinstance(value, bytes) else value
 
     async def renew(self, slug: str, channel: str) -> None:
-        await self._redis.eval(_RENEW, 1, self._key(slug), channel, settings.MEDIAWORKER_LEASE_SECONDS)  # type: ignore[misc]
+        await self._redis.eval(_RENEW, 1, self._key(slug), channel, settings.MEDIAWORKER_LEASE_SECONDS)
 
     async def release(self, slug: str, channel: str) -> None:
-        await self._redis.eval(_RELEASE, 1, self._key(slug), channel)  # type: ignore[misc]
+        await self._redis.eval(_RELEASE, 1, self._key(slug), channel)
 
 
 _leases: Leases | None = None

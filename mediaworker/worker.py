@@ -1,11 +1,12 @@
 """The media worker: aiortc peers that record or relay rooms, driven through the channel layer.
 
 It listens on `CONTROL_CHANNEL` (a room to start, taken by whichever worker gets it) and
-on its own channel (signals from browsers, stop). While it serves a room it holds the
-room's lease and sits in the room's group, so it hears `room.peer_joined`/`peer_left`
-like any consumer and offers to newcomers. A room may be relayed and recorded at once, by
-the one worker holding its lease: the recording then copies the relay's uploads
-(`recorder.RoomSession.use_relay`). Embedded (no REDIS_URL) it is a task in the web
+on its own channel (signals from browsers, people joining and leaving, stop: signaling's
+media backend, `mediaworker.backend`, sends them to the holder of the room's lease). While it
+serves a room it holds the room's lease; on taking it, it lists who is in the room, so nobody
+admitted before the lease was taken is missed, and offers to newcomers as they come. A room
+may be relayed and recorded at once, by the one worker holding its lease: the recording then
+copies the relay's uploads (`recorder.RoomSession.use_relay`). Embedded (no REDIS_URL) it is a task in the web
 process's loop (`dispatch.ensure_embedded_worker`); otherwise the `manage.py mediaworker`
 process.
 """
@@ -30,7 +31,7 @@ from mediaworker.models import Recording
 from mediaworker.recorder import RoomSession
 from mediaworker.relay import RelaySession
 from signaling import protocol
-from signaling import services as signaling_services
+from signaling.groups import group_send
 from signaling.presence import get_presence
 
 log = logging.getLogger(__name__)
@@ -158,12 +159,12 @@ class MediaWorker:
             await relay.signal(event["from"], json.loads(event["text"]))  # the browser's one link to `server`
         elif kind == "worker.signal" and recording is not None:
             await recording.signal(event["from"], json.loads(event["text"]))
-        elif kind == "room.peer_joined":
+        elif kind == "worker.peer_joined":
             peer = await get_presence().find(slug, event["peer_id"])
             for session in (relay, recording):
                 if peer is not None and session is not None:
                     await session.connect(peer)  # the relay first: a recording copies its uploads
-        elif kind == "room.peer_left":
+        elif kind == "worker.peer_left":
             for session in (relay, recording):
                 if session is not None:
                     await session.drop(event["peer_id"])
@@ -175,7 +176,7 @@ class MediaWorker:
             await self.stop_recording(slug)
         elif kind == "worker.stop" and event.get("what") == "relay":
             await self.stop_relay(slug)
-        elif kind in ("worker.stop", "room.closed"):
+        elif kind == "worker.stop":  # the room closed
             await self.stop_room(slug)
 
     async def start_room(self, slug: str, recording_id: int, reply: str | None = None) -> None:
@@ -242,7 +243,7 @@ class MediaWorker:
         await database_sync_to_async(services.end_recording)(session.recording_id)
         await self.stop_recording(slug)
         text = protocol.render_recording_stopped(reason, message)
-        await signaling_services.group_send(slug, "room.recording", protocol.SERVER_PEER_ID, text)
+        await group_send(slug, "room.recording", protocol.SERVER_PEER_ID, text)
 
     async def start_relay(self, slug: str, audio_only: bool, reply: str | None = None) -> None:
         """Relay room `slug`'s media, unless this or another worker already does; `reply` hears
@@ -299,7 +300,6 @@ class MediaWorker:
             )
             log.info("relaying pairs of mesh room %s", slug)
             await self._note_owner(slug)  # before the session asks for streams (`budget` reads it)
-            await self.layer.group_add(signaling_services.room_group(slug), self.channel)
         relay = self.relays[slug]
         # The signaling waits for this word, not for the lease: refused with no other pair to carry,
         # the session stays idle only until the next lease renewal, which may let the room go
@@ -320,8 +320,8 @@ class MediaWorker:
             await self.layer.send(reply, {"type": "worker.reply", "refusal": refusal, "code": code})
 
     async def _join_room(self, slug: str, session: RoomSession | RelaySession) -> None:
-        # Into the group first, so nobody joining now is missed between the two steps.
-        await self.layer.group_add(signaling_services.room_group(slug), self.channel)
+        # The lease is held: anyone admitted from now on is sent here (`worker.peer_joined`), and
+        # anyone admitted before is listed; one in both is connected once (`connect` checks).
         for peer in await get_presence().members(slug):
             await session.connect(peer)
 
@@ -366,7 +366,6 @@ class MediaWorker:
         if slug in self.sessions or slug in self.relays:
             return
         self.owners.pop(slug, None)
-        await self.layer.group_discard(signaling_services.room_group(slug), self.channel)
         await get_leases().release(slug, self.channel)
         log.info("stopped serving room %s", slug)
 

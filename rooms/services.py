@@ -11,6 +11,7 @@ from django.utils.crypto import salted_hmac
 
 from accounts.models import User
 from rooms.models import Room, RoomMode
+from signaling.groups import disconnect_room
 
 _ACCESS_KEY = "room_access"
 _MIN_PARTICIPANTS = 2
@@ -189,8 +190,6 @@ def set_locked(room: Room, locked: bool) -> Room:
 
 def close_room(room: Room, reason: str = "The room was closed by an administrator.") -> Room:
     """Lock a room and disconnect everyone in it, telling them `reason`."""
-    from signaling.services import disconnect_room
-
     set_locked(room, True)
     disconnect_room(room.slug, reason=reason)
     return room
@@ -198,8 +197,6 @@ def close_room(room: Room, reason: str = "The room was closed by an administrato
 
 def delete_room(room: Room) -> None:
     """Delete a room and disconnect whoever is still in it."""
-    from signaling.services import disconnect_room
-
     slug = room.slug
     with transaction.atomic():
         room.delete()

@@ -10,7 +10,7 @@ from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from signaling import fallback, metrics, moderation, presence, protocol, recording, resume, services
+from signaling import fallback, groups, metrics, moderation, presence, protocol, recording, resume, services
 from signaling.daphne_compat import SEND_ERRORS
 from signaling.hub import hub
 from signaling.identity import Identity
@@ -99,7 +99,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
                 entry = await services.check_entry(self.scope, self.slug, self.channel_name, knocked, self.resume_token)
                 # Join the group only once cleared (a knocking connection hears nothing of the
                 # room), and before taking a place, so no peer-joined can slip between the two.
-                await self.channel_layer.group_add(services.room_group(self.slug), self.channel_name)
+                await self.channel_layer.group_add(groups.room_group(self.slug), self.channel_name)
                 admission = await services.take_place(self.slug, entry)
         except services.MustKnock as knock:
             await self._wait_at_door(knock)
@@ -142,7 +142,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
 
     async def _refuse(self, code: CloseCode, reason: str, message: str) -> None:
         metrics.CONNECTIONS_REFUSED.labels(reason=reason).inc()
-        await self.channel_layer.group_discard(services.room_group(self.slug), self.channel_name)
+        await self.channel_layer.group_discard(groups.room_group(self.slug), self.channel_name)
         await self.shut(code, protocol.render_error(reason, message))
 
     async def _wait_at_door(self, knock: services.MustKnock) -> None:
@@ -161,7 +161,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=protocol.render_waiting(moderation.WAITING_MESSAGE))
 
     async def _join_moderators(self) -> None:
-        await self.channel_layer.group_add(moderation.moderators_group(self.slug), self.channel_name)
+        await self.channel_layer.group_add(groups.moderators_group(self.slug), self.channel_name)
         for text in await moderation.waiting_list(self.slug):
             await self.deliver(text)
 
@@ -194,8 +194,8 @@ class RoomConsumer(AsyncWebsocketConsumer):
         peer, self.peer = self.peer, None
         try:
             if self.identity is not None and self.identity.moderator:
-                await self.channel_layer.group_discard(moderation.moderators_group(self.slug), self.channel_name)
-            await self.channel_layer.group_discard(services.room_group(self.slug), self.channel_name)
+                await self.channel_layer.group_discard(groups.moderators_group(self.slug), self.channel_name)
+            await self.channel_layer.group_discard(groups.room_group(self.slug), self.channel_name)
             await services.leave_room(self.slug, peer, self.room_mode, resumable)
         except services.BACKEND_ERRORS:
             # Presence lapses on its own once this process stops renewing the lease.

@@ -1,15 +1,15 @@
-"""Mesh rooms: a pair whose direct connection failed goes through the media worker.
+"""Mesh rooms: a pair whose direct connection failed goes through the media backend.
 
 A browser whose connection to someone stays down after an ICE restart sends `relay-fallback`;
-the worker then carries just that pair's media (mediaworker/relay.py, `pairs_only`) and tells
-both browsers itself (`relay-fallback` from `server`, then its offer), or tells the one who
-asked why it cannot (`relay_full`, `relay_unavailable`).
+the backend (`signaling.media`; the aiortc worker: mediaworker/relay.py, `pairs_only`) then
+carries just that pair's media and tells both browsers itself (`relay-fallback` from `server`,
+then its offer), or tells the one who asked why it cannot (`relay_full`, `relay_unavailable`).
 """
 
-from mediaworker import dispatch as worker_dispatch
 from rooms import selectors as room_selectors
 from rooms.models import RoomMode
 from signaling import protocol
+from signaling.media import MediaUnavailable, media_backend
 from signaling.presence import Peer, get_presence
 from signaling.protocol import ProtocolError
 
@@ -29,8 +29,8 @@ async def request_fallback(
     if room_selectors.active_mode(mode, audio_only, len(members)) != RoomMode.MESH:
         raise ProtocolError("not_mesh", "Media in this room already goes through the relay.")
     try:
-        await worker_dispatch.relay_pair(slug, sender.peer_id, partner.peer_id, audio_only)
-    except worker_dispatch.WorkerUnavailable:
+        await media_backend().relay_pair(slug, sender.peer_id, partner.peer_id, audio_only)
+    except MediaUnavailable:
         raise ProtocolError(
             "relay_unavailable",
             f"The direct connection to {partner.name} failed, and no media worker is running to relay it. "

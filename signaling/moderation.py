@@ -18,33 +18,18 @@ from api import webhooks
 from moderation import services as moderation_services
 from moderation.services import Actor, Delegate, ModerationRefused, Target
 from signaling import protocol
+from signaling.groups import close_room, moderators_group, room_group, waiting_key
 from signaling.presence import NO_LIMIT, Peer, PersonLimit, RoomFull, get_presence
 from signaling.protocol import ProtocolError
 
 log = logging.getLogger(__name__)
 
-# Room slugs never contain a dot, so these never clash with a room's own keys.
 MAX_WAITING = 200
 # How long presence refuses a person just barred (`Presence.bar`): only joins already past the
 # database's ban check are caught by it, and they take a place within moments.
 BAR_MARKER_SECONDS = 60.0
 Outcome = Literal["admitted", "denied", "left"]
 WAITING_MESSAGE = "Waiting for a moderator to let you in…"
-
-
-def waiting_key(slug: str) -> str:
-    """Presence key, and channel-layer group, of the people knocking at room `slug`."""
-    return f"waiting.{slug}"
-
-
-def moderators_group(slug: str) -> str:
-    """The channel-layer group of the moderators in room `slug`: they see the waiting list."""
-    return f"moderators.{slug}"
-
-
-def _room_group(slug: str) -> str:
-    # services.room_group's name; services imports this module, so it is not imported here.
-    return f"room.{slug}"
 
 
 def _layer() -> Any:
@@ -135,14 +120,11 @@ async def sockets_of(slug: str, target: Peer) -> list[Peer]:
 async def act_on_room(slug: str, actor: Actor, action: str) -> None:
     """Lock, unlock or end the meeting in room `slug` for everyone in it."""
     by = await _authorized(moderation_services.act_on_room, slug, actor, action)
-    layer = _layer()
     if action == "end":
-        text = protocol.render_error("meeting_ended", f"{by} ended the meeting for everyone.")
-        for group in (_room_group(slug), waiting_key(slug)):
-            await layer.group_send(group, {"type": "room.closed", "text": text, "slug": slug})
+        await close_room(slug, protocol.render_error("meeting_ended", f"{by} ended the meeting for everyone."))
         return
     text = protocol.render_room_locked(action == "lock", by)
-    await layer.group_send(_room_group(slug), {"type": "room.notice", "text": text, "slug": slug})
+    await _layer().group_send(room_group(slug), {"type": "room.notice", "text": text, "slug": slug})
 
 
 # Knock to enter -------------------------------------------------------------------

@@ -1,7 +1,7 @@
-"""Recording a call, from the call page: the owner starts and stops it, the media worker records.
+"""Recording a call, from the call page: the owner starts and stops it, the media backend records.
 
 The consumer calls `control_recording`; the Recording row is written by `mediaworker.services`,
-and the worker serving the room (`mediaworker.dispatch`) says whether it can carry it.
+and the media backend serving the room (`signaling.media`) says whether it can carry it.
 """
 
 from dataclasses import dataclass
@@ -10,16 +10,16 @@ from channels.db import database_sync_to_async
 
 from accounts.models import User
 from api import webhooks
-from mediaworker import dispatch as worker_dispatch
 from mediaworker import services as recording_services
 from mediaworker.models import Recording
 from moderation.services import Actor, Delegate
 from rooms import services as room_services
 from rooms.models import Room
 from signaling import protocol
+from signaling.groups import group_send
+from signaling.media import MediaRefused, MediaUnavailable, media_backend
 from signaling.presence import Peer, get_presence
 from signaling.protocol import ProtocolError
-from signaling.services import group_send
 
 
 @dataclass(frozen=True)
@@ -82,20 +82,20 @@ async def change_recording(slug: str, actor: Actor, action: str, origin: str = "
     change = await _change_recording(slug, actor, action, participants)
     if action == "start":
         try:
-            await worker_dispatch.start_worker(slug, change.recording_id)
-        except worker_dispatch.WorkerUnavailable:
+            await media_backend().start_recording(slug, change.recording_id)
+        except MediaUnavailable:
             await _worker_missing(change.recording_id, "No media worker took the recording.")
             raise ProtocolError(
                 "recording_unavailable", "Recording is unavailable: no media worker is running. Ask an operator."
             ) from None
-        except worker_dispatch.WorkerRefused as refusal:  # at capacity, counting what it relays; no disk
+        except MediaRefused as refusal:  # at capacity, counting what it relays; no disk
             await _worker_refused(change.recording_id)
             raise ProtocolError(refusal.code, refusal.message) from None
         await webhooks.announce(
             ("recording.started", {"room": slug, "recording_id": change.recording_id, "by": change.by})
         )
     else:
-        await worker_dispatch.stop_worker(slug, change.recording_id)
+        await media_backend().stop_recording(slug, change.recording_id)
     text = protocol.render_recording(action == "start", change.by)
     await group_send(slug, "room.recording", origin, text)
     return change.recording_id

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis.exceptions
-from asgiref.sync import async_to_sync, sync_to_async
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.exceptions import ChannelFull
 from channels.layers import get_channel_layer
@@ -22,7 +22,6 @@ from django.conf import settings
 from chat import selectors as chat_selectors
 from chat import services as chat_services
 from invites.services import GuestRefused
-from mediaworker import dispatch as worker_dispatch
 from mediaworker import selectors as recording_selectors
 from moderation import selectors as moderation_selectors
 from rooms import selectors as room_selectors
@@ -30,11 +29,12 @@ from rooms import services as room_services
 from rooms.models import Room, RoomMode
 from signaling import events, metrics, protocol, resume
 from signaling.auth import client_address, resolve_user
+from signaling.groups import group_send, waiting_key
 from signaling.hub import hub
 from signaling.ice import TURN_THROTTLED, ice_servers_for, turn_refusal
 from signaling.identity import Identity, identify
+from signaling.media import MediaUnavailable, media_backend
 from signaling.mediastate import get_media_states
-from signaling.moderation import waiting_key
 from signaling.presence import Barred, Peer, PersonLimit, RoomFull, TooManyConnections, get_presence
 from signaling.protocol import CloseCode, ProtocolError
 
@@ -53,11 +53,6 @@ BACKEND_ERRORS = (
 UNAVAILABLE_TEXT = protocol.render_error(
     "service_restarting", "The server is restarting or lost its database; reconnecting shortly."
 )
-
-
-def room_group(slug: str) -> str:
-    """The channel-layer group of everyone admitted to room `slug`."""
-    return f"room.{slug}"
 
 
 class Refused(Exception):
@@ -248,6 +243,7 @@ async def take_place(slug: str, entry: Entry) -> Admission:
         (resume.issue(slug, peer.peer_id, who.key), settings.SIGNALING_RESUME_SECONDS, entry.resumed),
     )
     await group_send(slug, "room.peer_joined", peer.peer_id, protocol.render_peer_joined(peer.public()))
+    await media_backend().person_joined(slug, peer.peer_id)
     if not entry.resumed:
         await events.participant_joined(slug, peer, first=not others)
     elif replaced is None:  # its old connection had left: in time, or not (signaling/events.py)
@@ -286,13 +282,14 @@ async def _retire(slug: str, old: Peer) -> None:
     except ChannelFull:
         log.info("peer %s: its old connection is not reading; its process will drop it", old.peer_id)
     await group_send(slug, "room.peer_left", old.peer_id, protocol.render_peer_left(old.peer_id, resumable=True))
+    await media_backend().person_left(slug, old.peer_id)
 
 
 async def _ensure_relay(slug: str, audio_only: bool) -> None:
     """A relay room needs its worker before anyone is admitted; refuse clearly without one."""
     try:
-        await worker_dispatch.ensure_relay(slug, audio_only)
-    except worker_dispatch.WorkerUnavailable:
+        await media_backend().relay_room(slug, audio_only)
+    except MediaUnavailable:
         raise Refused(
             CloseCode.RELAY_UNAVAILABLE,
             "relay_unavailable",
@@ -303,10 +300,10 @@ async def _ensure_relay(slug: str, audio_only: bool) -> None:
 async def relay_signal(slug: str, sender: Peer, message: protocol.Signal) -> None:
     """Deliver an offer, answer or ICE candidate to one peer of the same room, `from` set to the sender.
 
-    The reserved peer (`protocol.SERVER_PEER_ID`) is the media worker recording the room.
+    The reserved peer (`protocol.SERVER_PEER_ID`) is the media backend recording or relaying the room.
     """
     if message.to == protocol.SERVER_PEER_ID:
-        await worker_dispatch.relay_to_worker(slug, sender.peer_id, protocol.render_signal(message, sender.peer_id))
+        await media_backend().signal(slug, sender.peer_id, protocol.render_signal(message, sender.peer_id))
         metrics.MESSAGES_RELAYED.labels(type=message.type).inc()
         return
     target = await get_presence().find(slug, message.to)
@@ -370,18 +367,11 @@ async def leave_room(slug: str, peer: Peer, mode: str, resumable: bool = False) 
         return
     await get_media_states().forget(slug, peer.peer_id)
     await group_send(slug, "room.peer_left", peer.peer_id, protocol.render_peer_left(peer.peer_id, resumable))
+    await media_backend().person_left(slug, peer.peer_id)
     if mode == RoomMode.AUTO:
         await _mode_after_leaving(slug, peer.peer_id)
     if not resumable:
         await events.participant_left(slug, peer)
-
-
-async def group_send(slug: str, event_type: str, peer_id: str, text: str) -> None:
-    """Room news for every member of `slug`, on every process (and the room's media worker)."""
-    layer = get_channel_layer()
-    assert layer is not None
-    # `slug` for the media worker, which sits in several rooms' groups at once.
-    await layer.group_send(room_group(slug), {"type": event_type, "peer_id": peer_id, "slug": slug, "text": text})
 
 
 # A heartbeat can fail without Redis being gone: under a join storm the event loop runs late and
@@ -425,6 +415,7 @@ async def maintain_presence() -> None:
                 # Its browser reconnects to a surviving process and may resume its peer id.
                 text = protocol.render_peer_left(peer.peer_id, resumable=True)
                 await group_send(slug, "room.peer_left", peer.peer_id, text)
+                await media_backend().person_left(slug, peer.peer_id)
     except BACKEND_ERRORS as error:
         # Redis went between the sweep and the news: the room's sockets are closed with 1012
         # (the channel layer lost it too) and their welcome, on return, lists who is there.
@@ -432,17 +423,6 @@ async def maintain_presence() -> None:
         return
     # Those who dropped and did not come back in time: gone for good (participant.left).
     await events.settle_departures()
-
-
-def disconnect_room(slug: str, reason: str) -> None:
-    """Close every connection in room `slug` (4410), from synchronous code such as commands."""
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    text = protocol.render_error("room_closed", reason)
-    for group in (room_group(slug), waiting_key(slug)):  # those waiting to be let in too
-        # `slug` for the media worker in the room's group: it stops recording and relaying at once.
-        async_to_sync(layer.group_send)(group, {"type": "room.closed", "text": text, "slug": slug})
 
 
 # `auto` rooms: mesh while small, relay above a threshold (rooms.selectors.active_mode) ------
@@ -458,8 +438,8 @@ async def _mode_after_joining(slug: str, peer_id: str, info: dict[str, Any], oth
         return active
     await group_send(slug, "room.media_mode", peer_id, protocol.render_media_mode(active))
     try:
-        await worker_dispatch.ensure_relay(slug, info["audio_only"])
-    except worker_dispatch.WorkerUnavailable:
+        await media_backend().relay_room(slug, info["audio_only"])
+    except MediaUnavailable:
         log.warning("room %s: no media worker to relay it; staying a mesh", slug)
         await group_send(slug, "room.media_mode", peer_id, protocol.render_media_mode(RoomMode.MESH))
         return RoomMode.MESH
@@ -483,4 +463,4 @@ async def _mode_after_leaving(slug: str, peer_id: str) -> None:
     was = room_selectors.active_mode(mode, audio_only, people + 1)
     if people and now == RoomMode.MESH and was == RoomMode.RELAY:
         await group_send(slug, "room.media_mode", peer_id, protocol.render_media_mode(now))
-        await worker_dispatch.stop_relay(slug)
+        await media_backend().release_room(slug)

@@ -38,7 +38,7 @@ async def test_a_worker_stopped_while_closing_a_connection_closes_it_then_exits(
     layer = get_channel_layer()
     assert layer is not None
 
-    await layer.send(CONTROL_CHANNEL, {"type": "room.peer_left", "slug": "standup", "peer_id": "bob"})
+    await layer.send(CONTROL_CHANNEL, {"type": "worker.peer_left", "slug": "standup", "peer_id": "bob"})
     await asyncio.wait_for(worker.closing.wait(), 10)
     running.cancel()  # what SIGTERM does
     await asyncio.wait_for(asyncio.gather(running, return_exceptions=True), 10)

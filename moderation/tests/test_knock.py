@@ -9,8 +9,8 @@ from moderation.tests.conftest import audit_log, make_room
 from moderation.tests.test_moderation import people_in
 from rooms import selectors as room_selectors
 from rooms.models import Room
+from signaling.groups import disconnect_room
 from signaling.protocol import CloseCode
-from signaling.services import disconnect_room
 from signaling.tests.conftest import Browser, Connect
 
 pytestmark = pytest.mark.django_db(transaction=True)

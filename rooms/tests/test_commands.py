@@ -10,7 +10,7 @@ from django.core.management import CommandError, call_command
 from accounts.models import User
 from rooms.models import Room
 from rooms.tests.conftest import Seat
-from signaling.services import room_group
+from signaling.groups import room_group
 
 
 def run(*args: str) -> str:

@@ -9,7 +9,7 @@ from django.urls import reverse
 from accounts.models import User
 from rooms import services
 from rooms.models import Room
-from signaling.services import room_group
+from signaling.groups import room_group
 
 
 def _edit_form(room: Room, **changes: object) -> dict[str, object]:

@@ -111,7 +111,7 @@ async def test_racing_into_a_nearly_full_room_never_overfills_it(connect: Connec
 async def test_closing_a_room_disconnects_everyone_in_it(connect: Connect, alice: User, bob: User, room: Room):
     from asgiref.sync import sync_to_async
 
-    from signaling.services import disconnect_room
+    from signaling.groups import disconnect_room
 
     bob_ws = await connect(bob)
     await bob_ws.join()
