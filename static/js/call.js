@@ -12,6 +12,7 @@ import { LocalMedia } from "./media.js";
 import { MediaLinks } from "./links.js";
 import { ModerationControls } from "./moderation.js";
 import { ChatPanel } from "./chat.js";
+import { Outbox } from "./outbox.js";
 import { showNetworkCheck } from "./netcheck.js";
 import { PreJoinScreen } from "./prejoin.js";
 import { LocalMediaState, showPeerState } from "./mediastate.js";
@@ -71,15 +72,18 @@ function joinCall(devicesPanel) {
     fallbackAfterMs: config.fallback_after_ms ?? null,
   });
   const telemetry = new CallTelemetry({ connections: () => mesh.connections(), send: (message) => signaling.send(message) });
+  // What the person does (chat, moderation, recording) waits here while the socket is down.
+  const outbox = new Outbox({ send: (message) => signaling.send(message), storageKey: `outbox:${config.ws_path}` });
   const recording = new RecordingControls({
     root: document.getElementById("call"),
     canRecord: Boolean(config.can_record),
-    send: (message) => signaling.send(message),
+    send: (message) => outbox.sendOnce(message),
   });
   const chat = new ChatPanel({
     root: document.getElementById("chat-panel"),
     toggle: document.getElementById("chat-button"),
-    send: (message) => signaling.send(message),
+    outbox,
+    name: config.display_name,
   });
   session.mesh = mesh;
   let stopInCallMedia = () => {};
@@ -101,8 +105,8 @@ function joinCall(devicesPanel) {
   wireMesh(screen, mesh);
   wireSignaling(screen, signaling, mesh);
   wireRecording(recording, signaling, mesh, screen);
-  wireChat(chat, signaling);
-  wireModeration(screen, signaling, mesh);
+  wireChat(chat, outbox, signaling);
+  wireModeration(screen, signaling, mesh, outbox);
   stopInCallMedia = wireInCallMedia(screen, signaling, mesh); // after wireSignaling: tiles exist by then
   wireControls(screen);
   signaling.connect();
@@ -174,20 +178,30 @@ function wireRecording(recording, signaling, mesh, screen) {
   });
 }
 
-function wireChat(chat, signaling) {
-  signaling.on("welcome", (welcome) => chat.load(welcome.chat));
-  signaling.on("chat", (message) => chat.add(message));
-  signaling.on("error", ({ code, message }) => {
-    if (code.startsWith("chat_")) chat.showError(message);
+function wireChat(chat, outbox, signaling) {
+  signaling.on("welcome", (welcome) => {
+    for (const line of welcome.chat ?? []) outbox.acknowledge(line.id); // stored before the ack reached us
+    chat.load(welcome.chat);
+    outbox.connected();
   });
+  signaling.on("chat", (message) => {
+    outbox.acknowledge(message.id);
+    chat.add(message);
+  });
+  signaling.on("error", ({ code, message, id }) => {
+    if (id) outbox.refuse(id, code);
+    if (code.startsWith("chat_") && code !== "chat_too_fast") chat.showError(message);
+  });
+  signaling.on("reconnecting", () => outbox.disconnected());
+  for (const type of ["refused", "closed"]) signaling.on(type, () => outbox.giveUp());
 }
 
-function wireModeration(screen, signaling, mesh) {
+function wireModeration(screen, signaling, mesh, outbox) {
   const moderation = new ModerationControls({
     root: document.getElementById("call"),
     canModerate: Boolean(config.can_moderate),
     locked: Boolean(config.locked),
-    send: (message) => signaling.send(message),
+    send: (message) => outbox.sendOnce(message),
   });
   mesh.on("peer-added", ({ peerId, name }) => moderation.addPeer(peerId, name));
   signaling.on("welcome", ({ peers }) => moderation.noteGuests(peers));
