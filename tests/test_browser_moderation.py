@@ -1,5 +1,6 @@
 """Moderation seen from real browsers: the owner mutes and removes people from the
-participant list, and lets a knocking newcomer in from the waiting list."""
+participant list (removing asks first, in a dialog naming the person), and lets a knocking
+newcomer in from the waiting list."""
 
 from collections.abc import Callable
 
@@ -45,7 +46,22 @@ def test_the_owner_mutes_carol_then_removes_bob_whose_media_stops_for_the_others
     expect(carol.page.locator("#call-banner")).to_contain_text("Alice A. muted you")
     expect(carol.page.locator("#mute-button")).to_have_text("Unmute")
 
-    alice.page.get_by_role("button", name="Remove Bob B.", exact=True).click()
+    remove = alice.page.get_by_role("button", name="Remove Bob B.", exact=True)
+    remove.click()
+    dialog = alice.page.get_by_role("dialog", name="Remove Bob B.?")
+    expect(dialog).to_be_visible()
+    expect(dialog).to_contain_text("Bob B. leaves the call now.")
+    expect(dialog.get_by_role("button", name="Cancel")).to_be_focused()  # the safe choice first
+    alice.page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    expect(remove).to_be_focused()  # back where alice was
+    assert bob.page.evaluate("window.audioExchange.state") == "in-call", "one click removes nobody"
+
+    remove.click()
+    alice.page.keyboard.press("Tab")  # Cancel -> Remove, by keyboard alone
+    expect(dialog.get_by_role("button", name="Remove", exact=True)).to_be_focused()
+    alice.page.keyboard.press("Enter")
+    expect(dialog).to_be_hidden()
 
     expect(bob.page.locator("#call-banner")).to_contain_text("Alice A. removed you from the meeting.")
     bob.page.wait_for_function("() => window.audioExchange.state === 'ended'")

@@ -202,6 +202,7 @@ function wireModeration(screen, signaling, mesh, outbox) {
     canModerate: Boolean(config.can_moderate),
     locked: Boolean(config.locked),
     send: (message) => outbox.sendOnce(message),
+    dialog: document.getElementById("confirm-dialog"),
   });
   mesh.on("peer-added", ({ peerId, name }) => moderation.addPeer(peerId, name));
   signaling.on("welcome", ({ peers }) => moderation.noteGuests(peers));
