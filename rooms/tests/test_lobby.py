@@ -17,6 +17,8 @@ def test_visitor_sees_a_prompt_to_log_in_and_no_rooms(client: Client, room: Room
     assert response.status_code == 200
     page = response.content.decode()
     assert "Daily standup" not in page and "/rooms/standup/" not in page
+    assert "Alice A." not in page and "Bob B." not in page, "no owner, nobody who is in a room"
+    assert "/ 8" not in page, "no live counts"
     assert reverse("signup") in page and reverse("login") in page
     assert "to see your rooms" in page
     assert 'name="slug"' not in page, "no create form for anonymous visitors"
