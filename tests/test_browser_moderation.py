@@ -1,6 +1,6 @@
 """Moderation seen from real browsers: the owner mutes and removes people from the
 participant list (removing asks first, in a dialog naming the person), and lets a knocking
-newcomer in from the waiting list."""
+newcomer in from the pop-up that chimes when they knock."""
 
 from collections.abc import Callable
 
@@ -92,8 +92,11 @@ def test_a_knocking_newcomer_waits_until_the_owner_admits_them(
     expect(alice.page.locator("#waiting-list li")).to_have_count(1)
     assert connected_to(bob) == set(), "nothing of the room reaches a waiting page"
 
-    alice.page.get_by_role("button", name="Admit Bob B.").click()
+    knock = alice.page.locator("#notices .notice", has_text="Bob B. is asking to join")
+    expect(knock).to_have_attribute("data-chimed", "true")  # alice heard it, too
+    knock.get_by_role("button", name="Admit Bob B.").click()
 
     bob.wait_in_call()
     expect(alice.page.locator("#waiting-panel")).to_be_hidden()
+    expect(knock).to_have_count(0)
     eventually(everyone_receives(alice, bob))

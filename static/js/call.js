@@ -11,6 +11,7 @@
 import { LocalMedia } from "./media.js";
 import { MediaLinks } from "./links.js";
 import { ModerationControls } from "./moderation.js";
+import { Notices, announceComings, chime } from "./notices.js";
 import { ChatPanel } from "./chat.js";
 import { Outbox } from "./outbox.js";
 import { showNetworkCheck } from "./netcheck.js";
@@ -106,7 +107,9 @@ function joinCall(devicesPanel) {
   wireSignaling(screen, signaling, mesh);
   wireRecording(recording, signaling, mesh, screen);
   wireChat(chat, outbox, signaling);
-  wireModeration(screen, signaling, mesh, outbox);
+  const notices = new Notices(document.getElementById("notices"));
+  announceComings(notices, signaling, () => session.peerId);
+  wireModeration(screen, signaling, mesh, outbox, notices);
   stopInCallMedia = wireInCallMedia(screen, signaling, mesh); // after wireSignaling: tiles exist by then
   wireControls(screen);
   signaling.connect();
@@ -196,7 +199,7 @@ function wireChat(chat, outbox, signaling) {
   for (const type of ["refused", "closed"]) signaling.on(type, () => outbox.giveUp());
 }
 
-function wireModeration(screen, signaling, mesh, outbox) {
+function wireModeration(screen, signaling, mesh, outbox, notices) {
   const moderation = new ModerationControls({
     root: document.getElementById("call"),
     canModerate: Boolean(config.can_moderate),
@@ -212,8 +215,14 @@ function wireModeration(screen, signaling, mesh, outbox) {
     session.state = "waiting";
     screen.showBanner(message);
   });
-  signaling.on("knocking", ({ peer }) => moderation.addWaiting(peer));
-  signaling.on("knock-withdrawn", ({ peer_id: peerId }) => moderation.removeWaiting(peerId));
+  signaling.on("knocking", ({ peer }) => {
+    moderation.addWaiting(peer);
+    if (moderation.canModerate) askAboutKnock(notices, outbox, peer);
+  });
+  signaling.on("knock-withdrawn", ({ peer_id: peerId }) => {
+    moderation.removeWaiting(peerId);
+    notices.drop(`knock:${peerId}`);
+  });
   signaling.on("room-locked", ({ locked, by }) => {
     moderation.setLocked(locked);
     screen.showBanner(locked ? `${by} locked the room: nobody new can join.` : `${by} unlocked the room.`);
@@ -222,6 +231,20 @@ function wireModeration(screen, signaling, mesh, outbox) {
     if (forced) media.setMuted(true);
     screen.showBanner(forced ? `${by} muted you. Unmute when you want to speak.` : `${by} asks you to mute.`);
   });
+}
+
+// A moderator hears a chime and can answer a knock right in the notice.
+function askAboutKnock(notices, outbox, { peer_id: peerId, name }) {
+  const answer = (action) => () => outbox.sendOnce({ type: "moderate", action, peer_id: peerId });
+  const notice = notices.show(`${name} is asking to join`, {
+    key: `knock:${peerId}`,
+    stays: true,
+    actions: [
+      ["Admit", `Admit ${name}`, answer("admit")],
+      ["Deny", `Deny ${name}`, answer("deny")],
+    ],
+  });
+  if (chime()) notice.dataset.chimed = "true";
 }
 
 // Screen sharing, media-state (mute flags, raised hands), active speaker, per-tile volume and
