@@ -43,7 +43,7 @@ def test_the_owner_mutes_carol_then_removes_bob_whose_media_stops_for_the_others
     expect(bob.page.get_by_role("button", name="Remove Alice A.")).to_have_count(0)  # moderators only
 
     alice.page.get_by_role("button", name="Mute Carol C.", exact=True).click()
-    expect(carol.page.locator("#call-banner")).to_contain_text("Alice A. muted you")
+    expect(carol.page.locator("#notices")).to_contain_text("Alice A. muted you")
     expect(carol.page.locator("#mute-button")).to_have_text("Unmute")
 
     remove = alice.page.get_by_role("button", name="Remove Bob B.", exact=True)

@@ -1,5 +1,5 @@
 """Notices seen from real browsers: alice is told, in a polite live region, when someone
-joins, raises a hand or leaves, and each notice fades by itself."""
+joins, raises a hand or leaves, bob when she locks the room, and each notice fades by itself."""
 
 import pytest
 from playwright.sync_api import expect
@@ -11,7 +11,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 @pytest.mark.timeout(180)
-def test_alice_is_told_who_joins_raises_a_hand_and_leaves_and_the_notices_fade(
+def test_people_are_told_who_joins_raises_a_hand_locks_the_room_and_leaves_and_the_notices_fade(
     app_server: AppServer,
     party: Party,  # noqa: F811 - the fixture imported above
 ):
@@ -25,6 +25,9 @@ def test_alice_is_told_who_joins_raises_a_hand_and_leaves_and_the_notices_fade(
     bob.page.get_by_role("button", name="Raise hand").click()
     expect(notices.locator(".notice", has_text="Bob B. raised a hand")).to_have_count(1)
     expect(bob.page.locator("#notices .notice", has_text="raised a hand")).to_have_count(0)  # not about oneself
+
+    alice.page.get_by_role("button", name="Lock room").click()
+    expect(bob.page.locator("#notices")).to_contain_text("Alice A. locked the room: nobody new can join.")
 
     bob.leave()
     left = notices.locator(".notice", has_text="Bob B. left")

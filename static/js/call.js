@@ -105,10 +105,10 @@ function joinCall(devicesPanel) {
   wireMedia(screen, mesh);
   wireMesh(screen, mesh);
   wireSignaling(screen, signaling, mesh);
-  wireRecording(recording, signaling, mesh, screen);
-  wireChat(chat, outbox, signaling);
   const notices = new Notices(document.getElementById("notices"));
   announceComings(notices, signaling, () => session.peerId);
+  wireRecording(recording, signaling, mesh, screen, notices);
+  wireChat(chat, outbox, signaling);
   wireModeration(screen, signaling, mesh, outbox, notices);
   stopInCallMedia = wireInCallMedia(screen, signaling, mesh); // after wireSignaling: tiles exist by then
   wireControls(screen);
@@ -169,9 +169,10 @@ function wireSignaling(screen, signaling, mesh) {
   });
 }
 
-function wireRecording(recording, signaling, mesh, screen) {
+function wireRecording(recording, signaling, mesh, screen, notices) {
   signaling.on("welcome", (welcome) => recording.setActive(Boolean(welcome.room?.recording)));
   signaling.on("recording", ({ active, by, message }) => {
+    if (active !== recording.active) notices.show(active ? `${by || "The server"} started recording` : "Recording stopped");
     recording.setActive(active, by);
     if (!active) mesh.removePeer(SERVER_PEER_ID); // the worker closed its side
     if (message) screen.showBanner(message); // the server stopped it (time limit, disk): why
@@ -225,11 +226,11 @@ function wireModeration(screen, signaling, mesh, outbox, notices) {
   });
   signaling.on("room-locked", ({ locked, by }) => {
     moderation.setLocked(locked);
-    screen.showBanner(locked ? `${by} locked the room: nobody new can join.` : `${by} unlocked the room.`);
+    notices.show(locked ? `${by} locked the room: nobody new can join.` : `${by} unlocked the room.`);
   });
   signaling.on("mute", ({ forced, by }) => {
     if (forced) media.setMuted(true);
-    screen.showBanner(forced ? `${by} muted you. Unmute when you want to speak.` : `${by} asks you to mute.`);
+    notices.show(forced ? `${by} muted you. Unmute when you want to speak.` : `${by} asks you to mute.`);
   });
 }
 
