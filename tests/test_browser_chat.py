@@ -134,3 +134,32 @@ def test_a_line_the_server_never_answered_is_marked_not_sent_and_retry_sends_it(
     expect(bob.page.locator("#chat-list li")).to_have_count(1)
     expect(bob.page.locator("#chat-list li")).to_contain_text("Lost on the way")
     assert stored_lines(app_server, "Lost on the way") == 1
+
+
+@pytest.mark.timeout(120)
+def test_a_line_still_unsent_when_the_page_reloads_is_sent_after_joining_again(
+    app_server: AppServer,
+    party: Party,  # noqa: F811 - the fixture imported above
+):
+    slug = f"reload-{secrets.token_hex(3)}"
+    app_server.create_room(slug, owner="alice", name="Reload")
+    alice, bob = party.arrive("alice", slug), party.arrive("bob", slug)
+    alice.page.evaluate(LOSE_CHAT_FRAMES_JS)
+    alice.page.get_by_role("button", name="Chat").click()
+    alice.page.get_by_label("Message").fill("Typed before the reload")
+    alice.page.keyboard.press("Enter")
+    expect(alice.page.locator("#chat-list li")).to_contain_text("Sending…")
+
+    alice.page.reload()  # the frames were lost, and the page with them; the outbox was kept
+    alice.page.get_by_role("button", name="Join").click()
+    alice.wait_in_call()
+    alice.page.get_by_role("button", name="Chat").click()
+
+    mine = alice.page.locator("#chat-list li")
+    expect(mine).to_have_count(1)
+    expect(mine).to_contain_text("Typed before the reload")
+    expect(mine).not_to_contain_text("Sending…")
+    bob.page.get_by_role("button", name="Chat").click()
+    expect(bob.page.locator("#chat-list li")).to_have_count(1)
+    expect(bob.page.locator("#chat-list li")).to_contain_text("Typed before the reload")
+    assert stored_lines(app_server, "Typed before the reload") == 1
