@@ -86,6 +86,7 @@ class RoomEditForm(forms.Form):
     mode = forms.ChoiceField(choices=RoomMode.choices, required=False, label="Media path")
     locked = forms.BooleanField(required=False, label="Locked (nobody new can join)")
     knock = forms.BooleanField(required=False, label="Ask to join (newcomers wait until a moderator lets them in)")
+    public = forms.BooleanField(required=False, label="Listed (everyone signed in sees this room in the lobby)")
     moderators = forms.CharField(
         required=False,
         max_length=1000,
@@ -105,13 +106,15 @@ class RoomEditForm(forms.Form):
                 "mode": room.mode,
                 "locked": room.locked,
                 "knock": room.knock,
+                "public": room.public,
                 "moderators": ", ".join(room.moderators.order_by("username").values_list("username", flat=True)),
             },
         )
         super().__init__(*args, **kwargs)
         self.room_mode = room.mode
         self.fields["max_participants"] = _capacity_field()
-        order = ["name", "description", "max_participants", "audio_only", "mode", "locked", "knock", "moderators"]
+        order = ["name", "description", "max_participants", "audio_only", "mode", "locked", "knock", "public"]
+        order.append("moderators")
         self.order_fields([*order, "new_password"])
         if not room.has_password:
             del self.fields["clear_password"]
@@ -127,7 +130,7 @@ class RoomEditForm(forms.Form):
 
     def room_fields(self) -> dict[str, Any]:
         """The cleaned values that map straight onto Room fields."""
-        names = ("name", "description", "max_participants", "audio_only", "mode", "locked", "knock")
+        names = ("name", "description", "max_participants", "audio_only", "mode", "locked", "knock", "public")
         return {name: self.cleaned_data[name] for name in names}
 
     def moderator_usernames(self) -> list[str]:
@@ -158,6 +161,7 @@ class RoomAdminForm(forms.ModelForm):
             "mode",
             "locked",
             "knock",
+            "public",
             "moderators",
         ]
 

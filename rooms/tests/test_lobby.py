@@ -152,3 +152,20 @@ def test_a_taken_slug_and_a_bad_size_are_reported_together(client: Client, room:
     response = client.post("/", {"slug": "standup", "max_participants": 99})
 
     assert set(response.context["form"].errors) == {"slug", "max_participants"}
+
+
+def test_a_room_alice_lists_is_seen_by_everyone_signed_in_and_still_by_no_visitor(
+    client: Client, room: Room, alice: User, carol: User
+):
+    services.create_room(slug="private", name="Private talk", owner=alice)
+    client.force_login(alice)
+    form = {"name": "Daily standup", "max_participants": 8, "mode": "mesh", "public": "on"}
+    assert client.post("/rooms/standup/edit/", form).status_code == 303
+    client.logout()
+
+    assert "Daily standup" not in client.get("/").content.decode(), "visitors see no room, listed or not"
+    client.force_login(carol)
+    page = client.get("/").content.decode()
+
+    assert "Daily standup" in page, "listed: carol, who never joined, sees it"
+    assert "Private talk" not in page
