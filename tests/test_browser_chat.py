@@ -5,10 +5,17 @@ it is back."""
 import secrets
 
 import pytest
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import expect
 
 from tests.live_server import AppServer
-from tests.test_browser_call import DEADLINE, Party, party, people, restartable_server  # noqa: F401 - fixtures
+from tests.test_browser_call import (  # noqa: F401 - fixtures
+    DEADLINE,
+    Party,
+    party,
+    people,
+    restartable_party,
+    restartable_server,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -54,47 +61,39 @@ def stored_lines(server: AppServer, text: str) -> int:
 
 @pytest.mark.timeout(180)
 def test_a_line_typed_while_the_server_is_down_is_sending_then_delivered_once(
-    restartable_server: AppServer,  # noqa: F811 - the fixture imported above
-    chromium: Browser,
-    people,  # noqa: F811 - the fixture imported above
+    restartable_party: Party,  # noqa: F811 - the fixture imported above
 ):
-    server = restartable_server
-    callers = Party(chromium, server)
-    try:
-        slug = f"offline-{secrets.token_hex(3)}"
-        server.create_room(slug, owner="alice", name="Offline")
-        alice, bob = callers.arrive("alice", slug), callers.arrive("bob", slug)
-        alice.page.get_by_role("button", name="Chat").click()
+    server = restartable_party.server
+    slug = f"offline-{secrets.token_hex(3)}"
+    server.create_room(slug, owner="alice", name="Offline")
+    alice, bob = restartable_party.arrive("alice", slug), restartable_party.arrive("bob", slug)
+    alice.page.get_by_role("button", name="Chat").click()
 
-        server.stop()
-        alice.page.wait_for_function("() => window.audioExchange.state === 'reconnecting'", timeout=DEADLINE * 1000)
-        alice.page.get_by_label("Message").fill("Typed while the server was away")
-        alice.page.keyboard.press("Enter")
-        mine = alice.page.locator("#chat-list li")
-        expect(mine).to_have_count(1)
-        expect(mine).to_contain_text("Sending…")
-        expect(alice.page.get_by_label("Message")).to_have_value("")
-        kept = alice.page.evaluate("() => Object.values(sessionStorage)")
-        assert any("Typed while the server was away" in value for value in kept), "a reload would keep it"
+    server.stop()
+    alice.page.wait_for_function("() => window.audioExchange.state === 'reconnecting'", timeout=DEADLINE * 1000)
+    alice.page.get_by_label("Message").fill("Typed while the server was away")
+    alice.page.keyboard.press("Enter")
+    mine = alice.page.locator("#chat-list li")
+    expect(mine).to_have_count(1)
+    expect(mine).to_contain_text("Sending…")
+    expect(alice.page.get_by_label("Message")).to_have_value("")
+    kept = alice.page.evaluate("() => Object.values(sessionStorage)")
+    assert any("Typed while the server was away" in value for value in kept), "a reload would keep it"
 
-        server.start()
-        expect(mine).not_to_contain_text("Sending…", timeout=DEADLINE * 1000)
-        expect(mine).to_have_count(1)
-        expect(mine.locator("time")).not_to_have_text("")
-        bob.page.get_by_role("button", name="Chat").click()
-        lines = bob.page.locator("#chat-list li")
-        expect(lines).to_have_count(1)
-        expect(lines).to_contain_text("Typed while the server was away")
-        expect(lines).to_contain_text("Alice")
-        assert stored_lines(server, "Typed while the server was away") == 1
-        assert alice.page.evaluate("() => Object.keys(sessionStorage).length") == 0, "nothing left to send"
-        sent = alice.page.evaluate("() => window.__sockets.length")
-        assert sent >= 2, f"the page reconnected ({sent} sockets)"
-        assert [error for error in alice.protocol_errors() if error["code"].startswith("chat_")] == []
-    finally:
-        for caller in callers.callers:
-            print(f"--- {caller.name}'s browser console ---", *caller.console[-60:], sep="\n")
-        callers.close()
+    server.start()
+    expect(mine).not_to_contain_text("Sending…", timeout=DEADLINE * 1000)
+    expect(mine).to_have_count(1)
+    expect(mine.locator("time")).not_to_have_text("")
+    bob.page.get_by_role("button", name="Chat").click()
+    lines = bob.page.locator("#chat-list li")
+    expect(lines).to_have_count(1)
+    expect(lines).to_contain_text("Typed while the server was away")
+    expect(lines).to_contain_text("Alice")
+    assert stored_lines(server, "Typed while the server was away") == 1
+    assert alice.page.evaluate("() => Object.keys(sessionStorage).length") == 0, "nothing left to send"
+    sent = alice.page.evaluate("() => window.__sockets.length")
+    assert sent >= 2, f"the page reconnected ({sent} sockets)"
+    assert [error for error in alice.protocol_errors() if error["code"].startswith("chat_")] == []
 
 
 # A network that loses chat frames on the way out, and only those (`window.__dropChat`).

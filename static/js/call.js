@@ -159,9 +159,12 @@ function wireSignaling(screen, signaling, mesh) {
     if (code.startsWith("chat_")) return undefined; // shown in the chat panel
     screen.showBanner(message, { kind: "error" });
   });
-  signaling.on("reconnecting", ({ delay }) => {
+  signaling.on("reconnecting", ({ at }) => {
     session.state = "reconnecting";
-    screen.showBanner(`Connection to the server lost; reconnecting in ${Math.ceil(delay / 1000)} s…`);
+    screen.showBanner("Connection to the server lost; reconnecting", {
+      until: at,
+      action: { text: "Try now", onClick: () => signaling.retryNow() },
+    });
   });
   signaling.on("refused", ({ message }) => endCall(screen, message));
   signaling.on("closed", ({ code }) => {

@@ -120,6 +120,7 @@ class Tile {
 }
 
 export class CallScreen extends Emitter {
+  #countdown = null;
   #tiles = new Map();
   #people = new Map();
 
@@ -238,21 +239,43 @@ export class CallScreen extends Emitter {
     this.#tiles.get(peerId)?.setSpeaking(speaking);
   }
 
-  /** A passing notice (`kind` "info") or a problem ("error"); `link` adds a way out. */
-  showBanner(text, { kind = "info", link = null } = {}) {
+  /** A state (`kind` "info") or a problem ("error"); `link` adds a way out, `action` a button
+   * ({text, onClick}), `until` a live countdown to that time (ms since the epoch). */
+  showBanner(text, { kind = "info", link = null, action = null, until = 0 } = {}) {
+    clearInterval(this.#countdown);
     this.banner.replaceChildren(element("span", "", text));
+    if (until) this.#countDown(until);
     if (link) {
       const anchor = element("a", "button secondary", link.text);
       anchor.href = link.href;
       this.banner.append(" ", anchor);
+    }
+    if (action) {
+      const button = element("button", "secondary small", action.text);
+      button.type = "button";
+      button.addEventListener("click", action.onClick);
+      this.banner.append(" ", button);
     }
     this.banner.dataset.kind = kind;
     this.banner.hidden = false;
   }
 
   hideBanner() {
+    clearInterval(this.#countdown);
     this.banner.hidden = true;
     this.banner.replaceChildren();
+  }
+
+  // Seconds left, once a second; hidden from screen readers, which would read every tick.
+  #countDown(until) {
+    const left = element("span", "countdown");
+    left.setAttribute("aria-hidden", "true");
+    const tick = () => {
+      left.textContent = ` in ${Math.max(0, Math.ceil((until - Date.now()) / 1000))} s…`;
+    };
+    tick();
+    this.#countdown = setInterval(tick, 250);
+    this.banner.append(left);
   }
 
   /** The call is over for good (refused, closed): say why and offer the way back to the lobby. */
