@@ -18,6 +18,7 @@ import { showNetworkCheck } from "./netcheck.js";
 import { PreJoinScreen } from "./prejoin.js";
 import { LocalMediaState, showPeerState } from "./mediastate.js";
 import { PushToTalk } from "./pushtotalk.js";
+import { bindShortcuts } from "./keyboard.js";
 import { RecordingControls, SERVER_PEER_ID, showRecordingNotice } from "./recording.js";
 import { RELAY_SHARE_MESSAGE, ScreenShare, ScreenStage } from "./screenshare.js";
 import { SpeakerDetector } from "./speaker.js";
@@ -112,6 +113,13 @@ function joinCall(devicesPanel) {
   wireModeration(screen, signaling, mesh, outbox, notices);
   stopInCallMedia = wireInCallMedia(screen, signaling, mesh); // after wireSignaling: tiles exist by then
   wireControls(screen);
+  bindShortcuts({
+    root: document.getElementById("call"),
+    helpDialog: document.getElementById("shortcuts-dialog"),
+    helpButton: document.getElementById("shortcuts-button"),
+    active: () => session.state === "in-call" || session.state === "reconnecting",
+  });
+  document.getElementById("mute-button").focus(); // the toolbar, not the Join button that is gone
   signaling.connect();
   telemetry.start();
 }
