@@ -129,6 +129,8 @@ def room(request: HttpRequest, slug: str) -> HttpResponse:
     services.remember_member(who, found)
     context = {
         "room": found,
+        # Said on the pre-join screen, before any camera starts; the server still decides on Join.
+        "room_full": selectors.participant_count(found) >= found.max_participants,
         "can_manage": services.can_manage(who, found),
         "call_config": selectors.call_config(found, who),
     }

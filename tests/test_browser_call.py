@@ -357,6 +357,7 @@ def test_carol_is_told_when_the_room_is_full(app_server: AppServer, party: Party
     party.callers.append(carol)
     carol.log_in()
     carol.page.goto(f"{app_server.url}/rooms/{slug}/")
+    expect(carol.page.locator("#room-full")).to_contain_text("This room is full right now (2 people)")
     carol.page.get_by_role("button", name="Join").click()
 
     carol.page.wait_for_function("() => window.audioExchange.state === 'ended'", timeout=DEADLINE * 1000)

@@ -9,6 +9,7 @@ from django.urls import reverse
 from accounts.models import User
 from rooms import selectors, services
 from rooms.models import Room
+from rooms.tests.conftest import Seat
 
 
 def page_template(response: Any) -> str:
@@ -163,3 +164,14 @@ def test_the_owner_never_needs_the_password(client: Client, alice: User):
 
     assert client.get("/rooms/secret/").status_code == 200
     assert page_template(client.get("/rooms/secret/")) == "rooms/room.html"
+
+
+def test_a_full_room_says_so_before_any_camera_starts(client: Client, alice: User, bob: User, carol: User, seat: Seat):
+    services.create_room(slug="pair", name="Pair", owner=alice, max_participants=2)
+    client.force_login(carol)
+    assert "This room is full" not in client.get("/rooms/pair/").content.decode()
+
+    seat("pair", alice, bob)
+    page = client.get("/rooms/pair/").content.decode()
+
+    assert "This room is full right now (2 people)" in page
