@@ -18,6 +18,7 @@ import { showNetworkCheck } from "./netcheck.js";
 import { PreJoinScreen } from "./prejoin.js";
 import { LocalMediaState, showPeerState } from "./mediastate.js";
 import { PushToTalk } from "./pushtotalk.js";
+import { WaitingRoom } from "./waiting.js";
 import { bindShortcuts } from "./keyboard.js";
 import { RecordingControls, SERVER_PEER_ID, showRecordingNotice } from "./recording.js";
 import { RELAY_SHARE_MESSAGE, ScreenShare, ScreenStage } from "./screenshare.js";
@@ -113,6 +114,7 @@ function joinCall(devicesPanel) {
   wireModeration(screen, signaling, mesh, outbox, notices);
   stopInCallMedia = wireInCallMedia(screen, signaling, mesh); // after wireSignaling: tiles exist by then
   wireControls(screen);
+  wireWaiting(signaling);
   bindShortcuts({
     root: document.getElementById("call"),
     helpDialog: document.getElementById("shortcuts-dialog"),
@@ -223,10 +225,6 @@ function wireModeration(screen, signaling, mesh, outbox, notices) {
   signaling.on("welcome", ({ peers }) => moderation.noteGuests(peers));
   signaling.on("peer-joined", ({ peer }) => moderation.noteGuests([peer]));
   signaling.on("welcome", () => moderation.clearWaiting());
-  signaling.on("waiting", ({ message }) => {
-    session.state = "waiting";
-    screen.showBanner(message);
-  });
   signaling.on("knocking", ({ peer }) => {
     moderation.addWaiting(peer);
     if (moderation.canModerate) askAboutKnock(notices, outbox, peer);
@@ -314,16 +312,34 @@ function wireControls(screen) {
       screen.showBanner(`Camera: ${error.message}`, { kind: "error" });
     }
   });
-  const leave = () => {
-    if (session.state === "left") return;
-    session.state = "left";
-    session.hangUp();
-  };
-  screen.on("leave", () => {
-    leave();
-    window.location.assign(config.lobby_url);
-  });
+  screen.on("leave", leaveForTheLobby);
   window.addEventListener("pagehide", leave);
+}
+
+function leave() {
+  if (session.state === "left") return;
+  session.state = "left";
+  session.hangUp();
+}
+
+function leaveForTheLobby() {
+  leave();
+  window.location.assign(config.lobby_url);
+}
+
+// Knocking: wait on the pre-join screen until let in (welcome) or turned away (refused).
+function wireWaiting(signaling) {
+  const waiting = new WaitingRoom({
+    prejoinRoot: document.getElementById("prejoin"),
+    callRoot: document.getElementById("call"),
+    media,
+    onCancel: leaveForTheLobby,
+  });
+  signaling.on("waiting", ({ message }) => {
+    session.state = "waiting";
+    waiting.show(message);
+  });
+  for (const type of ["welcome", "refused", "closed"]) signaling.on(type, () => waiting.hide());
 }
 
 function endCall(screen, message) {
