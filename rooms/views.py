@@ -41,6 +41,15 @@ def _no_such_room(request: HttpRequest, slug: str) -> HttpResponse:
     return _refusal(request, "No such room", message, status=404)
 
 
+def not_a_room_address(request: HttpRequest, address: str) -> HttpResponse:
+    """/rooms/<something that is not a room address>/: say what a room address looks like."""
+    message = (
+        f"“{address[:80]}” is not a room address: those are letters, digits, - and _, as in "
+        "/rooms/daily-standup/. Check the address, or pick or create a room in the lobby."
+    )
+    return _refusal(request, "No such room", message, status=404)
+
+
 def _room_locked(request: HttpRequest, room: Room) -> HttpResponse:
     message = f"“{room.name}” is locked, so nobody new can join. Ask its owner to unlock it, then try again."
     return _refusal(request, "This room is locked", message, status=423)

@@ -26,6 +26,11 @@ export function initials(name) {
   return (first[0] + (last?.[0] ?? "")).toUpperCase();
 }
 
+/** Our own name, marked: "Alice (you)", and "Gina (guest, you)" rather than "Gina (guest) (you)". */
+function yours(name) {
+  return name.endsWith(")") ? `${name.slice(0, -1)}, you)` : `${name} (you)`;
+}
+
 function element(tag, className, text) {
   const node = document.createElement(tag);
   if (className) node.className = className;
@@ -72,7 +77,7 @@ class Tile {
   }
 
   setName(name) {
-    this.label.textContent = this.local ? `${name} (you)` : name;
+    this.label.textContent = this.local ? yours(name) : name;
     this.avatar.textContent = initials(name);
   }
 
@@ -290,7 +295,7 @@ export class CallScreen extends Emitter {
     this.#tiles.set(peerId, tile);
     if (local) this.grid.prepend(tile.root);
     else this.grid.append(tile.root);
-    const person = new Person(peerId, local ? `${name} (you)` : name);
+    const person = new Person(peerId, local ? yours(name) : name);
     this.#people.set(peerId, person);
     if (local) this.peopleList.prepend(person.root);
     else this.peopleList.append(person.root);
