@@ -21,7 +21,7 @@ import { PushToTalk } from "./pushtotalk.js";
 import { WaitingRoom } from "./waiting.js";
 import { bindShortcuts } from "./keyboard.js";
 import { RecordingControls, SERVER_PEER_ID, showRecordingNotice } from "./recording.js";
-import { RELAY_SHARE_MESSAGE, ScreenShare, ScreenStage } from "./screenshare.js";
+import { RELAY_SHARE_MESSAGE, ScreenShare, ScreenStage, showWhilePresenting } from "./screenshare.js";
 import { SpeakerDetector } from "./speaker.js";
 import { attachTileControls } from "./tilecontrols.js";
 import { SignalingClient } from "./signaling.js";
@@ -277,6 +277,7 @@ function wireInCallMedia(screen, signaling, mesh) {
   });
   new PushToTalk({ toggle: root.querySelector("#ptt-toggle"), media });
   share.on("change", () => local.announce());
+  showWhilePresenting(root.querySelector("#presenting-bar"), share);
   share.on("error", (message) => screen.showBanner(message, { kind: "error" }));
   mesh.on("share-unavailable", () => {
     share.stop(); // an `auto` room moved to the relay, which does not forward the screen yet
