@@ -16,6 +16,7 @@ import { ChatPanel } from "./chat.js";
 import { Outbox } from "./outbox.js";
 import { showNetworkCheck } from "./netcheck.js";
 import { PreJoinScreen } from "./prejoin.js";
+import { offerCopyLink } from "./copylink.js";
 import { LocalMediaState, showPeerState } from "./mediastate.js";
 import { PushToTalk } from "./pushtotalk.js";
 import { WaitingRoom } from "./waiting.js";
@@ -46,6 +47,7 @@ const media = new LocalMedia({ audioOnlyRoom });
 
 async function main() {
   showNetworkCheck(document.getElementById("network-check"), config.ice_servers_url);
+  offerCopyLink(document.getElementById("copy-link"), document.getElementById("copy-status"));
   if (config.recording_active) showRecordingNotice(document.getElementById("prejoin"));
   const prejoin = new PreJoinScreen({
     root: document.getElementById("prejoin"),
