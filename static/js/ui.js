@@ -26,6 +26,12 @@ export function initials(name) {
   return (first[0] + (last?.[0] ?? "")).toUpperCase();
 }
 
+// The path badge on a tile, explained on hover: neither is a problem.
+const PATH_EXPLAINED = {
+  direct: "Direct: sound and video go straight between your browser and theirs.",
+  relayed: "Via the server: sound and video go through the server's relay.",
+};
+
 /** Our own name, marked: "Alice (you)", and "Gina (guest, you)" rather than "Gina (guest) (you)". */
 function yours(name) {
   return name.endsWith(")") ? `${name.slice(0, -1)}, you)` : `${name} (you)`;
@@ -224,6 +230,7 @@ export class CallScreen extends Emitter {
     if (!flag) return;
     flag.textContent = path;
     flag.dataset.path = path;
+    flag.title = PATH_EXPLAINED[path] ?? "";
     flag.hidden = false;
   }
 
