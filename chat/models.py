@@ -14,10 +14,21 @@ class ChatMessage(models.Model):
     author_name = models.CharField(max_length=64)
     text = models.TextField(max_length=MAX_MESSAGE_LENGTH)
     created = models.DateTimeField(auto_now_add=True, db_index=True)
+    # Who sent it across their connections (`Peer.person`: the user id, or `guest-<id>`) and the
+    # browser's idempotency key for the line: a line sent again after a reconnect is stored once.
+    sender = models.CharField(max_length=80, blank=True, default="")
+    client_id = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
         ordering = ["created", "pk"]
         indexes = [models.Index(fields=["room", "-created"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["room", "sender", "client_id"],
+                condition=~models.Q(client_id=""),
+                name="chat_line_once_per_sender_key",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.author_name}: {self.text[:40]}"

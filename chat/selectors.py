@@ -21,4 +21,6 @@ def recent_messages(room_slug: str, limit: int = HISTORY_SIZE, this_meeting_only
 
 
 def render(message: ChatMessage) -> dict[str, Any]:
-    return {"name": message.author_name, "text": message.text, "at": message.created.isoformat()}
+    """A line as browsers get it; `id` is the sender's idempotency key ("" when none)."""
+    line = {"name": message.author_name, "text": message.text, "at": message.created.isoformat()}
+    return {**line, "id": message.client_id} if message.client_id else line

@@ -5,6 +5,7 @@ import unicodedata
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from chat.models import MAX_MESSAGE_LENGTH, ChatMessage, Meeting
@@ -24,15 +25,30 @@ def clean_text(text: str) -> str:
     return kept.strip()
 
 
-def post_message(room_slug: str, author_id: int | None, author_name: str, text: str) -> ChatMessage:
-    """Store a chat line in room `room_slug`; raises ChatRefused for an empty or too long one."""
+def post_message(
+    room_slug: str, author_id: int | None, author_name: str, text: str, sender: str = "", client_id: str = ""
+) -> tuple[ChatMessage, bool]:
+    """Store a chat line in room `room_slug`; raises ChatRefused for an empty or too long one.
+
+    With a `client_id` (the browser's idempotency key), a line `sender` already stored under
+    that key is returned as it is, not stored again. Returns (the line, whether it is new)."""
     cleaned = clean_text(text)
     if not cleaned:
         raise ChatRefused("chat_empty", "A chat message needs some text.")
     if len(cleaned) > MAX_MESSAGE_LENGTH:
         raise ChatRefused("chat_too_long", f"Chat messages are limited to {MAX_MESSAGE_LENGTH} characters.")
     room = Room.objects.only("pk").get(slug=room_slug)
-    return ChatMessage.objects.create(room=room, author_id=author_id, author_name=author_name, text=cleaned)
+    fields = {"author_id": author_id, "author_name": author_name, "text": cleaned}
+    if not client_id:
+        return ChatMessage.objects.create(room=room, sender=sender, **fields), True
+    key = {"room": room, "sender": sender, "client_id": client_id}
+    if (stored := ChatMessage.objects.filter(**key).first()) is not None:
+        return stored, False
+    try:
+        with transaction.atomic():  # the same line from two connections at once: one row
+            return ChatMessage.objects.create(**key, **fields), True
+    except IntegrityError:
+        return ChatMessage.objects.get(**key), False
 
 
 def start_meeting(room_slug: str) -> None:

@@ -42,7 +42,7 @@ class RoomAdmin(admin.ModelAdmin):
         "created",
     )
     list_display_links = ("slug", "name")
-    list_filter = ("locked", "audio_only", "mode", HasPasswordFilter, "created")
+    list_filter = ("locked", "audio_only", "mode", "public", HasPasswordFilter, "created")
     search_fields = ("slug", "name", "description", "owner__username", "owner__display_name")
     list_select_related = ("owner",)
     autocomplete_fields = ("owner", "moderators")

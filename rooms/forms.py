@@ -53,14 +53,17 @@ def add_service_errors(form: forms.BaseForm, error: ValidationError) -> None:
 class RoomCreateForm(forms.Form):
     slug = forms.SlugField(
         max_length=64,
+        label="Room address",
         error_messages={"invalid": _SLUG_INVALID},
         help_text="The room's address, as in /rooms/daily-standup/: letters, digits, - and _.",
     )
-    name = forms.CharField(max_length=120, required=False, help_text="Defaults to the slug.")
+    name = forms.CharField(max_length=120, required=False, help_text="Defaults to the room address.")
     description = forms.CharField(max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 2}))
     password = _password_field("Password", "Optional: people must enter it before joining.")
     audio_only = forms.BooleanField(required=False, label="Audio only (no video)")
-    mode = forms.ChoiceField(choices=RoomMode.choices, initial=RoomMode.MESH, required=False, label="Media path")
+    mode = forms.ChoiceField(
+        choices=RoomMode.choices, initial=RoomMode.MESH, required=False, label="How sound and video travel"
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -83,9 +86,10 @@ class RoomEditForm(forms.Form):
     name = forms.CharField(max_length=120)
     description = forms.CharField(max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 3}))
     audio_only = forms.BooleanField(required=False, label="Audio only (no video)")
-    mode = forms.ChoiceField(choices=RoomMode.choices, required=False, label="Media path")
+    mode = forms.ChoiceField(choices=RoomMode.choices, required=False, label="How sound and video travel")
     locked = forms.BooleanField(required=False, label="Locked (nobody new can join)")
     knock = forms.BooleanField(required=False, label="Ask to join (newcomers wait until a moderator lets them in)")
+    public = forms.BooleanField(required=False, label="Listed (everyone signed in sees this room in the lobby)")
     moderators = forms.CharField(
         required=False,
         max_length=1000,
@@ -105,13 +109,15 @@ class RoomEditForm(forms.Form):
                 "mode": room.mode,
                 "locked": room.locked,
                 "knock": room.knock,
+                "public": room.public,
                 "moderators": ", ".join(room.moderators.order_by("username").values_list("username", flat=True)),
             },
         )
         super().__init__(*args, **kwargs)
         self.room_mode = room.mode
         self.fields["max_participants"] = _capacity_field()
-        order = ["name", "description", "max_participants", "audio_only", "mode", "locked", "knock", "moderators"]
+        order = ["name", "description", "max_participants", "audio_only", "mode", "locked", "knock", "public"]
+        order.append("moderators")
         self.order_fields([*order, "new_password"])
         if not room.has_password:
             del self.fields["clear_password"]
@@ -127,7 +133,7 @@ class RoomEditForm(forms.Form):
 
     def room_fields(self) -> dict[str, Any]:
         """The cleaned values that map straight onto Room fields."""
-        names = ("name", "description", "max_participants", "audio_only", "mode", "locked", "knock")
+        names = ("name", "description", "max_participants", "audio_only", "mode", "locked", "knock", "public")
         return {name: self.cleaned_data[name] for name in names}
 
     def moderator_usernames(self) -> list[str]:
@@ -158,6 +164,7 @@ class RoomAdminForm(forms.ModelForm):
             "mode",
             "locked",
             "knock",
+            "public",
             "moderators",
         ]
 

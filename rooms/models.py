@@ -47,6 +47,11 @@ class Room(models.Model):
     # People who got into the room's call page (password given, not locked out): the lobby lists
     # a room to its owner, its moderators and these, never to everyone (issue 12).
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="joined_rooms", editable=False)
+    # Listed in the lobby of everyone signed in, not only of its owner, moderators and members
+    # (issue 15). Entering it still needs what it needs (password, not locked). Never for visitors.
+    public = models.BooleanField(
+        default=False, verbose_name="listed", help_text="Everyone signed in sees this room in the lobby."
+    )
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:

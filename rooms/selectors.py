@@ -34,14 +34,14 @@ def room_listings(rooms: Iterable[Room] | None = None) -> list[RoomListing]:
 
 
 def rooms_for(viewer: Any) -> QuerySet[Room]:
-    """The rooms `viewer` may enter and so sees in the lobby: their own, those they moderate or
-    have been in; every room for staff; none for anonymous visitors."""
+    """The rooms `viewer` sees in the lobby: their own, those they moderate or have been in, and
+    those listed (`public`) by their owner; every room for staff; none for anonymous visitors."""
     rooms = Room.objects.select_related("owner")
     if not viewer.is_authenticated:
         return rooms.none()
     if viewer.is_staff:
         return rooms.all()
-    mine = Q(owner=viewer) | Q(moderators=viewer) | Q(members=viewer)
+    mine = Q(owner=viewer) | Q(moderators=viewer) | Q(members=viewer) | Q(public=True)
     return rooms.filter(pk__in=Room.objects.filter(mine).values("pk"))
 
 

@@ -42,6 +42,15 @@ def _no_such_room(request: HttpRequest, slug: str) -> HttpResponse:
     return _refusal(request, "No such room", message, status=404)
 
 
+def not_a_room_address(request: HttpRequest, address: str) -> HttpResponse:
+    """/rooms/<something that is not a room address>/: say what a room address looks like."""
+    message = (
+        f"“{address[:80]}” is not a room address: those are letters, digits, - and _, as in "
+        "/rooms/daily-standup/. Check the address, or pick or create a room in the lobby."
+    )
+    return _refusal(request, "No such room", message, status=404)
+
+
 def _room_locked(request: HttpRequest, room: Room) -> HttpResponse:
     message = f"“{room.name}” is locked, so nobody new can join. Ask its owner to unlock it, then try again."
     return _refusal(request, "This room is locked", message, status=423)
@@ -131,6 +140,8 @@ def room(request: HttpRequest, slug: str) -> HttpResponse:
     services.remember_member(who, found)
     context = {
         "room": found,
+        # Said on the pre-join screen, before any camera starts; the server still decides on Join.
+        "room_full": selectors.participant_count(found) >= found.max_participants,
         "can_manage": services.can_manage(who, found),
         "call_config": selectors.call_config(found, who),
     }

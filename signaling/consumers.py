@@ -240,7 +240,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
             else:
                 await services.relay_signal(self.slug, self.peer, message)
         except ProtocolError as error:
-            await self._send_error(error.code, error.message)
+            await self._send_error(error.code, error.message, error.ref)
         except services.BACKEND_ERRORS:
             await self.shut(CloseCode.SERVICE_RESTART, services.UNAVAILABLE_TEXT)
 
@@ -270,8 +270,9 @@ class RoomConsumer(AsyncWebsocketConsumer):
     async def _post_chat(self, message: protocol.ChatSend) -> None:
         assert self.peer is not None
         if not self.chat_bucket.allow():
-            raise ProtocolError("chat_too_fast", "You are sending chat messages too fast; wait a moment.")
-        await services.post_chat(self.slug, self.peer, message)
+            raise ProtocolError("chat_too_fast", "You are sending chat messages too fast; wait a moment.", message.id)
+        if (answer := await services.post_chat(self.slug, self.peer, message)) is not None:
+            await self.send(text_data=answer)
 
     async def _announce_media_state(self, message: protocol.MediaState) -> None:
         assert self.peer is not None
@@ -304,9 +305,9 @@ class RoomConsumer(AsyncWebsocketConsumer):
             await self._send_error("rate_limited", "Too many messages: slow down or you will be disconnected.")
         return False
 
-    async def _send_error(self, code: str, message: str) -> None:
+    async def _send_error(self, code: str, message: str, ref: str = "") -> None:
         metrics.ERRORS.labels(code=code).inc()
-        await self.send(text_data=protocol.render_error(code, message))
+        await self.send(text_data=protocol.render_error(code, message, ref))
 
     # hub.Connection ---------------------------------------------------------------
 

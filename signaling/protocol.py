@@ -38,12 +38,15 @@ class CloseCode(IntEnum):
 
 
 class ProtocolError(Exception):
-    """A message the server will not act on; the connection stays usable."""
+    """A message the server will not act on; the connection stays usable.
 
-    def __init__(self, code: str, message: str) -> None:
+    `ref`: the refused message's own `id` (chat lines), echoed so the browser knows which."""
+
+    def __init__(self, code: str, message: str, ref: str = "") -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.ref = ref
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,9 +99,13 @@ class RecordingControl:
 
 @dataclass(frozen=True, slots=True)
 class ChatSend:
-    """`chat`: a line of text for everyone in the room."""
+    """`chat`: a line of text for everyone in the room.
+
+    `id`: the browser's idempotency key for this line ("" when none): a line sent again with
+    the same key (after a reconnect) is stored once, and answered with the stored line."""
 
     text: str
+    id: str = ""
     type: Literal["chat"] = "chat"
 
 
@@ -170,7 +177,7 @@ _FIELDS: dict[str, frozenset[str]] = {
     "ping": frozenset({"type"}),
     "stats": frozenset({"type", "rtt_ms", "packet_loss", "inbound_kbps", "outbound_kbps", "path"}),
     "recording": frozenset({"type", "action"}),
-    "chat": frozenset({"type", "text"}),
+    "chat": frozenset({"type", "text", "id"}),
     "moderate": frozenset({"type", "action", "peer_id", "withdraw_invite"}),
     "media-state": frozenset({"type", "audio", "video", "hand", "screen"}),
     "relay-fallback": frozenset({"type", "peer_id"}),
@@ -218,7 +225,7 @@ def parse_client_message(text: str | None, binary: bytes | None, max_bytes: int)
     if kind == "stats":
         return _call_stats(data)
     if kind == "chat":
-        return _chat(data.get("text"))
+        return _chat(data.get("text"), data.get("id", ""))
     if kind == "recording":
         return _recording_control(data)
     if kind == "moderate":
@@ -312,10 +319,16 @@ def _fallback_partner(value: object) -> PeerId:
     return value
 
 
-def _chat(text: object) -> ChatSend:
+# A chat line's idempotency key: the browser makes it (crypto.randomUUID()).
+_CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def _chat(text: object, client_id: object) -> ChatSend:
+    if not isinstance(client_id, str) or (client_id and not _CLIENT_ID.fullmatch(client_id)):
+        raise ProtocolError("chat_invalid", "A chat message's `id` must be 1 to 64 letters, digits, - or _.")
     if not isinstance(text, str) or len(text) > MAX_CHAT_FRAME_TEXT:
-        raise ProtocolError("chat_invalid", "A chat message must be text of at most 1000 characters.")
-    return ChatSend(text=text)
+        raise ProtocolError("chat_invalid", "A chat message must be text of at most 1000 characters.", client_id)
+    return ChatSend(text=text, id=client_id)
 
 
 # A MediaStream id: Chromium and Firefox use UUIDs (with braces in Firefox).
@@ -413,7 +426,8 @@ def render_welcome(
 
 
 def render_chat(sender: PeerId, line: dict[str, Any]) -> str:
-    """A chat line as everyone in the room receives it (`name` and `text` are plain text)."""
+    """A chat line as everyone in the room receives it (`name` and `text` are plain text; `id`
+    the sender's idempotency key, which acknowledges the line to the sender)."""
     return _dump({"type": "chat", "from": sender, **line})
 
 
@@ -475,7 +489,10 @@ def render_pong(resume: str = "") -> str:
     return _dump({"type": "pong"})
 
 
-def render_error(code: str, message: str) -> str:
+def render_error(code: str, message: str, ref: str = "") -> str:
+    """`ref`: the `id` of the message refused, when it had one (chat lines)."""
+    if ref:
+        return _dump({"type": "error", "code": code, "message": message, "id": ref})
     return _dump({"type": "error", "code": code, "message": message})
 
 

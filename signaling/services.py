@@ -322,19 +322,28 @@ async def relay_signal(slug: str, sender: Peer, message: protocol.Signal) -> Non
 
 
 @database_sync_to_async
-def _store_chat(slug: str, peer: Peer, text: str) -> dict[str, Any]:
+def _store_chat(slug: str, peer: Peer, message: protocol.ChatSend) -> tuple[dict[str, Any], bool]:
     try:
-        line = chat_services.post_message(slug, peer.user_id, peer.name, text)
+        line, new = chat_services.post_message(
+            slug, peer.user_id, peer.name, message.text, sender=peer.person, client_id=message.id
+        )
     except chat_services.ChatRefused as refusal:
-        raise ProtocolError(refusal.code, refusal.message) from None
-    return chat_selectors.render(line)
+        raise ProtocolError(refusal.code, refusal.message, message.id) from None
+    return chat_selectors.render(line), new
 
 
-async def post_chat(slug: str, sender: Peer, message: protocol.ChatSend) -> None:
-    """Store a chat line and send it to everyone in the room, the sender included."""
-    line = await _store_chat(slug, sender, message.text)
-    await group_send(slug, "room.chat", sender.peer_id, protocol.render_chat(sender.peer_id, line))
+async def post_chat(slug: str, sender: Peer, message: protocol.ChatSend) -> str | None:
+    """Store a chat line and send it to everyone in the room, the sender included.
+
+    A line sent again under the same `id` (the browser's outbox, after a reconnect) is not
+    stored or sent again: the stored line is returned, for the sender alone, as its answer."""
+    line, new = await _store_chat(slug, sender, message)
+    text = protocol.render_chat(sender.peer_id, line)
+    if not new:
+        return text
+    await group_send(slug, "room.chat", sender.peer_id, text)
     metrics.CHAT_MESSAGES.inc()
+    return None
 
 
 async def announce_media_state(slug: str, sender: Peer, state: protocol.MediaState) -> None:

@@ -210,13 +210,17 @@ def people(app_server: AppServer) -> list[Person]:
     return PEOPLE
 
 
-@pytest.fixture
-def party(chromium: Browser, app_server: AppServer, people: list[Person]) -> Iterator[Party]:
-    party = Party(chromium, app_server)
+def party_on(chromium: Browser, server: AppServer) -> Iterator[Party]:
+    party = Party(chromium, server)
     yield party
     for caller in party.callers:
         print(f"--- {caller.name}'s browser console ---", *caller.console[-60:], sep="\n")
     party.close()
+
+
+@pytest.fixture
+def party(chromium: Browser, app_server: AppServer, people: list[Person]) -> Iterator[Party]:
+    yield from party_on(chromium, app_server)
 
 
 def new_room(server: AppServer, prefix: str, **options: Any) -> str:
@@ -353,6 +357,7 @@ def test_carol_is_told_when_the_room_is_full(app_server: AppServer, party: Party
     party.callers.append(carol)
     carol.log_in()
     carol.page.goto(f"{app_server.url}/rooms/{slug}/")
+    expect(carol.page.locator("#room-full")).to_contain_text("This room is full right now (2 people)")
     carol.page.get_by_role("button", name="Join").click()
 
     carol.page.wait_for_function("() => window.audioExchange.state === 'ended'", timeout=DEADLINE * 1000)
@@ -368,6 +373,12 @@ def restartable_server(app_server: AppServer, live_database: PostgresDatabase) -
     server.start()
     yield server
     server.close()
+
+
+@pytest.fixture
+def restartable_party(chromium: Browser, restartable_server: AppServer, people: list[Person]) -> Iterator[Party]:
+    """Callers on `restartable_server`, which the test stops and starts."""
+    yield from party_on(chromium, restartable_server)
 
 
 @pytest.fixture

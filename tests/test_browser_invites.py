@@ -56,6 +56,9 @@ def test_a_guest_joins_through_a_single_use_link_and_exchanges_media_with_alice(
     guest = arrive_as_guest(party, link, slug, "Gus")
 
     expect(alice.page.locator("#people-list")).to_contain_text("Gus (guest)")
+    expect(guest.page.locator("#people-list")).to_contain_text("Gus (guest, you)")
+    expect(guest.page.locator("#people-list")).not_to_contain_text("(guest) (you)")
+    expect(alice.page.locator("#people-list")).to_contain_text("Alice A. (you)")
     eventually(everyone_receives(alice, guest))
     expect(guest.page.locator("#lock-button")).to_be_hidden()
     expect(guest.page.locator(".moderation-actions")).to_have_count(0)

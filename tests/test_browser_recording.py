@@ -135,6 +135,12 @@ def test_alice_records_a_call_with_bob_and_only_she_can_download_it(recording_se
         expect(recording_indicator(caller)).to_be_visible(timeout=DEADLINE * 1000)
         expect(recording_indicator(caller)).to_contain_text(re.compile("recording", re.IGNORECASE))
     expect(recording_indicator(bob)).to_contain_text("Alice A.")  # who started it
+    expect(recording_indicator(bob).locator(".rec-badge")).to_have_text("REC")
+    rec_colour = (
+        recording_indicator(bob).locator(".rec-badge").evaluate("(badge) => getComputedStyle(badge).backgroundColor")
+    )
+    assert rec_colour == "rgb(180, 35, 24)", f"a red REC badge, not {rec_colour}"
+    expect(bob.page.locator("#notices")).to_contain_text("Alice A. started recording")
     expect(alice.page.get_by_role("button", name="Stop recording")).to_be_visible()
     expect(bob.page.get_by_role("button", name="Stop recording")).to_have_count(0)
     eventually(sends_to_recorder(alice, bob))
@@ -153,6 +159,7 @@ def test_alice_records_a_call_with_bob_and_only_she_can_download_it(recording_se
     for caller in (alice, bob):
         expect(recording_indicator(caller)).to_be_hidden(timeout=DEADLINE * 1000)
     expect(alice.page.get_by_role("button", name="Start recording")).to_be_visible()
+    expect(bob.page.locator("#notices")).to_contain_text("Recording stopped")
     eventually(recorder_gone(alice, bob))
 
     list_url = f"{server.url}/rooms/{slug}/recordings/"

@@ -84,6 +84,8 @@ def test_a_shared_screen_shows_large_for_the_others_and_stopping_restores_the_ca
     share = alice.page.get_by_role("button", name="Share screen")
     share.click()
     expect(alice.page.get_by_role("button", name="Stop sharing")).to_have_attribute("aria-pressed", "true")
+    expect(alice.page.locator("#presenting-bar")).to_contain_text("You are presenting your screen")
+    expect(bob.page.locator("#presenting-bar")).to_be_hidden()
     eventually(stage_plays(bob, alice))
     expect(bob.page.locator("#stage figcaption")).to_have_text("Alice A. is sharing their screen")
     assert bob.page.evaluate(STAGE_JS)["width"] >= 640, "the screen arrives at screen size, not a thumbnail"
@@ -97,7 +99,8 @@ def test_a_shared_screen_shows_large_for_the_others_and_stopping_restores_the_ca
     eventually(stage_plays(carol, alice))
     eventually(everyone_receives(alice, bob, carol))
 
-    alice.page.get_by_role("button", name="Stop sharing").click()
+    alice.page.get_by_role("button", name="Stop presenting").click()
+    expect(alice.page.locator("#presenting-bar")).to_be_hidden()
     eventually(stage_hidden(bob, carol))
     expect(bob.page.locator(f'.tile[data-peer-id="{alice.peer_id}"]')).to_have_class(re.compile(r"\bhas-video\b"))
     eventually(frames_keep_coming(alice, bob, carol))

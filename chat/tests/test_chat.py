@@ -92,3 +92,49 @@ async def test_a_chat_flood_is_refused_while_signaling_goes_on(connect: Connect,
     received = [await alice_ws.receive() for _ in range(4)]
     assert [m["type"] for m in received] == ["chat", "chat", "chat", "offer"]
     assert await database_sync_to_async(ChatMessage.objects.count)() == 3
+
+
+async def test_a_line_sent_again_under_its_id_is_stored_once_and_answered_with_the_original(
+    connect: Connect, alice: User, bob: User, room: Room
+):
+    alice_ws = await enter(connect, alice)
+    bob_ws = await enter(connect, bob)
+    await alice_ws.receive()  # peer-joined
+    await bob_ws.send({"type": "chat", "text": "Typed while offline", "id": "line-1"})
+    first = await bob_ws.receive()
+    assert (await alice_ws.receive()) == first
+    assert first["id"] == "line-1"
+
+    # The outbox sends it again from a new connection (the ack was lost with the old one).
+    await bob_ws.ws.disconnect()
+    await alice_ws.receive()  # peer-left
+    again = await enter(connect, bob)
+    await alice_ws.receive()  # peer-joined
+    await again.send({"type": "chat", "text": "Typed while offline", "id": "line-1"})
+
+    answer = await again.receive()
+    assert (answer["id"], answer["text"], answer["at"]) == ("line-1", first["text"], first["at"])
+    assert await alice_ws.ws.receive_nothing(), "the others got it once"
+    assert await database_sync_to_async(ChatMessage.objects.count)() == 1
+
+
+async def test_the_same_id_from_another_person_is_another_line(connect: Connect, alice: User, bob: User, room: Room):
+    alice_ws = await enter(connect, alice)
+    bob_ws = await enter(connect, bob)
+    await alice_ws.receive()  # peer-joined
+
+    await alice_ws.send({"type": "chat", "text": "mine", "id": "same"})
+    await bob_ws.send({"type": "chat", "text": "mine too", "id": "same"})
+
+    assert {(await bob_ws.receive())["text"], (await bob_ws.receive())["text"]} == {"mine", "mine too"}
+    assert await database_sync_to_async(ChatMessage.objects.count)() == 2
+
+
+async def test_a_refused_line_is_named_by_its_id_and_a_bad_id_is_refused(connect: Connect, bob: User, room: Room):
+    bob_ws = await enter(connect, bob)
+
+    await bob_ws.send({"type": "chat", "text": "   ", "id": "blank-1"})
+    assert (await bob_ws.expect_error("chat_empty"))["id"] == "blank-1"
+    await bob_ws.send({"type": "chat", "text": "hi", "id": "<script>"})
+    await bob_ws.expect_error("chat_invalid")
+    assert not await database_sync_to_async(ChatMessage.objects.exists)()

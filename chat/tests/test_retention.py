@@ -64,7 +64,7 @@ async def test_a_guest_entering_an_empty_room_sees_no_earlier_chat(
 
 def test_chat_past_chat_retention_days_is_deleted(settings: object, room: Room) -> None:
     settings.CHAT_RETENTION_DAYS = 7  # type: ignore[attr-defined]
-    old = services.post_message(room.slug, None, "Bob", "old")
+    old, _ = services.post_message(room.slug, None, "Bob", "old")
     services.post_message(room.slug, None, "Bob", "new")
     ChatMessage.objects.filter(pk=old.pk).update(created=timezone.now() - timedelta(days=8))
 

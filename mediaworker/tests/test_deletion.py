@@ -72,7 +72,7 @@ def test_staff_deleting_recordings_in_the_admin_deletes_their_files(room: Room, 
 
 
 def old_chat_line(room: Room, days_ago: int, text: str) -> ChatMessage:
-    line = chat_services.post_message(room.slug, None, "Bob", text)
+    line, _ = chat_services.post_message(room.slug, None, "Bob", text)
     ChatMessage.objects.filter(pk=line.pk).update(created=timezone.now() - timedelta(days=days_ago))
     return line
 

@@ -17,6 +17,8 @@ def test_visitor_sees_a_prompt_to_log_in_and_no_rooms(client: Client, room: Room
     assert response.status_code == 200
     page = response.content.decode()
     assert "Daily standup" not in page and "/rooms/standup/" not in page
+    assert "Alice A." not in page and "Bob B." not in page, "no owner, nobody who is in a room"
+    assert "/ 8" not in page, "no live counts"
     assert reverse("signup") in page and reverse("login") in page
     assert "to see your rooms" in page
     assert 'name="slug"' not in page, "no create form for anonymous visitors"
@@ -150,3 +152,20 @@ def test_a_taken_slug_and_a_bad_size_are_reported_together(client: Client, room:
     response = client.post("/", {"slug": "standup", "max_participants": 99})
 
     assert set(response.context["form"].errors) == {"slug", "max_participants"}
+
+
+def test_a_room_alice_lists_is_seen_by_everyone_signed_in_and_still_by_no_visitor(
+    client: Client, room: Room, alice: User, carol: User
+):
+    services.create_room(slug="private", name="Private talk", owner=alice)
+    client.force_login(alice)
+    form = {"name": "Daily standup", "max_participants": 8, "mode": "mesh", "public": "on"}
+    assert client.post("/rooms/standup/edit/", form).status_code == 303
+    client.logout()
+
+    assert "Daily standup" not in client.get("/").content.decode(), "visitors see no room, listed or not"
+    client.force_login(carol)
+    page = client.get("/").content.decode()
+
+    assert "Daily standup" in page, "listed: carol, who never joined, sees it"
+    assert "Private talk" not in page

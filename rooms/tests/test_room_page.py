@@ -9,6 +9,7 @@ from django.urls import reverse
 from accounts.models import User
 from rooms import selectors, services
 from rooms.models import Room
+from rooms.tests.conftest import Seat
 
 
 def page_template(response: Any) -> str:
@@ -164,3 +165,32 @@ def test_the_owner_never_needs_the_password(client: Client, alice: User):
 
     assert client.get("/rooms/secret/").status_code == 200
     assert page_template(client.get("/rooms/secret/")) == "rooms/room.html"
+
+
+def test_a_full_room_says_so_before_any_camera_starts(client: Client, alice: User, bob: User, carol: User, seat: Seat):
+    services.create_room(slug="pair", name="Pair", owner=alice, max_participants=2)
+    client.force_login(carol)
+    assert "This room is full" not in client.get("/rooms/pair/").content.decode()
+
+    seat("pair", alice, bob)
+    page = client.get("/rooms/pair/").content.decode()
+
+    assert "This room is full right now (2 people)" in page
+
+
+def test_a_malformed_room_address_gets_the_apps_own_not_found_page(client: Client, bob: User):
+    client.force_login(bob)
+
+    response = client.get("/rooms/not%20a%20room!/")
+
+    assert response.status_code == 404
+    assert page_template(response) == "rooms/room_unavailable.html"
+    assert "“not a room!” is not a room address" in response.content.decode()
+
+
+def test_any_other_missing_page_is_ours_too(client: Client):
+    response = client.get("/no/such/page/")
+
+    assert response.status_code == 404
+    assert page_template(response) == "404.html"
+    assert "Back to the lobby" in response.content.decode()

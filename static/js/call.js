@@ -11,14 +11,19 @@
 import { LocalMedia } from "./media.js";
 import { MediaLinks } from "./links.js";
 import { ModerationControls } from "./moderation.js";
+import { Notices, announceComings, chime } from "./notices.js";
 import { ChatPanel } from "./chat.js";
 import { CommandRefused, EMBED_COMMANDS, EmbedBridge } from "./embed.js";
+import { Outbox } from "./outbox.js";
 import { showNetworkCheck } from "./netcheck.js";
 import { PreJoinScreen } from "./prejoin.js";
+import { offerCopyLink } from "./copylink.js";
 import { LocalMediaState, showPeerState } from "./mediastate.js";
 import { PushToTalk } from "./pushtotalk.js";
+import { WaitingRoom } from "./waiting.js";
+import { bindShortcuts } from "./keyboard.js";
 import { RecordingControls, SERVER_PEER_ID, showRecordingNotice } from "./recording.js";
-import { RELAY_SHARE_MESSAGE, ScreenShare, ScreenStage } from "./screenshare.js";
+import { RELAY_SHARE_MESSAGE, ScreenShare, ScreenStage, showWhilePresenting } from "./screenshare.js";
 import { SpeakerDetector } from "./speaker.js";
 import { attachTileControls } from "./tilecontrols.js";
 import { SignalingClient } from "./signaling.js";
@@ -47,6 +52,7 @@ async function main() {
   embed.handle(Object.fromEntries(EMBED_COMMANDS.map((command) => [command, refuseOutsideCall])));
   embed.post("ready", { room: config.room.slug });
   showNetworkCheck(document.getElementById("network-check"), config.ice_servers_url);
+  offerCopyLink(document.getElementById("copy-link"), document.getElementById("copy-status"));
   if (config.recording_active) showRecordingNotice(document.getElementById("prejoin"));
   const prejoin = new PreJoinScreen({
     root: document.getElementById("prejoin"),
@@ -76,15 +82,18 @@ function joinCall(devicesPanel) {
     fallbackAfterMs: config.fallback_after_ms ?? null,
   });
   const telemetry = new CallTelemetry({ connections: () => mesh.connections(), send: (message) => signaling.send(message) });
+  // What the person does (chat, moderation, recording) waits here while the socket is down.
+  const outbox = new Outbox({ send: (message) => signaling.send(message), storageKey: `outbox:${config.ws_path}` });
   const recording = new RecordingControls({
     root: document.getElementById("call"),
     canRecord: Boolean(config.can_record),
-    send: (message) => signaling.send(message),
+    send: (message) => outbox.sendOnce(message),
   });
   const chat = new ChatPanel({
     root: document.getElementById("chat-panel"),
     toggle: document.getElementById("chat-button"),
-    send: (message) => signaling.send(message),
+    outbox,
+    name: config.display_name,
   });
   session.mesh = mesh;
   let stopInCallMedia = () => {};
@@ -106,11 +115,21 @@ function joinCall(devicesPanel) {
   wireMedia(screen, mesh);
   wireMesh(screen, mesh);
   wireSignaling(screen, signaling, mesh);
-  wireRecording(recording, signaling, mesh, screen);
-  wireChat(chat, signaling);
-  wireModeration(screen, signaling, mesh);
+  const notices = new Notices(document.getElementById("notices"));
+  announceComings(notices, signaling, () => session.peerId);
+  wireRecording(recording, signaling, mesh, screen, notices);
+  wireChat(chat, outbox, signaling);
+  wireModeration(screen, signaling, mesh, outbox, notices);
   stopInCallMedia = wireInCallMedia(screen, signaling, mesh); // after wireSignaling: tiles exist by then
   wireControls(screen);
+  wireWaiting(signaling);
+  bindShortcuts({
+    root: document.getElementById("call"),
+    helpDialog: document.getElementById("shortcuts-dialog"),
+    helpButton: document.getElementById("shortcuts-button"),
+    active: () => session.state === "in-call" || session.state === "reconnecting",
+  });
+  document.getElementById("mute-button").focus(); // the toolbar, not the Join button that is gone
   signaling.connect();
   telemetry.start();
 }
@@ -158,9 +177,12 @@ function wireSignaling(screen, signaling, mesh) {
     if (code.startsWith("chat_")) return undefined; // shown in the chat panel
     screen.showBanner(message, { kind: "error" });
   });
-  signaling.on("reconnecting", ({ delay }) => {
+  signaling.on("reconnecting", ({ at }) => {
     session.state = "reconnecting";
-    screen.showBanner(`Connection to the server lost; reconnecting in ${Math.ceil(delay / 1000)} s…`);
+    screen.showBanner("Connection to the server lost; reconnecting", {
+      until: at,
+      action: { text: "Try now", onClick: () => signaling.retryNow() },
+    });
   });
   signaling.on("refused", ({ message }) => endCall(screen, message));
   signaling.on("closed", ({ code }) => {
@@ -168,9 +190,10 @@ function wireSignaling(screen, signaling, mesh) {
   });
 }
 
-function wireRecording(recording, signaling, mesh, screen) {
+function wireRecording(recording, signaling, mesh, screen, notices) {
   signaling.on("welcome", (welcome) => recording.setActive(Boolean(welcome.room?.recording)));
   signaling.on("recording", ({ active, by, message }) => {
+    if (active !== recording.active) notices.show(active ? `${by || "The server"} started recording` : "Recording stopped");
     recording.setActive(active, by);
     if (!active) mesh.removePeer(SERVER_PEER_ID); // the worker closed its side
     if (message) screen.showBanner(message); // the server stopped it (time limit, disk): why
@@ -180,39 +203,66 @@ function wireRecording(recording, signaling, mesh, screen) {
   });
 }
 
-function wireChat(chat, signaling) {
-  signaling.on("welcome", (welcome) => chat.load(welcome.chat));
-  signaling.on("chat", (message) => chat.add(message));
-  signaling.on("error", ({ code, message }) => {
-    if (code.startsWith("chat_")) chat.showError(message);
+function wireChat(chat, outbox, signaling) {
+  signaling.on("welcome", (welcome) => {
+    for (const line of welcome.chat ?? []) outbox.acknowledge(line.id); // stored before the ack reached us
+    chat.load(welcome.chat);
+    outbox.connected();
   });
+  signaling.on("chat", (message) => {
+    outbox.acknowledge(message.id);
+    chat.add(message);
+  });
+  signaling.on("error", ({ code, message, id }) => {
+    if (id) outbox.refuse(id, code);
+    if (code.startsWith("chat_") && code !== "chat_too_fast") chat.showError(message);
+  });
+  signaling.on("reconnecting", () => outbox.disconnected());
+  for (const type of ["refused", "closed"]) signaling.on(type, () => outbox.giveUp());
 }
 
-function wireModeration(screen, signaling, mesh) {
+function wireModeration(screen, signaling, mesh, outbox, notices) {
   const moderation = new ModerationControls({
     root: document.getElementById("call"),
     canModerate: Boolean(config.can_moderate),
     locked: Boolean(config.locked),
-    send: (message) => signaling.send(message),
+    send: (message) => outbox.sendOnce(message),
+    dialog: document.getElementById("confirm-dialog"),
   });
   mesh.on("peer-added", ({ peerId, name }) => moderation.addPeer(peerId, name));
   signaling.on("welcome", ({ peers }) => moderation.noteGuests(peers));
   signaling.on("peer-joined", ({ peer }) => moderation.noteGuests([peer]));
   signaling.on("welcome", () => moderation.clearWaiting());
-  signaling.on("waiting", ({ message }) => {
-    session.state = "waiting";
-    screen.showBanner(message);
+  signaling.on("knocking", ({ peer }) => {
+    moderation.addWaiting(peer);
+    if (moderation.canModerate) askAboutKnock(notices, outbox, peer);
   });
-  signaling.on("knocking", ({ peer }) => moderation.addWaiting(peer));
-  signaling.on("knock-withdrawn", ({ peer_id: peerId }) => moderation.removeWaiting(peerId));
+  signaling.on("knock-withdrawn", ({ peer_id: peerId }) => {
+    moderation.removeWaiting(peerId);
+    notices.drop(`knock:${peerId}`);
+  });
   signaling.on("room-locked", ({ locked, by }) => {
     moderation.setLocked(locked);
-    screen.showBanner(locked ? `${by} locked the room: nobody new can join.` : `${by} unlocked the room.`);
+    notices.show(locked ? `${by} locked the room: nobody new can join.` : `${by} unlocked the room.`);
   });
   signaling.on("mute", ({ forced, by }) => {
     if (forced) media.setMuted(true);
-    screen.showBanner(forced ? `${by} muted you. Unmute when you want to speak.` : `${by} asks you to mute.`);
+    notices.show(forced ? `${by} muted you. Unmute when you want to speak.` : `${by} asks you to mute.`);
   });
+}
+
+// A moderator hears a chime and can answer a knock right in the notice.
+function askAboutKnock(notices, outbox, { peer_id: peerId, name }) {
+  const answer = (action) => () => outbox.sendOnce({ type: "moderate", action, peer_id: peerId });
+  const notice = notices.show(`${name} is asking to join`, {
+    key: `knock:${peerId}`,
+    stays: true,
+    actions: [
+      ["Admit", `Admit ${name}`, answer("admit")],
+      ["Deny", `Deny ${name}`, answer("deny")],
+    ],
+  });
+  if (chime()) notice.dataset.chimed = "true";
 }
 
 // Screen sharing, media-state (mute flags, raised hands), active speaker, per-tile volume and
@@ -235,6 +285,7 @@ function wireInCallMedia(screen, signaling, mesh) {
   });
   new PushToTalk({ toggle: root.querySelector("#ptt-toggle"), media });
   share.on("change", () => local.announce());
+  showWhilePresenting(root.querySelector("#presenting-bar"), share);
   share.on("error", (message) => screen.showBanner(message, { kind: "error" }));
   mesh.on("share-unavailable", () => {
     share.stop(); // an `auto` room moved to the relay, which does not forward the screen yet
@@ -287,6 +338,26 @@ function leaveFromPage(screen) {
   leaveCall();
   if (embed.active) screen.end("You left the call.", { kind: "info" });
   else window.location.assign(config.lobby_url);
+}
+
+function leaveForTheLobby() {
+  leaveCall();
+  window.location.assign(config.lobby_url);
+}
+
+// Knocking: wait on the pre-join screen until let in (welcome) or turned away (refused).
+function wireWaiting(signaling) {
+  const waiting = new WaitingRoom({
+    prejoinRoot: document.getElementById("prejoin"),
+    callRoot: document.getElementById("call"),
+    media,
+    onCancel: leaveForTheLobby,
+  });
+  signaling.on("waiting", ({ message }) => {
+    session.state = "waiting";
+    waiting.show(message);
+  });
+  for (const type of ["welcome", "refused", "closed"]) signaling.on(type, () => waiting.hide());
 }
 
 function endCall(screen, message) {

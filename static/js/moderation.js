@@ -2,7 +2,10 @@
 // toolbar, and the live list of people waiting to join (knock to enter), with Admit and Deny.
 // Every action is only a request: the server checks who may do it (docs/protocol.md,
 // "Moderation"). Names come from other people: they are only ever set with textContent.
-// Barring a guest offers to withdraw the invite link they came in with (`withdraw_invite`).
+// Remove, Remove and bar, and End for all first ask, naming the person (confirm.js); barring a
+// guest offers to withdraw the invite link they came in with (`withdraw_invite`).
+
+import { askToConfirm } from "./confirm.js";
 
 const PERSON_ACTIONS = [
   ["ask_mute", "Ask to mute"],
@@ -25,10 +28,11 @@ export class ModerationControls {
   #waiting = new Map();
   #guests = new Set(); // peer ids of people who came in by an invite link
 
-  constructor({ root, canModerate, locked, send }) {
+  constructor({ root, canModerate, locked, send, dialog }) {
     this.root = root;
     this.canModerate = canModerate;
     this.#send = send;
+    this.dialog = dialog;
     this.peopleList = root.querySelector("#people-list");
     this.lockButton = root.querySelector("#lock-button");
     this.endButton = root.querySelector("#end-button");
@@ -42,8 +46,13 @@ export class ModerationControls {
     this.lockButton.addEventListener("click", () => {
       this.#send({ type: "moderate", action: this.locked ? "unlock" : "lock" });
     });
-    this.endButton.addEventListener("click", () => {
-      if (window.confirm("End the meeting for everyone?")) this.#send({ type: "moderate", action: "end" });
+    this.endButton.addEventListener("click", async () => {
+      const answer = await askToConfirm(this.dialog, {
+        title: "End the meeting for everyone?",
+        text: "Everyone in the call is disconnected.",
+        action: "End for all",
+      });
+      if (answer) this.#send({ type: "moderate", action: "end" });
     });
   }
 
@@ -68,14 +77,31 @@ export class ModerationControls {
     for (const peer of peers ?? []) if (peer.guest) this.#guests.add(peer.peer_id);
   }
 
-  #act(action, peerId, name) {
+  async #act(action, peerId, name) {
     const message = { type: "moderate", action, peer_id: peerId };
-    if (action === "remove_and_bar" && this.#guests.has(peerId)) {
-      message.withdraw_invite = window.confirm(
-        `Also withdraw the invite link ${name} came in with? Nobody will be able to join with that link any more.`,
-      );
+    if (action.startsWith("remove")) {
+      const answer = await this.#confirmRemoval(action, peerId, name);
+      if (!answer) return;
+      if (action === "remove_and_bar" && this.#guests.has(peerId)) message.withdraw_invite = answer.option;
     }
     this.#send(message);
+  }
+
+  #confirmRemoval(action, peerId, name) {
+    if (action === "remove") {
+      return askToConfirm(this.dialog, {
+        title: `Remove ${name}?`,
+        text: `${name} leaves the call now. They can join again.`,
+        action: "Remove",
+      });
+    }
+    const guest = this.#guests.has(peerId);
+    return askToConfirm(this.dialog, {
+      title: `Remove and bar ${name}?`,
+      text: `${name} leaves the call now and may not come back to this room.`,
+      action: "Remove and bar",
+      option: guest ? `Also withdraw the invite link ${name} came in with: nobody can join with it any more.` : "",
+    });
   }
 
   setLocked(locked) {

@@ -2,9 +2,7 @@
 // space bar is held. Keys typed into a text field (the chat) are left alone, and losing
 // focus mutes, so a key released in another window cannot leave the microphone open.
 
-function typing(target) {
-  return Boolean(target?.closest?.("textarea, select, [contenteditable], input:not([type=checkbox]):not([type=range])"));
-}
+import { typing } from "./keyboard.js";
 
 export class PushToTalk {
   #on = false;

@@ -41,7 +41,10 @@ export class RecordingControls {
   setActive(active, by = "") {
     this.active = Boolean(active);
     this.#indicator.hidden = !this.active;
-    this.#indicator.textContent = by ? `● Recording (started by ${by})` : "● Recording";
+    const badge = document.createElement("span");
+    badge.className = "rec-badge";
+    badge.textContent = "REC";
+    this.#indicator.replaceChildren(badge, by ? ` Recording, started by ${by}` : " Recording");
     if (this.#start) this.#start.hidden = this.active;
     if (this.#stop) this.#stop.hidden = !this.active;
     for (const button of [this.#start, this.#stop]) if (button) button.disabled = false;

@@ -20,6 +20,15 @@ export function captureDisplay() {
 export const RELAY_SHARE_MESSAGE =
   "Screen sharing is not available while the call goes through the server relay (large rooms) yet.";
 
+/** The "You are presenting" bar over the call, shown while `share` runs; its button stops it. */
+export function showWhilePresenting(bar, share) {
+  if (!bar) return;
+  bar.querySelector("button").addEventListener("click", () => share.stop());
+  share.on("change", (streamId) => {
+    bar.hidden = !streamId;
+  });
+}
+
 export class ScreenShare extends Emitter {
   #stream = null;
 

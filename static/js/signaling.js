@@ -2,7 +2,11 @@
 // and reconnection with jittered exponential backoff when the server goes away.
 //
 // Events: "open", one event per message `type` ("welcome", "peer-joined", "offer", ...),
-// "reconnecting" {attempt, delay, code}, "refused" {code, reason, message}, "closed" {code}.
+// "reconnecting" {attempt, delay, code, at}, "refused" {code, reason, message}, "closed" {code}.
+//
+// Backoff: 0.15-0.3 s first (a server restart, 1001/1012, is usually over by then), doubling to
+// 1-2 s, so a call is back within about 2 s of the server listening again; `retryNow()`
+// (the "Try now" button) and the browser coming back online skip the wait.
 //
 // Resuming: the server's latest resume token (from `welcome`, refreshed in `pong`) goes on the
 // URL of every reconnection (`?resume=`), so we come back under the same peer id.
@@ -27,7 +31,7 @@ export function socketUrl(path, location = window.location) {
   return `${scheme}//${location.host}${path}`;
 }
 
-export function backoffDelay(attempt, { baseMs = 500, maxMs = 15000 } = {}) {
+export function backoffDelay(attempt, { baseMs = 300, maxMs = 2000 } = {}) {
   const ceiling = Math.min(maxMs, baseMs * 2 ** attempt);
   // "Equal jitter": never hammer at once after an outage, never wait for nothing.
   return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
@@ -48,6 +52,7 @@ export class SignalingClient extends Emitter {
     super();
     this.#url = socketUrl(path);
     this.pingIntervalMs = pingIntervalMs;
+    window.addEventListener("online", () => this.retryNow());
   }
 
   get connected() {
@@ -71,6 +76,13 @@ export class SignalingClient extends Emitter {
     if (!this.connected) return false;
     this.#socket.send(JSON.stringify(message));
     return true;
+  }
+
+  /** While waiting to reconnect: try at once. */
+  retryNow() {
+    if (this.#stopped || this.#socket !== null) return;
+    clearTimeout(this.#retryTimer);
+    this.connect();
   }
 
   /** Leave for good: no reconnection. */
@@ -125,7 +137,7 @@ export class SignalingClient extends Emitter {
   #scheduleRetry(code) {
     const delay = backoffDelay(this.#attempt);
     this.#attempt += 1;
-    this.emit("reconnecting", { attempt: this.#attempt, delay, code });
+    this.emit("reconnecting", { attempt: this.#attempt, delay, code, at: Date.now() + delay });
     this.#retryTimer = setTimeout(() => this.connect(), delay);
   }
 

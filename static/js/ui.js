@@ -26,6 +26,17 @@ export function initials(name) {
   return (first[0] + (last?.[0] ?? "")).toUpperCase();
 }
 
+// The path badge on a tile, explained on hover: neither is a problem.
+const PATH_EXPLAINED = {
+  direct: "Direct: sound and video go straight between your browser and theirs.",
+  relayed: "Via the server: sound and video go through the server's relay.",
+};
+
+/** Our own name, marked: "Alice (you)", and "Gina (guest, you)" rather than "Gina (guest) (you)". */
+function yours(name) {
+  return name.endsWith(")") ? `${name.slice(0, -1)}, you)` : `${name} (you)`;
+}
+
 function element(tag, className, text) {
   const node = document.createElement(tag);
   if (className) node.className = className;
@@ -72,7 +83,7 @@ class Tile {
   }
 
   setName(name) {
-    this.label.textContent = this.local ? `${name} (you)` : name;
+    this.label.textContent = this.local ? yours(name) : name;
     this.avatar.textContent = initials(name);
   }
 
@@ -120,6 +131,7 @@ class Tile {
 }
 
 export class CallScreen extends Emitter {
+  #countdown = null;
   #tiles = new Map();
   #people = new Map();
 
@@ -218,6 +230,7 @@ export class CallScreen extends Emitter {
     if (!flag) return;
     flag.textContent = path;
     flag.dataset.path = path;
+    flag.title = PATH_EXPLAINED[path] ?? "";
     flag.hidden = false;
   }
 
@@ -238,21 +251,43 @@ export class CallScreen extends Emitter {
     this.#tiles.get(peerId)?.setSpeaking(speaking);
   }
 
-  /** A passing notice (`kind` "info") or a problem ("error"); `link` adds a way out. */
-  showBanner(text, { kind = "info", link = null } = {}) {
+  /** A state (`kind` "info") or a problem ("error"); `link` adds a way out, `action` a button
+   * ({text, onClick}), `until` a live countdown to that time (ms since the epoch). */
+  showBanner(text, { kind = "info", link = null, action = null, until = 0 } = {}) {
+    clearInterval(this.#countdown);
     this.banner.replaceChildren(element("span", "", text));
+    if (until) this.#countDown(until);
     if (link) {
       const anchor = element("a", "button secondary", link.text);
       anchor.href = link.href;
       this.banner.append(" ", anchor);
+    }
+    if (action) {
+      const button = element("button", "secondary small", action.text);
+      button.type = "button";
+      button.addEventListener("click", action.onClick);
+      this.banner.append(" ", button);
     }
     this.banner.dataset.kind = kind;
     this.banner.hidden = false;
   }
 
   hideBanner() {
+    clearInterval(this.#countdown);
     this.banner.hidden = true;
     this.banner.replaceChildren();
+  }
+
+  // Seconds left, once a second; hidden from screen readers, which would read every tick.
+  #countDown(until) {
+    const left = element("span", "countdown");
+    left.setAttribute("aria-hidden", "true");
+    const tick = () => {
+      left.textContent = ` in ${Math.max(0, Math.ceil((until - Date.now()) / 1000))} s…`;
+    };
+    tick();
+    this.#countdown = setInterval(tick, 250);
+    this.banner.append(left);
   }
 
   /** The call is over for good (refused, closed, left inside a frame): say why and offer the way
@@ -269,7 +304,7 @@ export class CallScreen extends Emitter {
     this.#tiles.set(peerId, tile);
     if (local) this.grid.prepend(tile.root);
     else this.grid.append(tile.root);
-    const person = new Person(peerId, local ? `${name} (you)` : name);
+    const person = new Person(peerId, local ? yours(name) : name);
     this.#people.set(peerId, person);
     if (local) this.peopleList.prepend(person.root);
     else this.peopleList.append(person.root);

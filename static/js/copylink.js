@@ -1,0 +1,20 @@
+// "Copy link" on the pre-join screen: the room's address, to paste to someone. Where the
+// clipboard is not available (an insecure origin), the address is shown selected instead.
+
+export function offerCopyLink(button, status, address = `${window.location.origin}${window.location.pathname}`) {
+  if (!button) return;
+  button.addEventListener("click", async () => {
+    try {
+      await navigator.clipboard.writeText(address);
+      status.textContent = "Link copied: paste it to whoever should join.";
+    } catch {
+      status.textContent = "";
+      const field = document.createElement("input");
+      field.readOnly = true;
+      field.value = address;
+      field.setAttribute("aria-label", "Room link");
+      status.append("Copy this link: ", field);
+      field.select();
+    }
+  });
+}
