@@ -8,7 +8,7 @@ import time
 from statistics import mean
 from typing import Any
 
-from bench.procs import BenchError, LineReader, cpu_seconds, last_json_line, rss_kib
+from bench.procs import BenchError, CpuTrace, LineReader, cpu_seconds, last_json_line, rss_kib
 from bench.targets import (
     PROJECT,
     Bench,
@@ -71,23 +71,39 @@ def pingpong(bench: Bench, target: Target, clients: int, seconds: float) -> dict
     ]
     cpu_before, started = sum(cpu_seconds(pid) for pid in target.pids), time.monotonic()
     deadline = started + min(seconds + 30 + clients * 0.04, bench.phase_cap)
-    _profile_pingpong(bench, target, clients, seconds, deadline)
-    parts = []
-    for proc in procs:
-        try:
-            out, _ = proc.communicate(timeout=max(1.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            raise BenchError(
-                f"loadgen ({clients} clients) did not finish within {deadline - started:.0f} s: joining too slow"
-            ) from None
-        finally:
-            bench.procs.stop(proc)
-        if proc.returncode != 0:
-            raise BenchError(f"loadgen failed ({proc.returncode}) against {target.mode.label}")
-        parts.append(last_json_line(out.decode()))
+    trace = CpuTrace(target.pids)
+    try:
+        _profile_pingpong(bench, target, clients, seconds, deadline)
+        parts = [_loadgen_result(bench, target, proc, clients, started, deadline) for proc in procs]
+    finally:
+        trace.stop()
     result = _merge_loadgen(parts)
     result["server_cpu_pct"] = _cpu_pct(target, cpu_before, started)
+    # The server's CPU per relayed message over the ping-pong window alone (the loadgen starts it
+    # 0.2 s after its last join): the per-core cost, less blurred than msgs/s when other jobs
+    # compete for the cores.
+    window = (started + result["join_s"] + 1.0, started + result["join_s"] + seconds - 0.5)
+    used = trace.used(*window)
+    if used is not None and result["msgs_per_s"]:
+        messages = result["msgs_per_s"] * (window[1] - window[0])
+        result["cpu_us_per_msg"] = round(1e6 * used / messages, 1)
     return _with_server_report(target, result)
+
+
+def _loadgen_result(
+    bench: Bench, target: Target, proc: subprocess.Popen[bytes], clients: int, started: float, deadline: float
+) -> dict[str, Any]:
+    try:
+        out, _ = proc.communicate(timeout=max(1.0, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        raise BenchError(
+            f"loadgen ({clients} clients) did not finish within {deadline - started:.0f} s: joining too slow"
+        ) from None
+    finally:
+        bench.procs.stop(proc)
+    if proc.returncode != 0:
+        raise BenchError(f"loadgen failed ({proc.returncode}) against {target.mode.label}")
+    return last_json_line(out.decode())
 
 
 def _profile_pingpong(bench: Bench, target: Target, clients: int, seconds: float, deadline: float) -> None:

@@ -78,6 +78,7 @@ def ratios(results: dict[str, Any]) -> dict[str, dict[str, float | None]]:
             row[f"msgs_per_s@{clients}"] = _ratio(ping.get("msgs_per_s"), seed_ping.get("msgs_per_s"))
             row[f"p50_ms@{clients}"] = _ratio(ping.get("p50_ms"), seed_ping.get("p50_ms"))
             row[f"p99_ms@{clients}"] = _ratio(ping.get("p99_ms"), seed_ping.get("p99_ms"))
+            row[f"cpu_us_per_msg@{clients}"] = _ratio(ping.get("cpu_us_per_msg"), seed_ping.get("cpu_us_per_msg"))
         if "storm" in mode:
             row["storm_done_s"] = _ratio(mode["storm"].get("done_s"), seed.get("storm", {}).get("done_s"))
         if "resume" in mode:
@@ -185,6 +186,7 @@ def _rows(results: dict[str, Any]) -> list[tuple[str, list[str]]]:
         add(f"ping-pong {clients}: p99 ms", lambda m, p=ping: p(m, "p99_ms"))
         add(f"ping-pong {clients}: join s / failures", lambda m, p=ping: f"{p(m, 'join_s')} / {p(m, 'join_failures')}")
         add(f"ping-pong {clients}: server CPU %", lambda m, p=ping: p(m, "server_cpu_pct"))
+        add(f"ping-pong {clients}: server CPU us per message", lambda m, p=ping: p(m, "cpu_us_per_msg"))
 
     def phase(name: str, field: str) -> Any:
         return lambda m: "failed" if "error" in m.get(name, {}) else _fmt(m.get(name, {}).get(field))
