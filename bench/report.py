@@ -101,17 +101,20 @@ def targets(results: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     for name, row in results.get("ratios", {}).items():
         mode = results["modes"][name]
         minimum = MIN_THROUGHPUT_RATIO_PER_CORE if mode.get("processes", 1) > 1 else MIN_THROUGHPUT_RATIO
+        # One label for every mode (the tables set modes side by side by label).
+        relay = f"relay throughput >= {MIN_THROUGHPUT_RATIO}x seed"
+        relay += f" (>= {MIN_THROUGHPUT_RATIO_PER_CORE}x with a process per core)"
         checks = []
         for clients, ping in mode.get("pingpong", {}).items():
             if "error" in ping and "error" not in results["modes"]["seed"].get("pingpong", {}).get(clients, {}):
                 # The seed finished and ours did not: a miss, not a lack of data.
-                checks.append(_check(f"relay throughput >= {minimum}x seed at {clients}", "none", False))
+                checks.append(_check(f"{relay} at {clients}", "none", False))
                 checks.append(_check(f"p99 <= {MAX_P99_RATIO}x seed at {clients}", "none", False))
                 continue
             value = row.get(f"msgs_per_s@{clients}")
             checks.append(
                 _check(
-                    f"relay throughput >= {minimum}x seed at {clients}",
+                    f"{relay} at {clients}",
                     value,
                     None if value is None else value >= minimum,
                 )
