@@ -7,13 +7,16 @@
 
 const now = () => Number(process.hrtime.bigint() / 1000n) / 1000; // ms
 
-// connect(opts, i) resolves, once admitted, to:
-//   {id, peers: [ids already in the room], send(type, to, payload), on(handlers), close()}
+// connect(opts, i, resume) resolves, once admitted, to:
+//   {id, peers: [ids already in the room], send(type, to, payload), on(handlers), close(), drop(),
+//    resume: the token to come back with, resumed: whether this connection resumed (ours only)}
+// `resume` (ours only): a token from an earlier welcome, sent as `?resume=`. drop() cuts the
+// connection without a close frame, as a network blip does (ours: resumable on the server).
 // type is 'offer' | 'answer' | 'ice'; payload is an SDP string or an RTCIceCandidateInit.
 // handlers: {signal(type, from, payload), error(code), closed(code)}.
 // It rejects with an Error whose `reason` is 'refused', 'closed:<code>', 'error' or 'timeout'.
-function connect(opts, i) {
-  return opts.kind === 'seed' ? connectSeed(opts, i) : connectApp(opts, i);
+function connect(opts, i, resume) {
+  return opts.kind === 'seed' ? connectSeed(opts, i) : connectApp(opts, i, resume);
 }
 
 function failure(reason, detail) {
@@ -46,10 +49,11 @@ function errorReason(message) {
   return /timed? ?out/i.test(message) ? 'timeout' : 'error';
 }
 
-function connectApp(opts, i) {
+function connectApp(opts, i, resume) {
   const WebSocket = require('ws');
   const room = Math.floor(i / opts.roomSize);
-  const url = opts.urls[room % opts.urls.length] + '/ws/rooms/' + opts.roomPrefix + room + '/';
+  const query = resume ? '?resume=' + encodeURIComponent(resume) : '';
+  const url = opts.urls[room % opts.urls.length] + '/ws/rooms/' + opts.roomPrefix + room + '/' + query;
   const headers = { Cookie: 'sessionid=' + opts.sessions[i % opts.sessions.length] };
   if (opts.origin) headers.Origin = opts.origin;
   return new Promise((resolve, reject) => {
@@ -77,6 +81,9 @@ function connectApp(opts, i) {
             type === 'ice' ? { type, to, candidate: payload } : { type, to, sdp: payload })),
           on: events.on,
           close: () => ws.close(),
+          drop: () => ws.terminate(),
+          resume: m.resume,
+          resumed: m.resumed,
         });
       } else if (m.type === 'offer' || m.type === 'answer') {
         events.emit('signal', m.type, m.from, m.sdp);
@@ -117,6 +124,9 @@ function connectSeed(opts, i) {
         send: (type, to, payload) => s.emit(SEED_EVENT[type], { to, [SEED_KEY[type]]: type === 'ice' ? payload : { type, sdp: payload } }),
         on: events.on,
         close: () => s.close(),
+        drop: () => s.disconnect(),
+        resume: null,
+        resumed: false,
       });
     });
     s.on('connect', () => s.emit('join-room', { roomId: opts.roomPrefix + room, userId }));

@@ -8,8 +8,18 @@ import time
 from statistics import mean
 from typing import Any
 
-from bench.procs import BenchError, LineReader, cpu_seconds, last_json_line, rss_kib
-from bench.targets import PROJECT, Bench, Target, scrape_signaling_metrics, server_log_summary, wait_idle_cpu
+from bench.procs import BenchError, CpuTrace, LineReader, cpu_seconds, last_json_line, rss_kib
+from bench.targets import (
+    PROJECT,
+    Bench,
+    Target,
+    scrape_signaling_metrics,
+    server_log_summary,
+    start_profiling,
+    stop_profiling,
+    wait_for_participants,
+    wait_idle_cpu,
+)
 
 BENCH_DIR = PROJECT / "bench"
 ROOM_SIZE = 4
@@ -61,22 +71,51 @@ def pingpong(bench: Bench, target: Target, clients: int, seconds: float) -> dict
     ]
     cpu_before, started = sum(cpu_seconds(pid) for pid in target.pids), time.monotonic()
     deadline = started + min(seconds + 30 + clients * 0.04, bench.phase_cap)
-    parts = []
-    for proc in procs:
-        try:
-            out, _ = proc.communicate(timeout=max(1.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            raise BenchError(
-                f"loadgen ({clients} clients) did not finish within {deadline - started:.0f} s: joining too slow"
-            ) from None
-        finally:
-            bench.procs.stop(proc)
-        if proc.returncode != 0:
-            raise BenchError(f"loadgen failed ({proc.returncode}) against {target.mode.label}")
-        parts.append(last_json_line(out.decode()))
+    trace = CpuTrace(target.pids)
+    try:
+        _profile_pingpong(bench, target, clients, seconds, deadline)
+        parts = [_loadgen_result(bench, target, proc, clients, started, deadline) for proc in procs]
+    finally:
+        trace.stop()
     result = _merge_loadgen(parts)
     result["server_cpu_pct"] = _cpu_pct(target, cpu_before, started)
+    # The server's CPU per relayed message over the ping-pong window alone (the loadgen starts it
+    # 0.2 s after its last join): the per-core cost, less blurred than msgs/s when other jobs
+    # compete for the cores.
+    window = (started + result["join_s"] + 1.0, started + result["join_s"] + seconds - 0.5)
+    used = trace.used(*window)
+    if used is not None and result["msgs_per_s"]:
+        messages = result["msgs_per_s"] * (window[1] - window[0])
+        result["cpu_us_per_msg"] = round(1e6 * used / messages, 1)
     return _with_server_report(target, result)
+
+
+def _loadgen_result(
+    bench: Bench, target: Target, proc: subprocess.Popen[bytes], clients: int, started: float, deadline: float
+) -> dict[str, Any]:
+    try:
+        out, _ = proc.communicate(timeout=max(1.0, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        raise BenchError(
+            f"loadgen ({clients} clients) did not finish within {deadline - started:.0f} s: joining too slow"
+        ) from None
+    finally:
+        bench.procs.stop(proc)
+    if proc.returncode != 0:
+        raise BenchError(f"loadgen failed ({proc.returncode}) against {target.mode.label}")
+    return last_json_line(out.decode())
+
+
+def _profile_pingpong(bench: Bench, target: Target, clients: int, seconds: float, deadline: float) -> None:
+    """With --profile: one profile while the clients join, another over most of the ping-pong window."""
+    if bench.profile_dir is None or target.mode.kind != "app":
+        return
+    start_profiling(bench, target, "join")
+    joined = wait_for_participants(target, clients, deadline - time.monotonic())
+    stop_profiling(target)
+    if joined:
+        time.sleep(0.5)  # the loadgen's pause before the ping-pong starts
+        start_profiling(bench, target, "relay", seconds * 0.75)
 
 
 def storm(bench: Bench, target: Target, clients: int, timeout_s: float, rate_per_s: float = 0) -> dict[str, Any]:
@@ -87,13 +126,28 @@ def storm(bench: Bench, target: Target, clients: int, timeout_s: float, rate_per
         "timeoutS": timeout_s,
         "ratePerS": rate_per_s,
     }
+    return _run_clients(bench, target, "storm", "joinstorm.js", options, timeout_s + 60)
+
+
+def resume_storm(bench: Bench, target: Target, clients: int, timeout_s: float) -> dict[str, Any]:
+    """Clients join, every connection drops at once, and all come back at once with their resume tokens."""
+    timeout_s = max(10.0, min(timeout_s, bench.phase_cap - 20))
+    options = _client_options(target, clients, "resume-") | {"timeoutS": timeout_s}
+    return _run_clients(bench, target, "resume", "resumestorm.js", options, timeout_s * 2 + clients * 0.05 + 60)
+
+
+def _run_clients(
+    bench: Bench, target: Target, phase: str, script: str, options: dict[str, Any], timeout: float
+) -> dict[str, Any]:
+    """Run one client script to its end (profiled with --profile); its JSON line and the server's CPU."""
     cpu_before, started = sum(cpu_seconds(pid) for pid in target.pids), time.monotonic()
+    start_profiling(bench, target, phase)
     result: dict[str, Any] = bench.procs.run_json(
-        bench.next_name(f"{target.mode.name}-storm"),
-        ["node", str(BENCH_DIR / "joinstorm.js"), json.dumps(options)],
+        bench.next_name(f"{target.mode.name}-{phase}"),
+        ["node", str(BENCH_DIR / script), json.dumps(options)],
         env=bench.node_env(),
         cwd=BENCH_DIR,
-        timeout=timeout_s + 60,
+        timeout=timeout,
     )
     result["server_cpu_pct"] = _cpu_pct(target, cpu_before, started)
     return _with_server_report(target, result)
@@ -187,7 +241,7 @@ def _with_server_report(
     return result
 
 
-def room_specs(ping_clients: list[int], storm_clients: int, idle_clients: int) -> list[str]:
+def room_specs(ping_clients: list[int], storm_clients: int, idle_clients: int, resume_clients: int = 0) -> list[str]:
     """Rooms every phase needs (bench/fixtures.py PREFIX:COUNT:SIZE), distinct per phase."""
     specs = []
     for clients in ping_clients:
@@ -195,5 +249,7 @@ def room_specs(ping_clients: list[int], storm_clients: int, idle_clients: int) -
             specs.append(f"{pingpong_prefix(clients, index)}:{(clients + 1) // 2}:2")
     specs.append(f"storm-:{-(-storm_clients // ROOM_SIZE)}:{ROOM_SIZE}")
     specs.append(f"idle-:{-(-idle_clients // ROOM_SIZE)}:{ROOM_SIZE}")
+    if resume_clients:
+        specs.append(f"resume-:{-(-resume_clients // ROOM_SIZE)}:{ROOM_SIZE}")
     specs.append(f"warm-:10:{ROOM_SIZE}")
     return specs

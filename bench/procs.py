@@ -12,6 +12,7 @@ import select
 import signal
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -44,6 +45,37 @@ def cpu_seconds(pid: int) -> float:
     fields = stat[stat.rindex(")") + 2 :].split()
     # Fields after the command name start at field 3 (state); utime and stime are fields 14 and 15.
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+class CpuTrace:
+    """CPU time used by `pids`, read every `interval` seconds in a thread, to measure a window
+    afterwards (the ping-pong's, known only once the load generator reports its join time)."""
+
+    def __init__(self, pids: Sequence[int], interval: float = 0.2) -> None:
+        self.pids = list(pids)
+        self.interval = interval
+        self.samples: list[tuple[float, float]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            with contextlib.suppress(OSError, ValueError):
+                self.samples.append((time.monotonic(), sum(cpu_seconds(pid) for pid in self.pids)))
+            self._stop.wait(self.interval)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def used(self, start: float, end: float) -> float | None:
+        """CPU seconds used from `start` to `end` (monotonic), from the nearest samples inside."""
+        inside = [sample for sample in self.samples if start <= sample[0] <= end]
+        if len(inside) < 2 or inside[-1][0] - inside[0][0] < (end - start) / 2:
+            return None
+        (t0, cpu0), (t1, cpu1) = inside[0], inside[-1]
+        return (cpu1 - cpu0) * (end - start) / (t1 - t0)
 
 
 def machine_busy_pct(window: float = 1.0) -> float:

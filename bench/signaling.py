@@ -39,11 +39,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--modes", default="embedded,redis,uvicorn,granian,seed", help="comma-separated: " + ",".join(MODES)
     )
-    parser.add_argument("--phases", default="pingpong,storm,idle", help="comma-separated: pingpong,storm,idle")
+    parser.add_argument(
+        "--phases", default="pingpong,storm,resume,idle", help="comma-separated: pingpong,storm,resume,idle"
+    )
     parser.add_argument("--clients", default="1000,5000", help="ping-pong client counts (default 1000,5000)")
     parser.add_argument("--seconds", type=float, default=8, help="ping-pong measuring time (default 8)")
     parser.add_argument("--storm-clients", type=int, default=5000)
     parser.add_argument("--storm-timeout", type=float, default=60, help="seconds before the storm gives up")
+    parser.add_argument("--resume-clients", type=int, default=0, help="resume storm size (default: --storm-clients)")
     parser.add_argument(
         "--storm-rate", type=float, default=0, help="storm arrivals per second (default 0: everyone at once)"
     )
@@ -68,17 +71,22 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--docs-section", default="main", help="which results section --write-docs rewrites")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, databases) afterwards")
     parser.add_argument(
+        "--profile", type=Path, help="record every app server with py-spy into this directory (see bench/profile.py)"
+    )
+    parser.add_argument(
         "--from-json", type=Path, help="measure nothing: print (and --write-docs) the results saved by --json"
     )
     args = parser.parse_args(argv)
     if args.quick:
         args.clients, args.seconds, args.storm_clients, args.idle_clients = "200", 3, 400, 400
+        args.resume_clients = 400
         args.idle_seconds, args.storm_timeout, args.idle_join_seconds = 5, 30, 30
     args.client_counts = [int(n) for n in str(args.clients).split(",") if n.strip()]
     args.mode_names = [name.strip() for name in args.modes.split(",") if name.strip()]
     args.phase_names = {name.strip() for name in args.phases.split(",") if name.strip()}
-    if args.phase_names - {"pingpong", "storm", "idle"}:
-        parser.error("--phases takes pingpong, storm and idle")
+    if args.phase_names - {"pingpong", "storm", "resume", "idle"}:
+        parser.error("--phases takes pingpong, storm, resume and idle")
+    args.resume_clients = args.resume_clients or args.storm_clients
     unknown = [name for name in args.mode_names if name not in MODES]
     if unknown:
         parser.error(f"unknown mode(s) {', '.join(unknown)}; choose from {', '.join(MODES)}")
@@ -108,8 +116,8 @@ def usable_modes(args: argparse.Namespace, bench: Bench) -> list[Mode]:
 @contextlib.contextmanager
 def prepared(args: argparse.Namespace, bench: Bench, modes: list[Mode]) -> Iterator[None]:
     """Databases with fixtures for the app modes; the PostgreSQL one is dropped afterwards."""
-    users = max([*args.client_counts, args.storm_clients, args.idle_clients])
-    rooms = phases.room_specs(args.client_counts, args.storm_clients, args.idle_clients)
+    users = max([*args.client_counts, args.storm_clients, args.idle_clients, args.resume_clients])
+    rooms = phases.room_specs(args.client_counts, args.storm_clients, args.idle_clients, args.resume_clients)
     with contextlib.ExitStack() as stack:
         if any(mode.kind == "app" for mode in modes):
             bench.sqlite_url = database.sqlite_url(bench)
@@ -177,7 +185,9 @@ def run_phases(args: argparse.Namespace, bench: Bench, modes: list[Mode]) -> dic
 
     The first ping-pong size, the storm and the idle sockets come first; larger ping-pong sizes,
     the slowest to join, come last and are the first to be cut if the time budget runs out."""
-    out: dict[str, dict[str, Any]] = {mode.name: {"label": mode.label, "pingpong": {}} for mode in modes}
+    out: dict[str, dict[str, Any]] = {
+        mode.name: {"label": mode.label, "processes": mode.processes, "pingpong": {}} for mode in modes
+    }
     steps: list[tuple[str, str, Callable[[Target], dict[str, Any]]]] = []
     counts = args.client_counts if "pingpong" in args.phase_names else []
     for clients in counts[:1]:
@@ -186,6 +196,11 @@ def run_phases(args: argparse.Namespace, bench: Bench, modes: list[Mode]) -> dic
         title = f"join storm, {args.storm_clients} clients in rooms of {phases.ROOM_SIZE}"
         steps.append(
             (title, "storm", lambda t: phases.storm(bench, t, args.storm_clients, args.storm_timeout, args.storm_rate))
+        )
+    if "resume" in args.phase_names:
+        title = f"resume storm, {args.resume_clients} clients dropped at once, back with resume tokens"
+        steps.append(
+            (title, "resume", lambda t: phases.resume_storm(bench, t, args.resume_clients, args.storm_timeout))
         )
     if "idle" in args.phase_names:
         idle = functools.partial(idle_phase, bench, args)
@@ -231,6 +246,9 @@ def main(argv: list[str] | None = None) -> int:
     procs = ProcessGroup(work / "logs")
     bench = Bench(work=work, seed_dir=args.seed_cache, procs=procs, redis_url=args.redis_url)
     bench.deadline = started + args.budget_minutes * 60
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
+        bench.profile_dir = args.profile.resolve()
     results: dict[str, Any] = {}
     try:
         with terminate_as_interrupt():
@@ -286,6 +304,7 @@ def collect(args: argparse.Namespace, argv: list[str], bench: Bench, started: fl
             "storm_clients": args.storm_clients,
             "storm_timeout_s": args.storm_timeout,
             "storm_rate_per_s": args.storm_rate,
+            "resume_clients": args.resume_clients,
             "idle_clients": args.idle_clients,
             "idle_seconds": args.idle_seconds,
             "idle_join_seconds": args.idle_join_seconds,

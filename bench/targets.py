@@ -12,6 +12,7 @@ import os
 import re
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -24,7 +25,18 @@ from typing import Any
 from bench.procs import BenchError, ProcessGroup, descendants, free_port, scan_log, wait_for_port
 
 PROJECT = Path(__file__).resolve().parent.parent
-SEED_PEER = PROJECT.parent / "shared" / "peers" / "seed-node-signaling"
+
+
+def _seed_peer() -> Path:
+    """`shared/peers/seed-node-signaling` beside the checkout (or beside a parent of a worktree)."""
+    for parent in PROJECT.parents:
+        candidate = parent / "shared" / "peers" / "seed-node-signaling"
+        if candidate.is_dir():
+            return candidate
+    return PROJECT.parent / "shared" / "peers" / "seed-node-signaling"
+
+
+SEED_PEER = _seed_peer()
 SEED_FILES = ("server.js", "loadgen.js", "package.json", "lib/auth.js", "lib/metrics.js", "lib/room-manager.js")
 ALLOWED_HOSTS = "127.0.0.1,localhost"
 WEB_SCRIPT = str(PROJECT / "scripts" / "web.sh")
@@ -73,6 +85,7 @@ class Bench:
     runs: int = 0
     deadline: float = math.inf  # time.monotonic() by which the whole run should be over
     phase_cap: float = math.inf  # seconds the current phase may take
+    profile_dir: Path | None = None  # py-spy records every app server process here (--profile)
 
     def time_left(self) -> float:
         return self.deadline - time.monotonic()
@@ -97,6 +110,7 @@ class Target:
     procs: list[subprocess.Popen[bytes]]
     logs: list[Path]
     sessions_file: Path | None
+    profilers: list[subprocess.Popen[bytes]] = field(default_factory=list)  # py-spy (--profile)
 
     @property
     def pids(self) -> list[int]:
@@ -216,6 +230,7 @@ def serve(bench: Bench, mode: Mode, phase: str) -> Iterator[Target]:
     if mode.shared:
         flush_redis(bench.redis_url)
     ports, procs, logs = [], [], []
+    target: Target | None = None
     database = bench.database_for(mode)
     if mode.kind == "app":
         migrate_if_changed(bench, mode, database)
@@ -233,10 +248,60 @@ def serve(bench: Bench, mode: Mode, phase: str) -> Iterator[Target]:
             logs.append(bench.procs.log_dir / f"{name}.log")
             wait_for_port(port, proc, timeout=60, name=f"{mode.label} server")
         sessions = bench.sessions.get(database) if mode.kind == "app" else None
-        yield Target(mode=mode, ports=ports, procs=procs, logs=logs, sessions_file=sessions)
+        target = Target(mode=mode, ports=ports, procs=procs, logs=logs, sessions_file=sessions)
+        yield target
     finally:
         for proc in procs:
             bench.procs.stop(proc)
+        for profiler in target.profilers if target else ():
+            # py-spy writes its file once the process it samples has exited.
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                profiler.wait(timeout=60)
+            bench.procs.stop(profiler)
+
+
+def start_profiling(bench: Bench, target: Target, what: str, seconds: float | None = None) -> None:
+    """With --profile: sample every server process of `target` with py-spy for `seconds` (or until
+    it exits), collapsed stacks per thread in `<profile_dir>/<log name>-<what>.txt`;
+    `python -m bench.profile` sorts them into where the time goes."""
+    if bench.profile_dir is None or target.mode.kind != "app":
+        return
+    py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    for proc, log in zip(target.procs, target.logs, strict=True):
+        output = bench.profile_dir / f"{log.stem}-{what}.txt"
+        # --nonblocking: read the stacks without pausing the server, so sampling does not slow it.
+        argv = [py_spy, "record", "--pid", str(proc.pid), "--format", "raw", "--threads", "--nonblocking"]
+        argv += ["--rate", "200", "--output", str(output)]
+        if seconds is not None:
+            argv += ["--duration", str(max(1, round(seconds)))]
+        target.profilers.append(bench.procs.start(f"{log.stem}-py-spy-{what}", argv, env=os.environ, cwd=PROJECT))
+
+
+def stop_profiling(target: Target) -> None:
+    """Stop the running py-spy samplers now: on SIGINT py-spy writes what it has."""
+    for profiler in target.profilers:
+        if profiler.poll() is None:
+            profiler.send_signal(signal.SIGINT)
+    for profiler in target.profilers:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            profiler.wait(timeout=30)
+
+
+def wait_for_participants(target: Target, count: int, timeout: float) -> bool:
+    """Poll the servers' participants gauge until they hold `count` in all (False after `timeout`)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        total = 0
+        for port in target.ports:
+            with contextlib.suppress(OSError):
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+                    text = response.read().decode()
+                found = re.search(r"^audioexchange_signaling_participants ([\d.e+]+)$", text, re.MULTILINE)
+                total += int(float(found.group(1))) if found else 0
+        if total >= count:
+            return True
+        time.sleep(0.5)
+    return False
 
 
 def server_log_summary(target: Target) -> dict[str, Any]:

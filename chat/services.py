@@ -1,6 +1,7 @@
 """Writing to a room's chat. Text is stored as typed and escaped only where it is shown
 (browsers insert it with textContent; Django templates autoescape)."""
 
+import contextlib
 import unicodedata
 from datetime import timedelta
 
@@ -51,11 +52,19 @@ def post_message(
         return ChatMessage.objects.get(**key), False
 
 
-def start_meeting(room_slug: str) -> None:
-    """Someone joined room `room_slug` while it was empty: a new meeting begins now."""
-    room_id = Room.objects.filter(slug=room_slug).values_list("pk", flat=True).first()
-    if room_id is not None:
-        Meeting.objects.update_or_create(room_id=room_id, defaults={"started": timezone.now()})
+def start_meeting(room_id: int) -> None:
+    """Someone joined room `room_id` while it was empty: a new meeting begins now.
+
+    One statement (an upsert): a join that opens a meeting waits for it in the thread that runs
+    every join's database work."""
+    # IntegrityError: the room was deleted since the join read it; no meeting to start.
+    with contextlib.suppress(IntegrityError):
+        Meeting.objects.bulk_create(
+            [Meeting(room_id=room_id, started=timezone.now())],
+            update_conflicts=True,
+            unique_fields=["room"],
+            update_fields=["started"],
+        )
 
 
 def purge_messages(days: int | None = None) -> int:

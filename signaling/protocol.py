@@ -13,6 +13,8 @@ from enum import IntEnum
 from itertools import accumulate
 from typing import Any, Literal
 
+import orjson
+
 PeerId = str
 # The media worker's peer id: browsers negotiate with it like with any peer while a room is
 # recorded. Real peer ids are 11 characters (`secrets.token_urlsafe(8)`), so they never clash.
@@ -206,10 +208,7 @@ def parse_client_message(text: str | None, binary: bytes | None, max_bytes: int)
         raise ProtocolError("too_large", f"Message refused: larger than {max_bytes} bytes.")
     if _nesting_depth(text) > MAX_JSON_DEPTH:
         raise ProtocolError("too_deep", f"Message refused: JSON nested deeper than {MAX_JSON_DEPTH} levels.")
-    try:
-        data = json.loads(text)
-    except ValueError:
-        raise ProtocolError("bad_json", "Message is not valid JSON.") from None
+    data = _loads(text)
     if not isinstance(data, dict):
         raise ProtocolError("bad_message", "A message must be a JSON object with a `type`.")
     if "\\u" in text and _has_lone_surrogate(data):
@@ -241,6 +240,20 @@ def parse_client_message(text: str | None, binary: bytes | None, max_bytes: int)
     if not isinstance(sdp, str) or not sdp:
         raise ProtocolError("bad_field", f"`sdp` must be a non-empty string in an {kind}.")
     return SessionDescription(type=kind, to=to, sdp=sdp)  # type: ignore[arg-type]
+
+
+def _loads(text: str) -> Any:
+    """orjson (a relayed message's parse in a tenth of json's time); anything it refuses (a lone
+    surrogate escape, NaN, an integer beyond 64 bits) goes through json, so what is accepted and
+    refused, and with which code, is what json decides."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        return json.loads(text)
+    except ValueError:
+        raise ProtocolError("bad_json", "Message is not valid JSON.") from None
 
 
 # No message nests deeper than 2 (an `ice` and its candidate). json.loads recurses once per
@@ -394,6 +407,18 @@ def _candidate(value: object) -> dict[str, Any] | None:
 
 
 def _dump(message: dict[str, Any]) -> str:
+    """Compact JSON as `json.dumps(message, separators=(",", ":"))` writes it, in a fraction of its time.
+
+    For ASCII text orjson writes what json does, byte for byte (only a float under 1e-4 may read
+    `1e-7` where json writes `1e-07`: the same number). json escapes non-ASCII characters and DEL
+    (`\\u00e9`, `\\u007f`) where orjson writes them as they are, so a message with any (a name,
+    a chat line) is rendered by json, as is anything orjson refuses."""
+    try:
+        text = orjson.dumps(message).decode()
+    except TypeError:  # orjson.JSONEncodeError: a non-str key, a surrogate, an integer beyond 64 bits
+        return json.dumps(message, separators=(",", ":"))
+    if text.isascii() and "\x7f" not in text:
+        return text
     return json.dumps(message, separators=(",", ":"))
 
 

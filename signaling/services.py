@@ -70,6 +70,7 @@ class RoomTicket:
     """What the database says about a room for one joining user (or guest)."""
 
     slug: str
+    room_id: int
     capacity: int
     info: dict[str, Any]
     chat: list[dict[str, Any]]
@@ -133,7 +134,7 @@ def _check_entry(scope: dict[str, Any], slug: str, knocked: bool) -> RoomTicket:
     # The chat history comes in the same database hop as the room: joins are hop-bound.
     history = chat_selectors.recent_messages(room.slug, this_meeting_only=identity.guest is not None)
     must_knock = room.knock and not moderator and not knocked
-    return RoomTicket(room.slug, room.max_participants, info, history, identity, must_knock)
+    return RoomTicket(room.slug, room.pk, room.max_participants, info, history, identity, must_knock)
 
 
 def _check_not_barred(room: Room, identity: Identity, address: str) -> None:
@@ -227,7 +228,7 @@ async def take_place(slug: str, entry: Entry) -> Admission:
         await _retire(slug, replaced)
     chat = ticket.chat
     if not others and not entry.resumed:  # the room was empty: a new meeting begins
-        await _start_meeting(slug)
+        await _start_meeting(ticket.room_id)
         chat = chat if who.guest is None else []  # a guest sees no earlier meeting's chat
     states = await get_media_states().load(slug, [other.peer_id for other in others])
     active = await _mode_after_joining(slug, peer.peer_id, ticket.info, len(others))
