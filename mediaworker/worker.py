@@ -16,6 +16,7 @@ import json
 import logging
 import shutil
 import time
+from collections import Counter
 from collections.abc import Coroutine
 from typing import Any
 
@@ -32,7 +33,7 @@ from mediaworker.recorder import RoomSession
 from mediaworker.relay import RelaySession
 from signaling import protocol
 from signaling.groups import group_send
-from signaling.presence import get_presence
+from signaling.presence import Peer, get_presence
 
 log = logging.getLogger(__name__)
 CONTROL_CHANNEL = "mediaworker.control"
@@ -52,6 +53,8 @@ class MediaWorker:
         self._watchdogs: dict[str, asyncio.Task[None]] = {}  # each recording's time and disk limits
         self._background: set[asyncio.Task[Any]] = set()
         self._in_flight: set[asyncio.Task[Any]] = set()  # events being handled (`_to_the_end`)
+        # Rooms whose failed pair is being set up: not idle yet, though no pair is carried so far.
+        self._adding_pairs: Counter[str] = Counter()
         metrics.WORKER_STREAMS.set_function(self.stream_count)
 
     def stream_count(self) -> int:
@@ -127,7 +130,7 @@ class MediaWorker:
             await asyncio.sleep(settings.MEDIAWORKER_LEASE_SECONDS / 3)
             for slug in [*self.sessions, *self.relays]:
                 await get_leases().renew(slug, self.channel)
-            for slug in [slug for slug, relay in self.relays.items() if relay.idle()]:
+            for slug in [slug for slug, relay in self.relays.items() if relay.idle() and not self._adding_pairs[slug]]:
                 await self._to_the_end(self.stop_room(slug))  # its pairs were refused, or their links failed
 
     async def _purge_daily(self) -> None:
@@ -292,19 +295,33 @@ class MediaWorker:
             else:
                 await self._reply(reply, "")
             return
+        # The lease renewal lets an idle pairs-only relay go; until the pair is added this one has
+        # none, and the owner lookup below is an await (the fuzzer saw the room taken away there).
+        self._adding_pairs[slug] += 1
+        try:
+            await self._carry_pair(event, slug, first, second)
+        finally:
+            self._adding_pairs[slug] -= 1
+            if not self._adding_pairs[slug]:
+                del self._adding_pairs[slug]
+
+    async def _carry_pair(self, event: dict[str, Any], slug: str, first: Peer, second: Peer) -> None:
         # Both sides of a failed pair ask at once: the second request, arriving while the first
         # waited on the lease, finds the first's session instead of making one that replaces it.
         if slug not in self.relays:
-            relay = self.relays[slug] = RelaySession(
+            self.relays[slug] = RelaySession(
                 slug, bool(event["audio_only"]), self._send_text, self.budget(slug), pairs_only=True
             )
             log.info("relaying pairs of mesh room %s", slug)
             await self._note_owner(slug)  # before the session asks for streams (`budget` reads it)
-        relay = self.relays[slug]
+        relay = self.relays.get(slug)
+        if relay is None:  # everyone left while the owner was looked up: the room was let go
+            await self._reply(event.get("reply"), "")
+            return
         # The signaling waits for this word, not for the lease: refused with no other pair to carry,
         # the session stays idle only until the next lease renewal, which may let the room go
         # before a poll of the lease would have seen it held (then: "no media worker is running").
-        await self._reply(reply, "")
+        await self._reply(event.get("reply"), "")
         await relay.add_pair(first, second)
 
     async def _hold(self, slug: str) -> bool:

@@ -5,6 +5,7 @@ internal types (`room.peer_joined`), distinct from what browsers see; the text
 a browser will receive is rendered once, by the sender, in `protocol`.
 """
 
+import contextlib
 import dataclasses
 import logging
 import secrets
@@ -216,7 +217,7 @@ async def take_place(slug: str, entry: Entry) -> Admission:
     person after the database check). On success the others in the room have been told, and
     `welcome` is the text to send.
     """
-    ticket, peer, who = entry.ticket, entry.peer, entry.ticket.identity
+    ticket, peer = entry.ticket, entry.peer
     if ticket.info["mode"] == RoomMode.RELAY:
         await _ensure_relay(slug, ticket.info["audio_only"])
     try:
@@ -224,6 +225,19 @@ async def take_place(slug: str, entry: Entry) -> Admission:
         others, replaced = await get_presence().resume(slug, peer, ticket.capacity, limit)
     except (RoomFull, TooManyConnections, Barred) as error:
         raise presence_refusal(error, ticket.capacity) from None
+    try:
+        return await _settle_in(slug, entry, others, replaced)
+    except BaseException:
+        # Redis (or the database) lost half-way through the join: give the place back, else it
+        # stays listed as a ghost until its lease lapses (the 1012 brings the browser back).
+        with contextlib.suppress(*BACKEND_ERRORS):
+            await get_presence().leave(slug, peer.peer_id, only=peer, resumable=entry.resumed)
+        raise
+
+
+async def _settle_in(slug: str, entry: Entry, others: list[Peer], replaced: Peer | None) -> Admission:
+    """The rest of a join once its place is taken: the welcome, and everyone else told."""
+    ticket, peer, who = entry.ticket, entry.peer, entry.ticket.identity
     if replaced is not None:
         await _retire(slug, replaced)
     chat = ticket.chat
