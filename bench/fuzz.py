@@ -33,6 +33,7 @@ import time
 import urllib.parse
 import urllib.request
 from collections import Counter
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -568,6 +569,25 @@ def run(frames: int, seconds: float, seed: int = 1) -> Figures:
         return fuzz_server(server, frames, seconds, seed)
 
 
+def run_bounded(main: Coroutine[Any, Any, None], cleanup_seconds: float = 10) -> None:
+    """`asyncio.run`, except that the client tasks left at the end (sockets the fuzzer aborted)
+    get `cleanup_seconds` to end once cancelled: `asyncio.run` waits for ever, and one run in CI
+    hung there, with the server's figures already taken. What the server did is judged from its
+    log and the figures, not from how the fuzzer's own sockets wind down."""
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(main)
+    finally:
+        left = asyncio.all_tasks(loop)
+        for task in left:
+            task.cancel()
+        if left:
+            _, stuck = loop.run_until_complete(asyncio.wait(left, timeout=cleanup_seconds))
+            if stuck:
+                print(f"fuzzer: {len(stuck)} client task(s) still winding down after {cleanup_seconds:.0f} s")
+        loop.close()
+
+
 def fuzz_server(server: AppServer, frames: int, seconds: float, seed: int = 1) -> Figures:
     """Fuzz a server not started yet, whose database is migrated and static files collected
     (rooms `fuzz` and `after` are added), then stop it and read its log."""
@@ -578,7 +598,7 @@ def fuzz_server(server: AppServer, frames: int, seconds: float, seed: int = 1) -
         server.create_room(rooms.fuzzed, owner="alice", name="Fuzzed", max_participants=50)
         server.create_room(rooms.after, owner="alice", name="After the fuzzing")
         server.start()
-        asyncio.run(fuzz(server, rooms, frames, seconds, seed, figures))
+        run_bounded(fuzz(server, rooms, frames, seconds, seed, figures))
     finally:
         server.stop()
         log = server.log_path.read_text(errors="replace")

@@ -99,7 +99,7 @@ class JanusPeer:
     async def close(self) -> None:
         """Stop taking events and close the peer connection, within 10 s."""
         self._pump.cancel()
-        await asyncio.gather(self._pump, return_exceptions=True)
+        await asyncio.wait({self._pump}, timeout=5)
         # `asyncio.wait`, not `wait_for`: on Python 3.11 `wait_for` waits for the cancelled
         # close to finish, so a close stuck on a transport whose far end is gone would still
         # hang the teardown. This is the test's own client peer, not what the test checks.
