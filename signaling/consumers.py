@@ -7,7 +7,6 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from channels.consumer import get_handler_name
-from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
@@ -72,16 +71,6 @@ class RoomConsumer(AsyncWebsocketConsumer):
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
         await handler(message)
-
-    async def websocket_disconnect(self, message: dict[str, Any]) -> None:
-        # Channels' own ends with close_old_connections() through a hop to the one thread that runs
-        # every join's database work: when a thousand sockets drop at once, a thousand hops queue
-        # ahead of their reconnections. This consumer's database work runs in
-        # database_sync_to_async helpers, which close old connections themselves.
-        for group in self.groups:
-            await self.channel_layer.group_discard(group, self.channel_name)
-        await self.disconnect(message["code"])
-        raise StopConsumer()
 
     async def connect(self) -> None:
         started = time.perf_counter()
