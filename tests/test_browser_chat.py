@@ -5,11 +5,12 @@ it is back."""
 import secrets
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Locator, expect
 
 from tests.live_server import AppServer
 from tests.test_browser_call import (  # noqa: F401 - fixtures
     DEADLINE,
+    Caller,
     Party,
     party,
     people,
@@ -59,6 +60,22 @@ def stored_lines(server: AppServer, text: str) -> int:
     return int(server.manage("shell", "--no-imports", "-c", code))
 
 
+def say(caller: Caller, text: str) -> None:
+    """Type a chat line and press Enter (the chat panel is open)."""
+    caller.page.get_by_label("Message").fill(text)
+    caller.page.keyboard.press("Enter")
+
+
+def reaches_once(caller: Caller, server: AppServer, text: str) -> Locator:
+    """`caller` opens the chat and sees `text` as its one line, stored once: its list of lines."""
+    caller.page.get_by_role("button", name="Chat").click()
+    lines = caller.page.locator("#chat-list li")
+    expect(lines).to_have_count(1)
+    expect(lines).to_contain_text(text)
+    assert stored_lines(server, text) == 1
+    return lines
+
+
 @pytest.mark.timeout(180)
 def test_a_line_typed_while_the_server_is_down_is_sending_then_delivered_once(
     restartable_party: Party,  # noqa: F811 - the fixture imported above
@@ -71,8 +88,7 @@ def test_a_line_typed_while_the_server_is_down_is_sending_then_delivered_once(
 
     server.stop()
     alice.page.wait_for_function("() => window.audioExchange.state === 'reconnecting'", timeout=DEADLINE * 1000)
-    alice.page.get_by_label("Message").fill("Typed while the server was away")
-    alice.page.keyboard.press("Enter")
+    say(alice, "Typed while the server was away")
     mine = alice.page.locator("#chat-list li")
     expect(mine).to_have_count(1)
     expect(mine).to_contain_text("Sending…")
@@ -84,12 +100,8 @@ def test_a_line_typed_while_the_server_is_down_is_sending_then_delivered_once(
     expect(mine).not_to_contain_text("Sending…", timeout=DEADLINE * 1000)
     expect(mine).to_have_count(1)
     expect(mine.locator("time")).not_to_have_text("")
-    bob.page.get_by_role("button", name="Chat").click()
-    lines = bob.page.locator("#chat-list li")
-    expect(lines).to_have_count(1)
-    expect(lines).to_contain_text("Typed while the server was away")
+    lines = reaches_once(bob, server, "Typed while the server was away")
     expect(lines).to_contain_text("Alice")
-    assert stored_lines(server, "Typed while the server was away") == 1
     assert alice.page.evaluate("() => Object.keys(sessionStorage).length") == 0, "nothing left to send"
     sent = alice.page.evaluate("() => window.__sockets.length")
     assert sent >= 2, f"the page reconnected ({sent} sockets)"
@@ -118,8 +130,7 @@ def test_a_line_the_server_never_answered_is_marked_not_sent_and_retry_sends_it(
     alice, bob = party.arrive("alice", slug), party.arrive("bob", slug)
     alice.page.evaluate(LOSE_CHAT_FRAMES_JS)
     alice.page.get_by_role("button", name="Chat").click()
-    alice.page.get_by_label("Message").fill("Lost on the way")
-    alice.page.keyboard.press("Enter")
+    say(alice, "Lost on the way")
 
     mine = alice.page.locator("#chat-list li")
     expect(mine).to_contain_text("Sending…")
@@ -129,10 +140,7 @@ def test_a_line_the_server_never_answered_is_marked_not_sent_and_retry_sends_it(
 
     expect(mine).not_to_contain_text("Not sent")
     expect(mine).not_to_contain_text("Sending…")
-    bob.page.get_by_role("button", name="Chat").click()
-    expect(bob.page.locator("#chat-list li")).to_have_count(1)
-    expect(bob.page.locator("#chat-list li")).to_contain_text("Lost on the way")
-    assert stored_lines(app_server, "Lost on the way") == 1
+    reaches_once(bob, app_server, "Lost on the way")
 
 
 @pytest.mark.timeout(120)
@@ -145,8 +153,7 @@ def test_a_line_still_unsent_when_the_page_reloads_is_sent_after_joining_again(
     alice, bob = party.arrive("alice", slug), party.arrive("bob", slug)
     alice.page.evaluate(LOSE_CHAT_FRAMES_JS)
     alice.page.get_by_role("button", name="Chat").click()
-    alice.page.get_by_label("Message").fill("Typed before the reload")
-    alice.page.keyboard.press("Enter")
+    say(alice, "Typed before the reload")
     expect(alice.page.locator("#chat-list li")).to_contain_text("Sending…")
 
     alice.page.reload()  # the frames were lost, and the page with them; the outbox was kept
@@ -158,7 +165,4 @@ def test_a_line_still_unsent_when_the_page_reloads_is_sent_after_joining_again(
     expect(mine).to_have_count(1)
     expect(mine).to_contain_text("Typed before the reload")
     expect(mine).not_to_contain_text("Sending…")
-    bob.page.get_by_role("button", name="Chat").click()
-    expect(bob.page.locator("#chat-list li")).to_have_count(1)
-    expect(bob.page.locator("#chat-list li")).to_contain_text("Typed before the reload")
-    assert stored_lines(app_server, "Typed before the reload") == 1
+    reaches_once(bob, app_server, "Typed before the reload")
