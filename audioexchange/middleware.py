@@ -8,13 +8,11 @@ socket uses for the same outage (`service_restarting`) and a sentence, as the so
 
 from collections.abc import Callable
 
-from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
-OUTAGES = (RedisConnectionError, RedisTimeoutError, OperationalError, InterfaceError)
+from audioexchange.outages import OUTAGES
+
 RETRY_AFTER_SECONDS = 30
 
 

@@ -22,10 +22,12 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
+from channels.exceptions import ChannelFull
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import connections
 
+from audioexchange.outages import BACKEND_ERRORS
 from mediaworker import capacity, metrics, selectors, services
 from mediaworker.lease import get_leases
 from mediaworker.models import Recording
@@ -122,6 +124,14 @@ class MediaWorker:
             event = await self.layer.receive(channel)
             try:
                 await self._to_the_end(self.handle(event))
+            except BACKEND_ERRORS as error:
+                # Its room is let go or left as it was (see start_relay); asked again once it is back.
+                log.warning(
+                    "media worker: %s for room %s failed, Redis or the database is unreachable: %r",
+                    event.get("type"),
+                    event.get("slug"),
+                    error,
+                )
             except Exception:
                 log.exception("media worker: %s failed", event.get("type"))
 
@@ -265,12 +275,18 @@ class MediaWorker:
         # Taken before any await: a second request for the room meanwhile finds this session.
         relay = self.relays[slug] = RelaySession(slug, audio_only, self._send_text, self.budget(slug))
         await self._reply(reply, "")
-        await self._note_owner(slug)  # before the session asks for streams (`budget` reads it)
-        log.info("relaying room %s", slug)
-        recording = self.sessions.get(slug)
-        if recording is not None:  # an `auto` room moving to the relay mid-recording
-            await recording.use_relay(relay)
-        await self._join_room(slug, relay)
+        try:
+            await self._note_owner(slug)  # before the session asks for streams (`budget` reads it)
+            log.info("relaying room %s", slug)
+            recording = self.sessions.get(slug)
+            if recording is not None:  # an `auto` room moving to the relay mid-recording
+                await recording.use_relay(relay)
+            await self._join_room(slug, relay)
+        except BACKEND_ERRORS:
+            # Half set up (the people already in it never reached): let the room go, so the next
+            # join's request sets it up whole rather than finding this one and relaying no one.
+            await self._to_the_end(self.stop_relay(slug))
+            raise
 
     async def relay_pair(self, event: dict[str, Any], slug: str, pair: list[str]) -> None:
         """A mesh room's pair whose direct connection failed: carry their media (`pair[0]` asked)."""
@@ -333,8 +349,14 @@ class MediaWorker:
             self.owners[slug] = await database_sync_to_async(selectors.room_owner_id)(slug)
 
     async def _reply(self, reply: str | None, refusal: str, code: str = "") -> None:
-        if reply:
+        if not reply:
+            return
+        try:
             await self.layer.send(reply, {"type": "worker.reply", "refusal": refusal, "code": code})
+        except ChannelFull:
+            # The web process that asked is gone (killed): its inbox fills with the room's messages
+            # until it expires. Nobody waits for this answer; the work it announces goes on.
+            log.info("media worker: nobody reads %s any more (its web process is gone); reply dropped", reply)
 
     async def _join_room(self, slug: str, session: RoomSession | RelaySession) -> None:
         # The lease is held: anyone admitted from now on is sent here (`worker.peer_joined`), and

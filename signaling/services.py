@@ -12,14 +12,13 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-import redis.exceptions
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.exceptions import ChannelFull
 from channels.layers import get_channel_layer
-from django import db
 from django.conf import settings
 
+from audioexchange import outages
 from chat import selectors as chat_selectors
 from chat import services as chat_services
 from invites.services import GuestRefused
@@ -41,16 +40,9 @@ from signaling.protocol import CloseCode, ProtocolError
 
 log = logging.getLogger(__name__)
 
-# What a lost Redis (presence or channel layer) or a lost database connection raises; the consumer
-# answers with 1012 and the browser reconnects.
-BACKEND_ERRORS = (
-    redis.exceptions.ConnectionError,
-    redis.exceptions.TimeoutError,
-    ConnectionError,
-    OSError,
-    db.OperationalError,
-    db.InterfaceError,
-)
+# A lost Redis (presence or channel layer) or database: the consumer answers with 1012 and the
+# browser reconnects.
+BACKEND_ERRORS = outages.BACKEND_ERRORS
 UNAVAILABLE_TEXT = protocol.render_error(
     "service_restarting", "The server is restarting or lost its database; reconnecting shortly."
 )

@@ -11,6 +11,8 @@ import pytest
 from aiortc import MediaStreamTrack, RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import AudioStreamTrack, MediaStreamError, VideoStreamTrack
 from av.video.frame import VideoFrame
+from channels.exceptions import ChannelFull
+from channels.layers import get_channel_layer
 
 from accounts.models import User
 from mediaworker import dispatch
@@ -197,6 +199,47 @@ async def test_the_relay_adds_and_removes_people_and_closes_what_it_no_longer_ne
     await poll(lambda: "standup" not in worker.relays)
     assert worker.stream_count() == 0
     assert all(link.closed and link.pc.connectionState == "closed" for link in links)
+
+
+def offers(call: RelayCaller) -> int:
+    return sum(message["type"] == "offer" for message in call.messages)
+
+
+async def inbox_nobody_reads() -> str:
+    """A reply channel as a killed web process leaves it: full of the room's messages, never read."""
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    for _ in range(10_000):
+        try:
+            await layer.send(channel, {"type": "peer.signal", "text": "{}"})
+        except ChannelFull:
+            return channel
+    raise AssertionError("the channel layer never said the channel was full")
+
+
+@pytest.mark.embedded_only
+async def test_a_relay_asked_for_by_a_web_process_now_gone_still_reaches_everyone_in_the_room(
+    connect: Connect, alice: User, bob: User, audio_relay_room: Room
+) -> None:
+    """The chaos run saw it: the worker's answer to a killed process raised ChannelFull, and the
+    room's relay was left set up but never offered to the people already in it."""
+    alice_call = RelayCaller(await enter(connect, alice), video=False)
+    bob_call = RelayCaller(await enter(connect, bob), video=False)
+    try:
+        await frames_grow(alice_call, bob_call, "audio")
+        worker = running_worker()
+        await worker.stop_relay("standup")  # the room as a restarted worker finds it: not relayed
+        offers_before = {call: offers(call) for call in (alice_call, bob_call)}
+
+        event = {"type": "worker.relay", "slug": "standup", "audio_only": True, "reply": await inbox_nobody_reads()}
+        await worker.handle(event)
+
+        await poll(lambda: set(worker.relays["standup"].links) == {alice_call.peer_id, bob_call.peer_id})
+        # Both are offered the new relay's connection.
+        await poll(lambda: all(offers(call) > before for call, before in offers_before.items()))
+    finally:
+        await alice_call.hang_up()
+        await bob_call.hang_up()
 
 
 @pytest.mark.embedded_only
