@@ -349,14 +349,19 @@ class MediaWorker:
             self.owners[slug] = await database_sync_to_async(selectors.room_owner_id)(slug)
 
     async def _reply(self, reply: str | None, refusal: str, code: str = "") -> None:
-        if not reply:
-            return
+        if reply:
+            await self._send_to_web(reply, {"type": "worker.reply", "refusal": refusal, "code": code})
+
+    async def _send_to_web(self, channel: str, message: dict[str, Any]) -> None:
+        """Send to a socket or a request of a web process; dropped if that process is gone.
+
+        A killed web process's inbox fills with its rooms' messages until it expires, and a send
+        to any of its channels raises ChannelFull meanwhile. Nobody reads it: its browsers are
+        reconnecting elsewhere, and the work the message announced goes on for everyone else."""
         try:
-            await self.layer.send(reply, {"type": "worker.reply", "refusal": refusal, "code": code})
+            await self.layer.send(channel, message)
         except ChannelFull:
-            # The web process that asked is gone (killed): its inbox fills with the room's messages
-            # until it expires. Nobody waits for this answer; the work it announces goes on.
-            log.info("media worker: nobody reads %s any more (its web process is gone); reply dropped", reply)
+            log.info("media worker: nobody reads %s any more (its web process is gone); message dropped", channel)
 
     async def _join_room(self, slug: str, session: RoomSession | RelaySession) -> None:
         # The lease is held: anyone admitted from now on is sent here (`worker.peer_joined`), and
@@ -365,7 +370,7 @@ class MediaWorker:
             await session.connect(peer)
 
     async def _send_text(self, channel: str, text: str) -> None:
-        await self.layer.send(channel, {"type": "peer.signal", "text": text})
+        await self._send_to_web(channel, {"type": "peer.signal", "text": text})
 
     async def stop_room(self, slug: str) -> None:
         """Close the room's peers and files and let go of the room; a recording then gets its composite."""
