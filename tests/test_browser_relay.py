@@ -71,7 +71,7 @@ def only_connected_to_the_relay(*callers: Caller) -> Callable[[], str | None]:
 
 
 def tiles_play(*callers: Caller, since: dict[str, float] | None = None) -> Callable[[], str | None]:
-    """Each caller's tile of every other shows a picture, marked relayed, playing past `since`."""
+    """Each caller's tile of every other shows a picture, marked "via server", playing past `since`."""
 
     def check() -> str | None:
         for caller in callers:
@@ -80,7 +80,7 @@ def tiles_play(*callers: Caller, since: dict[str, float] | None = None) -> Calla
                     continue
                 tile = caller.page.evaluate(TILE_VIDEO_JS, other.peer_id)
                 start = (since or {}).get(f"{caller.name}>{other.name}", 0.0)
-                if tile is None or tile["width"] <= 0 or tile["time"] <= start or tile["path"] != "relayed":
+                if tile is None or tile["width"] <= 0 or tile["time"] <= start or tile["path"] != "via server":
                     return f"{caller}'s tile of {other}: {tile} (played past {start}?)"
         return None
 
@@ -92,7 +92,7 @@ def tile_plays(caller: Caller, other: Caller) -> Callable[[], str | None]:
 
     def check() -> str | None:
         tile = caller.page.evaluate(TILE_VIDEO_JS, other.peer_id)
-        if tile is None or tile["width"] <= 0 or tile["time"] <= 0 or tile["path"] != "relayed":
+        if tile is None or tile["width"] <= 0 or tile["time"] <= 0 or tile["path"] != "via server":
             return f"{caller}'s tile of {other}: {tile}"
         return None
 
