@@ -20,6 +20,7 @@ import { PreJoinScreen } from "./prejoin.js";
 import { offerCopyLink } from "./copylink.js";
 import { LocalMediaState, showPeerState } from "./mediastate.js";
 import { PushToTalk } from "./pushtotalk.js";
+import { QualityBars } from "./quality.js";
 import { WaitingRoom } from "./waiting.js";
 import { bindShortcuts } from "./keyboard.js";
 import { RecordingControls, SERVER_PEER_ID, showRecordingNotice } from "./recording.js";
@@ -278,10 +279,12 @@ function wireInCallMedia(screen, signaling, mesh) {
     handButton: root.querySelector("#hand-button"),
     onHand: (raised) => screen.setPeerHand("local", raised),
   });
+  const quality = new QualityBars();
   const speakers = new SpeakerDetector({
     connections: () => mesh.connections(),
     ignore: (peerId) => peerId === SERVER_PEER_ID,
     onChange: (peerId, speaking) => screen.setSpeaking(peerId, speaking),
+    onReport: (peerId, report) => quality.observe(peerId, report),
   });
   new PushToTalk({ toggle: root.querySelector("#ptt-toggle"), media });
   share.on("change", () => local.announce());
@@ -295,7 +298,11 @@ function wireInCallMedia(screen, signaling, mesh) {
   for (const type of ["peer-added", "peer-name"]) mesh.on(type, ({ peerId, name }) => stage.setName(peerId, name));
   mesh.on("peer-removed", ({ peerId }) => stage.removePeer(peerId));
   mesh.on("extra-track", ({ peerId, track, stream }) => stage.addTrack(peerId, track, stream));
-  screen.on("tile-added", ({ root: tile, media: player }) => attachTileControls(tile, player));
+  screen.on("tile-added", ({ peerId, root: tile, media: player }) => {
+    attachTileControls(tile, player);
+    quality.attach(peerId, tile);
+  });
+  mesh.on("peer-removed", ({ peerId }) => quality.forget(peerId));
   signaling.on("welcome", (welcome) => {
     for (const [peerId, state] of Object.entries(welcome.media_states ?? {})) showPeerState(screen, stage, peerId, state);
     local.announce({ force: true }); // a new (or resumed) peer id: the room has no state for it
