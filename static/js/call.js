@@ -8,6 +8,7 @@
 //   window.audioExchange.peerId             our peer_id in the room (null before `welcome`)
 //   window.audioExchange.state              "prejoin" | "joining" | "waiting" | "in-call" | "reconnecting" | "ended" | "left"
 
+import { AudioOutput } from "./audiooutput.js";
 import { LocalMedia } from "./media.js";
 import { MediaLinks } from "./links.js";
 import { ModerationControls } from "./moderation.js";
@@ -46,6 +47,11 @@ window.audioExchange = Object.freeze({
 });
 
 const media = new LocalMedia({ audioOnlyRoom });
+const speakerChoice = new AudioOutput({
+  field: document.getElementById("speaker-field"),
+  select: document.getElementById("speaker-select"),
+  root: document.getElementById("call"),
+});
 // Inside an allowed site's <iframe>: commands from that page, events to it (static/js/embed.js).
 const embed = new EmbedBridge({ origins: config.embed_origins });
 
@@ -55,6 +61,9 @@ async function main() {
   showNetworkCheck(document.getElementById("network-check"), config.ice_servers_url);
   offerCopyLink(document.getElementById("copy-link"), document.getElementById("copy-status"));
   if (config.recording_active) showRecordingNotice(document.getElementById("prejoin"));
+  speakerChoice.start().catch((error) => console.warn("[audio output]", error));
+  media.on("devices", () => speakerChoice.refresh());
+  media.on("state", () => speakerChoice.refresh()); // names show once capture is allowed
   const prejoin = new PreJoinScreen({
     root: document.getElementById("prejoin"),
     media,
@@ -301,6 +310,7 @@ function wireInCallMedia(screen, signaling, mesh) {
   screen.on("tile-added", ({ peerId, root: tile, media: player }) => {
     attachTileControls(tile, player);
     quality.attach(peerId, tile);
+    speakerChoice.applyAll(tile);
   });
   mesh.on("peer-removed", ({ peerId }) => quality.forget(peerId));
   signaling.on("welcome", (welcome) => {
