@@ -2,16 +2,17 @@
 whose embedded media worker (aiortc) forwards each person's media to the others.
 
 In a `relay` room alice and bob each hold one connection, to the peer "server", and none to
-each other; each decodes the other's video in the other's tile. In an `auto` room (relay
-above two people here) carol's arrival moves everyone to the relay and her departure back
-to a mesh, without a reload.
+each other; each decodes the other's video in the other's tile, graded in bars. In an `auto`
+room (relay above two people here) carol's arrival moves everyone to the relay and her
+departure back to a mesh, without a reload.
 """
 
+import re
 import secrets
 from collections.abc import Callable, Iterator
 
 import pytest
-from playwright.sync_api import Browser
+from playwright.sync_api import Browser, expect
 
 from tests.live_server import AppServer, PostgresDatabase
 from tests.test_browser_call import (  # noqa: F401
@@ -30,6 +31,7 @@ from tests.test_browser_call import (  # noqa: F401
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 SERVER_PEER_ID = "server"
+GRADED = re.compile(r"^Connection quality: (good|fair|poor|very poor)$")
 
 # What the page shows in `peerId`'s tile: the <video>'s picture size and play position.
 TILE_VIDEO_JS = """(peerId) => {
@@ -122,6 +124,10 @@ def test_alice_and_bob_see_each_other_through_the_relay_only(app_server: AppServ
     eventually(tiles_play(alice, bob))
     # The pictures keep moving: each tile's play position advances.
     eventually(tiles_play(alice, bob, since=play_positions(alice, bob)))
+    # Each tile grades that person's own streams, told apart within the one connection.
+    for viewer, other in ((alice, bob), (bob, alice)):
+        tile = viewer.page.locator(f'#grid .tile[data-peer-id="{other.peer_id}"]')
+        expect(tile.get_by_role("img", name=GRADED)).to_be_visible()
 
 
 @pytest.mark.timeout(120)

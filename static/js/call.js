@@ -288,7 +288,10 @@ function wireInCallMedia(screen, signaling, mesh) {
     handButton: root.querySelector("#hand-button"),
     onHand: (raised) => screen.setPeerHand("local", raised),
   });
-  const quality = new QualityBars();
+  const quality = new QualityBars({
+    ownerOf: (mid) => mesh.ownerOf(mid),
+    relayed: (peerId) => mesh.pathOf(peerId) === "relayed",
+  });
   const speakers = new SpeakerDetector({
     connections: () => mesh.connections(),
     ignore: (peerId) => peerId === SERVER_PEER_ID,

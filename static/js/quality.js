@@ -1,10 +1,12 @@
 // Connection quality on each person's tile: three bars, from the packet loss, round-trip time
 // and jitter of what we receive from them over the last WINDOW_MS, with a text alternative
 // ("Connection quality: good"). It reads the getStats() reports the active-speaker poll
-// (speaker.js) already takes, so the page polls once. While nothing arrives from someone (they
-// joined without devices, or their media comes through the relay: one connection for everyone,
-// not graded per person yet), their tile shows no bars rather than a grade made up.
+// (speaker.js) already takes, so the page polls once. Through the relay (one connection,
+// "server", for everyone), each person's part of the report is told apart by the mid of the
+// transceiver carrying them. While nothing arrives from someone (they joined without devices),
+// their tile shows no bars rather than a grade made up.
 
+import { SERVER_PEER_ID } from "./recording.js";
 import { summarize } from "./telemetry.js";
 
 const WINDOW_MS = 2000;
@@ -36,6 +38,16 @@ function barsElement() {
 export class QualityBars {
   #tiles = new Map(); // peerId -> {bars, before: {at, totals} | null}
 
+  /**
+   * @param ownerOf - on the relay's connection, the peer id whose media a mid carries
+   * @param relayed - whether a person's media comes through the relay now (their direct
+   *   connection, if any is left, is not theirs to grade)
+   */
+  constructor({ ownerOf = () => null, relayed = () => false } = {}) {
+    this.ownerOf = ownerOf;
+    this.relayed = relayed;
+  }
+
   /** Put the bars on this person's tile (in its caption). */
   attach(peerId, tile) {
     const bars = barsElement();
@@ -47,8 +59,30 @@ export class QualityBars {
     this.#tiles.delete(peerId);
   }
 
-  /** One getStats() report of the connection carrying `peerId`'s media. */
-  observe(peerId, report, now = performance.now()) {
+  /** One getStats() report of the connection to `connectionId` (a person, or the relay). */
+  observe(connectionId, report, now = performance.now()) {
+    if (connectionId !== SERVER_PEER_ID) {
+      if (!this.relayed(connectionId)) this.#grade(connectionId, report, now);
+      return;
+    }
+    for (const [peerId, theirs] of this.#split(report)) {
+      if (this.relayed(peerId)) this.#grade(peerId, theirs, now);
+    }
+  }
+
+  /** The relay's report as one per person: their inbound streams, and the shared transport. */
+  #split(report) {
+    const shared = [];
+    const inbound = new Map(); // peerId -> entries
+    report.forEach((entry) => {
+      if (entry.type !== "inbound-rtp") return shared.push(entry);
+      const peerId = this.ownerOf(entry.mid);
+      if (peerId) inbound.set(peerId, [...(inbound.get(peerId) ?? []), entry]);
+    });
+    return [...inbound].map(([peerId, entries]) => [peerId, [...shared, ...entries]]);
+  }
+
+  #grade(peerId, report, now) {
     const tile = this.#tiles.get(peerId);
     if (!tile || (tile.before && now - tile.before.at < WINDOW_MS)) return;
     const totals = summarize(report);

@@ -42,10 +42,10 @@ export class SpeakerDetector {
     }
     const now = performance.now();
     for (const [peerId, pc] of connections) {
-      if (this.ignore(peerId) || pc.connectionState === "closed") continue;
+      if (pc.connectionState === "closed") continue;
       const report = await pc.getStats();
-      this.onReport(peerId, report);
-      this.#update(peerId, this.#level(peerId, report), now);
+      this.onReport(peerId, report); // the relay's too: it carries other people's media
+      if (!this.ignore(peerId)) this.#update(peerId, this.#level(peerId, report), now);
     }
   }
 
