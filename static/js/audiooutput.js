@@ -32,6 +32,11 @@ export class AudioOutput {
     return typeof HTMLMediaElement !== "undefined" && "setSinkId" in HTMLMediaElement.prototype;
   }
 
+  /** The outputs are listed with their names (the browser gives them once capture is allowed). */
+  get named() {
+    return this.#listed.some((device) => device.label);
+  }
+
   get #canAsk() {
     return typeof navigator.mediaDevices?.selectAudioOutput === "function";
   }

@@ -63,7 +63,7 @@ async function main() {
   if (config.recording_active) showRecordingNotice(document.getElementById("prejoin"));
   speakerChoice.start().catch((error) => console.warn("[audio output]", error));
   media.on("devices", () => speakerChoice.refresh());
-  media.on("state", () => speakerChoice.refresh()); // names show once capture is allowed
+  media.on("state", () => speakerChoice.named || speakerChoice.refresh()); // names come with capture
   const prejoin = new PreJoinScreen({
     root: document.getElementById("prejoin"),
     media,
