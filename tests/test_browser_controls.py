@@ -111,6 +111,12 @@ def test_push_to_talk_opens_the_microphone_only_while_space_is_held(
     alice.page.keyboard.up("Space")
     expect(muted_for_bob).to_be_visible()
     expect(alice.page.get_by_label("Push to talk")).to_be_checked()  # space did not toggle the focused box
+    alice.page.keyboard.press("?")
+    keys = alice.page.get_by_role("dialog", name="Keyboard shortcuts")
+    expect(keys.locator("dt", has_text="Space")).to_be_visible()
+    expect(keys).to_contain_text("Hold to talk, with “Push to talk” on")
+    alice.page.keyboard.press("Escape")
+    expect(keys).to_be_hidden()
 
     alice.page.get_by_role("button", name="Chat").click()
     alice.page.get_by_label("Message").fill("hold on")

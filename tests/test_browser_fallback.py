@@ -4,7 +4,7 @@ by daphne with its embedded media worker).
 alice and bob meet in a mesh room, but their pages drop each other's ICE candidates (a
 test-only switch set by an init script), so no direct connection can come up: after an ICE
 restart and the configured wait, the pages ask the relay to carry the pair and see each other
-through the worker, both tiles marked "relayed". In relay rooms, a mute shows on the other's
+through the worker, both tiles marked "via server". In relay rooms, a mute shows on the other's
 tile; in an `auto` room, tiles stay the same elements when the room moves to the relay.
 """
 
@@ -136,7 +136,7 @@ def test_a_pair_without_a_direct_connection_sees_each_other_through_the_relay(
     alice, bob = fallback_party.pair_without_direct_connections(new_room(fallback_server, "fallback", mode="mesh"))
 
     eventually(relayed_not_direct(alice, bob), timeout=90)
-    eventually(tiles_play(alice, bob))  # a picture in each tile, marked "relayed", moving
+    eventually(tiles_play(alice, bob))  # a picture in each tile, marked "via server", moving
     for caller in (alice, bob):
         assert caller.page.evaluate(DECODED_JS)[SERVER_PEER_ID]["connection"] == "connected"
         assert caller.protocol_errors() == [], caller.protocol_errors()
@@ -230,4 +230,4 @@ def test_tiles_stay_when_an_auto_room_moves_to_the_relay(
     )
     assert kept, "alice's tile of bob is the same element as before the move"
     assert alice.page.evaluate(TILE_FLAGS_JS, bob.peer_id)["muted"], "and still shows bob muted"
-    assert alice.page.evaluate(TILE_VIDEO_JS, bob.peer_id)["path"] == "relayed"
+    assert alice.page.evaluate(TILE_VIDEO_JS, bob.peer_id)["path"] == "via server"

@@ -107,6 +107,7 @@ def test_a_knocking_newcomer_waits_until_the_owner_admits_them(
     bob.wait_in_call()
     expect(bob.page.locator("#call")).to_be_visible()
     expect(bob.page.locator("#prejoin")).to_be_hidden()
+    expect(bob.page.get_by_role("button", name="Mute", exact=True)).to_be_focused()  # the toolbar, as after Join
     expect(alice.page.locator("#waiting-panel")).to_be_hidden()
     expect(knock).to_have_count(0)
     eventually(everyone_receives(alice, bob))

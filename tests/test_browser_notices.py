@@ -25,7 +25,7 @@ def test_people_are_told_who_joins_raises_a_hand_locks_the_room_and_leaves_and_t
     bob = party.arrive("bob", slug)
     expect(notices.locator(".notice", has_text="Bob B. joined")).to_have_count(1)
     path = alice.page.locator(f'#grid [data-peer-id="{bob.peer_id}"] .badge.path')
-    expect(path).to_have_attribute("title", re.compile(r"^Direct: sound and video go straight"))
+    expect(path).to_have_accessible_description(re.compile(r"^Direct: sound and video go straight"))
     bob.page.get_by_role("button", name="Raise hand").click()
     expect(notices.locator(".notice", has_text="Bob B. raised a hand")).to_have_count(1)
     expect(bob.page.locator("#notices .notice", has_text="raised a hand")).to_have_count(0)  # not about oneself

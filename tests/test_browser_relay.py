@@ -2,16 +2,17 @@
 whose embedded media worker (aiortc) forwards each person's media to the others.
 
 In a `relay` room alice and bob each hold one connection, to the peer "server", and none to
-each other; each decodes the other's video in the other's tile. In an `auto` room (relay
-above two people here) carol's arrival moves everyone to the relay and her departure back
-to a mesh, without a reload.
+each other; each decodes the other's video in the other's tile, graded in bars. In an `auto`
+room (relay above two people here) carol's arrival moves everyone to the relay and her
+departure back to a mesh, without a reload.
 """
 
+import re
 import secrets
 from collections.abc import Callable, Iterator
 
 import pytest
-from playwright.sync_api import Browser
+from playwright.sync_api import Browser, expect
 
 from tests.live_server import AppServer, PostgresDatabase
 from tests.test_browser_call import (  # noqa: F401
@@ -30,6 +31,7 @@ from tests.test_browser_call import (  # noqa: F401
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 SERVER_PEER_ID = "server"
+GRADED = re.compile(r"^Connection quality: (good|fair|poor|very poor)$")
 
 # What the page shows in `peerId`'s tile: the <video>'s picture size and play position.
 TILE_VIDEO_JS = """(peerId) => {
@@ -71,7 +73,7 @@ def only_connected_to_the_relay(*callers: Caller) -> Callable[[], str | None]:
 
 
 def tiles_play(*callers: Caller, since: dict[str, float] | None = None) -> Callable[[], str | None]:
-    """Each caller's tile of every other shows a picture, marked relayed, playing past `since`."""
+    """Each caller's tile of every other shows a picture, marked "via server", playing past `since`."""
 
     def check() -> str | None:
         for caller in callers:
@@ -80,7 +82,7 @@ def tiles_play(*callers: Caller, since: dict[str, float] | None = None) -> Calla
                     continue
                 tile = caller.page.evaluate(TILE_VIDEO_JS, other.peer_id)
                 start = (since or {}).get(f"{caller.name}>{other.name}", 0.0)
-                if tile is None or tile["width"] <= 0 or tile["time"] <= start or tile["path"] != "relayed":
+                if tile is None or tile["width"] <= 0 or tile["time"] <= start or tile["path"] != "via server":
                     return f"{caller}'s tile of {other}: {tile} (played past {start}?)"
         return None
 
@@ -92,7 +94,7 @@ def tile_plays(caller: Caller, other: Caller) -> Callable[[], str | None]:
 
     def check() -> str | None:
         tile = caller.page.evaluate(TILE_VIDEO_JS, other.peer_id)
-        if tile is None or tile["width"] <= 0 or tile["time"] <= 0 or tile["path"] != "relayed":
+        if tile is None or tile["width"] <= 0 or tile["time"] <= 0 or tile["path"] != "via server":
             return f"{caller}'s tile of {other}: {tile}"
         return None
 
@@ -122,6 +124,10 @@ def test_alice_and_bob_see_each_other_through_the_relay_only(app_server: AppServ
     eventually(tiles_play(alice, bob))
     # The pictures keep moving: each tile's play position advances.
     eventually(tiles_play(alice, bob, since=play_positions(alice, bob)))
+    # Each tile grades that person's own streams, told apart within the one connection.
+    for viewer, other in ((alice, bob), (bob, alice)):
+        tile = viewer.page.locator(f'#grid .tile[data-peer-id="{other.peer_id}"]')
+        expect(tile.get_by_role("img", name=GRADED)).to_be_visible()
 
 
 @pytest.mark.timeout(120)

@@ -8,6 +8,7 @@
 //   window.audioExchange.peerId             our peer_id in the room (null before `welcome`)
 //   window.audioExchange.state              "prejoin" | "joining" | "waiting" | "in-call" | "reconnecting" | "ended" | "left"
 
+import { AudioOutput } from "./audiooutput.js";
 import { LocalMedia } from "./media.js";
 import { MediaLinks } from "./links.js";
 import { ModerationControls } from "./moderation.js";
@@ -20,6 +21,7 @@ import { PreJoinScreen } from "./prejoin.js";
 import { offerCopyLink } from "./copylink.js";
 import { LocalMediaState, showPeerState } from "./mediastate.js";
 import { PushToTalk } from "./pushtotalk.js";
+import { QualityBars } from "./quality.js";
 import { WaitingRoom } from "./waiting.js";
 import { bindShortcuts } from "./keyboard.js";
 import { RecordingControls, SERVER_PEER_ID, showRecordingNotice } from "./recording.js";
@@ -45,6 +47,11 @@ window.audioExchange = Object.freeze({
 });
 
 const media = new LocalMedia({ audioOnlyRoom });
+const speakerChoice = new AudioOutput({
+  field: document.getElementById("speaker-field"),
+  select: document.getElementById("speaker-select"),
+  root: document.getElementById("call"),
+});
 // Inside an allowed site's <iframe>: commands from that page, events to it (static/js/embed.js).
 const embed = new EmbedBridge({ origins: config.embed_origins });
 
@@ -54,6 +61,9 @@ async function main() {
   showNetworkCheck(document.getElementById("network-check"), config.ice_servers_url);
   offerCopyLink(document.getElementById("copy-link"), document.getElementById("copy-status"));
   if (config.recording_active) showRecordingNotice(document.getElementById("prejoin"));
+  speakerChoice.start().catch((error) => console.warn("[audio output]", error));
+  media.on("devices", () => speakerChoice.refresh());
+  media.on("state", () => speakerChoice.named || speakerChoice.refresh()); // names come with capture
   const prejoin = new PreJoinScreen({
     root: document.getElementById("prejoin"),
     media,
@@ -278,10 +288,15 @@ function wireInCallMedia(screen, signaling, mesh) {
     handButton: root.querySelector("#hand-button"),
     onHand: (raised) => screen.setPeerHand("local", raised),
   });
+  const quality = new QualityBars({
+    ownerOf: (mid) => mesh.ownerOf(mid),
+    relayed: (peerId) => mesh.pathOf(peerId) === "relayed",
+  });
   const speakers = new SpeakerDetector({
     connections: () => mesh.connections(),
     ignore: (peerId) => peerId === SERVER_PEER_ID,
     onChange: (peerId, speaking) => screen.setSpeaking(peerId, speaking),
+    onReport: (peerId, report) => quality.observe(peerId, report),
   });
   new PushToTalk({ toggle: root.querySelector("#ptt-toggle"), media });
   share.on("change", () => local.announce());
@@ -295,7 +310,12 @@ function wireInCallMedia(screen, signaling, mesh) {
   for (const type of ["peer-added", "peer-name"]) mesh.on(type, ({ peerId, name }) => stage.setName(peerId, name));
   mesh.on("peer-removed", ({ peerId }) => stage.removePeer(peerId));
   mesh.on("extra-track", ({ peerId, track, stream }) => stage.addTrack(peerId, track, stream));
-  screen.on("tile-added", ({ root: tile, media: player }) => attachTileControls(tile, player));
+  screen.on("tile-added", ({ peerId, root: tile, media: player }) => {
+    attachTileControls(tile, player);
+    quality.attach(peerId, tile);
+    speakerChoice.applyAll(tile);
+  });
+  mesh.on("peer-removed", ({ peerId }) => quality.forget(peerId));
   signaling.on("welcome", (welcome) => {
     for (const [peerId, state] of Object.entries(welcome.media_states ?? {})) showPeerState(screen, stage, peerId, state);
     local.announce({ force: true }); // a new (or resumed) peer id: the room has no state for it

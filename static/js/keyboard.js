@@ -1,5 +1,6 @@
 // Keyboard use of the call page: single-key shortcuts (M mute, V camera, H hand, C chat, ?
-// this list), Escape closing an open menu (a <details>), and focus on the toolbar after Join.
+// this list), Escape closing an open menu (a <details>) or a tooltip shown (WCAG 1.4.13: it
+// goes without moving the pointer or the focus), and focus on the toolbar after Join.
 // Keys typed into a text field are left alone, as are keys with Ctrl, Alt or Meta held (the
 // browser's own shortcuts). Space is push-to-talk's, in audio rooms (pushtotalk.js).
 
@@ -23,7 +24,10 @@ function visible(element) {
 export function bindShortcuts({ root, helpDialog, helpButton, active }) {
   helpButton?.addEventListener("click", () => helpDialog.showModal());
   window.addEventListener("keydown", (event) => {
-    if (event.key === "Escape") closeMenus(root);
+    if (event.key === "Escape") {
+      closeMenus(root);
+      dismissTooltips(root);
+    }
     if (!active() || event.ctrlKey || event.altKey || event.metaKey || typing(event.target)) return;
     if (document.querySelector("dialog[open]")) return; // a question is being asked
     if (event.key === "?") {
@@ -37,6 +41,16 @@ export function bindShortcuts({ root, helpDialog, helpButton, active }) {
       target.click();
     }
   });
+}
+
+/** Escape: hide the tooltips shown (a tile's path badge), until the pointer or focus leaves. */
+function dismissTooltips(root) {
+  for (const anchor of root.querySelectorAll("[aria-describedby]:is(:hover, :focus)")) {
+    anchor.classList.add("tip-dismissed");
+    const shownAgain = () => anchor.classList.remove("tip-dismissed");
+    anchor.addEventListener("mouseleave", shownAgain, { once: true });
+    anchor.addEventListener("blur", shownAgain, { once: true });
+  }
 }
 
 /** Escape: close open menus, and put focus back on the one that held it. */

@@ -56,6 +56,11 @@ export class MediaLinks extends Emitter {
     return new Map([...(this.#current?.connections() ?? []), ...(this.#fallback?.connections() ?? [])]);
   }
 
+  /** On the connection to "server" (the relay), whose media the transceiver `mid` carries. */
+  ownerOf(mid) {
+    return this.#current?.ownerOf?.(mid) ?? this.#fallback?.ownerOf(mid) ?? null;
+  }
+
   start(welcome) {
     const mode = welcome.room?.active_mode ?? welcome.room?.mode ?? "mesh";
     const resumed = welcome.resumed === true && welcome.peer_id === this.#welcome?.peer_id;

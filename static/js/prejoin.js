@@ -5,6 +5,7 @@
 // in #devices and move into the call's controls after joining, still wired to LocalMedia.
 
 import { CaptureAbandoned } from "./media.js";
+import { MicLevelMeter } from "./micmeter.js";
 import { initials } from "./ui.js";
 
 // How long the browser may take to answer getUserMedia before the page says so and offers to
@@ -58,6 +59,7 @@ export class PreJoinScreen {
   #starting = null;
   #unsubscribe = [];
   #join = () => {};
+  #meter;
 
   constructor({ root, media, audioOnlyRoom, displayName }) {
     this.root = root;
@@ -76,6 +78,7 @@ export class PreJoinScreen {
     this.stuck = root.querySelector("#capture-stuck");
     this.withoutDevicesButton = root.querySelector("#join-without-devices");
     this.audioOnlyButton = root.querySelector("#join-audio-only");
+    this.#meter = new MicLevelMeter(root.querySelector("#mic-level"));
   }
 
   /** Resolves once Join is clicked and local media is ready (or declined: listen only). */
@@ -94,6 +97,7 @@ export class PreJoinScreen {
     if (!this.#media.started && (await alreadyAllowed(kinds))) this.#preview();
     await joined;
     this.root.hidden = true;
+    this.#meter.stop();
     if (this.video) this.video.srcObject = null;
     for (const unsubscribe of this.#unsubscribe) unsubscribe();
     return { audioOnly: this.wantsAudioOnly };
@@ -215,6 +219,7 @@ export class PreJoinScreen {
     const cameraOn = this.#media.cameraOn;
     this.tile.classList.toggle("has-video", cameraOn);
     if (this.video && this.video.srcObject !== this.#media.stream) this.video.srcObject = this.#media.stream;
+    this.#meter.listen(this.#media.audioTrack);
   }
 
   #say(text, isError = false) {

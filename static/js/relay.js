@@ -67,6 +67,11 @@ export class RelayLink extends Emitter {
     this.#pc = null;
   }
 
+  /** Whose media a transceiver carries (by mid), or null: the upload, or unknown. */
+  ownerOf(mid) {
+    return this.#owners[mid] ?? null;
+  }
+
   /** `relay-tracks` from the worker, just before its offer. */
   setTracks({ upload, tracks }) {
     this.#upload = Array.isArray(upload) ? upload : [];

@@ -4,6 +4,8 @@
 // (getStats: totalAudioEnergy / totalSamplesDuration) gives a level 0..1. Hysteresis keeps
 // the highlight steady through the gaps of speech: a person starts speaking at `startLevel`
 // and stops only after `holdMs` below `stopLevel`. onChange(peerId, speaking) on each change.
+// Each report is also handed to onReport(peerId, report), so other readings of the inbound
+// streams (quality.js) need no poll of their own.
 
 const DEFAULTS = { interval: 250, startLevel: 0.02, stopLevel: 0.008, holdMs: 1200 };
 
@@ -11,9 +13,10 @@ export class SpeakerDetector {
   #timer = null;
   #peers = new Map(); // peerId -> {energy, duration, speaking, quietSince}
 
-  constructor({ connections, onChange, ignore = () => false, ...options }) {
+  constructor({ connections, onChange, onReport = () => {}, ignore = () => false, ...options }) {
     this.connections = connections;
     this.onChange = onChange;
+    this.onReport = onReport;
     this.ignore = ignore;
     this.options = { ...DEFAULTS, ...options };
   }
@@ -39,9 +42,10 @@ export class SpeakerDetector {
     }
     const now = performance.now();
     for (const [peerId, pc] of connections) {
-      if (this.ignore(peerId) || pc.connectionState === "closed") continue;
-      const level = this.#level(peerId, await pc.getStats());
-      this.#update(peerId, level, now);
+      if (pc.connectionState === "closed") continue;
+      const report = await pc.getStats();
+      this.onReport(peerId, report); // the relay's too: it carries other people's media
+      if (!this.ignore(peerId)) this.#update(peerId, this.#level(peerId, report), now);
     }
   }
 

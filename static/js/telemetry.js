@@ -15,9 +15,10 @@ function clamp(value, low, high) {
   return Math.min(high, Math.max(low, value));
 }
 
-/** Totals and the chosen ICE path of one connection, from one getStats() report. */
-function summarize(report) {
-  const totals = { bytesIn: 0, bytesOut: 0, received: 0, lost: 0, rtt: null, relayed: null };
+/** Totals, the worst inbound jitter (ms) and the chosen ICE path of one connection, from one
+ * getStats() report (also read per tile by quality.js). */
+export function summarize(report) {
+  const totals = { bytesIn: 0, bytesOut: 0, received: 0, lost: 0, rtt: null, jitter: null, relayed: null };
   const byId = new Map();
   report.forEach((entry) => byId.set(entry.id, entry));
   for (const entry of byId.values()) {
@@ -25,6 +26,7 @@ function summarize(report) {
       totals.bytesIn += entry.bytesReceived ?? 0;
       totals.received += entry.packetsReceived ?? 0;
       totals.lost += Math.max(0, entry.packetsLost ?? 0); // negative with duplicates, per spec
+      if (typeof entry.jitter === "number") totals.jitter = Math.max(totals.jitter ?? 0, entry.jitter * 1000);
     } else if (entry.type === "outbound-rtp") {
       totals.bytesOut += entry.bytesSent ?? 0;
     } else if (entry.type === "transport" && entry.selectedCandidatePairId) {

@@ -26,7 +26,8 @@ export function initials(name) {
   return (first[0] + (last?.[0] ?? "")).toUpperCase();
 }
 
-// The path badge on a tile, explained on hover: neither is a problem.
+// The path badge on a tile, explained on hover and focus: neither is a problem.
+const PATH_LABELS = { direct: "direct", relayed: "via server" };
 const PATH_EXPLAINED = {
   direct: "Direct: sound and video go straight between your browser and theirs.",
   relayed: "Via the server: sound and video go through the server's relay.",
@@ -75,7 +76,12 @@ class Tile {
     this.badge = element("span", "badge state");
     this.pathFlag = element("span", "badge path");
     this.pathFlag.hidden = true;
-    caption.append(this.label, this.muteFlag, this.cameraFlag, this.handFlag, this.badge, this.pathFlag);
+    this.pathFlag.tabIndex = 0; // so that its explanation shows on focus too, not only under a mouse
+    this.pathTip = element("span", "tip");
+    this.pathTip.setAttribute("role", "tooltip");
+    this.pathTip.id = `path-tip-${peerId}`;
+    this.pathFlag.setAttribute("aria-describedby", this.pathTip.id);
+    caption.append(this.label, this.muteFlag, this.cameraFlag, this.handFlag, this.badge, this.pathFlag, this.pathTip);
     this.root.append(this.avatar, this.media, caption);
     if (this.sound !== this.media) this.root.append(this.sound);
     this.setName(name);
@@ -226,12 +232,12 @@ export class CallScreen extends Emitter {
 
   /** How this peer's media reaches us: "direct" (mesh) or "relayed" (through the media worker). */
   setPeerPath(peerId, path) {
-    const flag = this.#tiles.get(peerId)?.pathFlag;
-    if (!flag) return;
-    flag.textContent = path;
-    flag.dataset.path = path;
-    flag.title = PATH_EXPLAINED[path] ?? "";
-    flag.hidden = false;
+    const tile = this.#tiles.get(peerId);
+    if (!tile) return;
+    tile.pathFlag.textContent = PATH_LABELS[path] ?? path;
+    tile.pathFlag.dataset.path = path;
+    tile.pathTip.textContent = PATH_EXPLAINED[path] ?? "";
+    tile.pathFlag.hidden = false;
   }
 
   setPeerMedia(peerId, { muted, cameraOn }) {

@@ -18,7 +18,7 @@ export class WaitingRoom {
 
   /** `waiting`: the room asks a moderator; `message` says so. */
   show(message) {
-    for (const selector of ["#join-button", "#preview-button", "#capture-stuck", "#devices"]) {
+    for (const selector of ["#join-button", "#preview-button", "#capture-stuck", "#devices", ".mic-level"]) {
       const element = this.#prejoin.querySelector(selector);
       if (element) element.hidden = true;
     }
@@ -39,5 +39,6 @@ export class WaitingRoom {
     if (preview) preview.srcObject = null;
     this.#prejoin.hidden = true;
     this.#call.hidden = false;
+    this.#call.querySelector("#mute-button")?.focus(); // Cancel, which had it, is gone
   }
 }
