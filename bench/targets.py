@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.procs import BenchError, ProcessGroup, descendants, free_port, scan_log, wait_for_port
+from bench.procs import BenchError, ProcessGroup, descendants, scan_log, wait_for_port
+from tests.live_server import free_port
 
 PROJECT = Path(__file__).resolve().parent.parent
 

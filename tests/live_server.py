@@ -8,6 +8,7 @@ nginx: run `prepare()` (migrate, collectstatic) on one of them, then `start()` e
 
 import json
 import os
+import random
 import secrets
 import signal
 import socket
@@ -33,11 +34,24 @@ PASSWORD = "correct horse battery staple"
 _NOT_INHERITED = ("DATABASE_URL", "REDIS_URL", "STATIC_ROOT", "DEBUG", "SECRET_KEY", "DJANGO_SETTINGS_MODULE")
 
 
+# Listening ports come from below the kernel's ephemeral range (net.ipv4.ip_local_port_range,
+# 32768-60999 by default). A port the OS hands out as free is an ephemeral one, and between the
+# pick and the server's bind any outgoing connection (a browser's, a client's) may take it as its
+# source port: seen once as daphne's "Address already in use" while five test runs shared the
+# machine. Below that range only another listener can hold a port, and the bind check sees it.
+_LISTEN_PORTS = range(20000, 32768)
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port nobody listens on right now (the OS picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((host, 0))
-        return int(probe.getsockname()[1])
+    """A TCP port nobody listens on right now, outside the range outgoing connections draw from."""
+    for port in random.sample(_LISTEN_PORTS, 200):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind((host, port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"No free port on {host} in {_LISTEN_PORTS.start}-{_LISTEN_PORTS.stop - 1}.")
 
 
 def wait_for(condition: Callable[[], bool], timeout: float, what: str, interval: float = 0.1) -> None:
