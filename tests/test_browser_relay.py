@@ -13,17 +13,18 @@ from collections.abc import Callable, Iterator
 import pytest
 from playwright.sync_api import Browser
 
-from tests.live_server import AppServer, PostgresDatabase
+from tests.live_server import AppServer, Person, PostgresDatabase
 from tests.test_browser_call import (  # noqa: F401
     CONNECTION_TAGS_JS,
     DROP_SOCKET_UNNOTICED_JS,
-    PEOPLE,
     TAG_CONNECTIONS_JS,
     Caller,
     Party,
+    another_app,
     eventually,
     everyone_receives,
     party,
+    party_on,
     people,
 )
 
@@ -145,26 +146,20 @@ def test_a_dropped_socket_in_a_relay_room_resumes_its_id_over_a_new_link(app_ser
 
 
 @pytest.fixture(scope="module")
-def auto_server(app_server: AppServer, live_database: PostgresDatabase) -> Iterator[AppServer]:
+def auto_server(
+    app_server: AppServer,
+    live_database: PostgresDatabase,
+    people: list[Person],  # noqa: F811
+) -> Iterator[AppServer]:
     """An app process of its own whose `auto` rooms relay above two people.
 
     `app_server` has already migrated the database and collected the static files."""
-    server = AppServer(
-        live_database.url, app_server.static_root, env={"RELAY_AUTO_ABOVE_VIDEO": "2"}, name="auto-relay app"
-    )
-    server.create_users(PEOPLE)
-    server.start()
-    yield server
-    server.close()
+    yield from another_app(app_server, live_database, "auto-relay app", {"RELAY_AUTO_ABOVE_VIDEO": "2"})
 
 
 @pytest.fixture
 def auto_party(chromium: Browser, auto_server: AppServer) -> Iterator[Party]:
-    callers = Party(chromium, auto_server)
-    yield callers
-    for caller in callers.callers:
-        print(f"--- {caller.name}'s browser console ---", *caller.console[-60:], sep="\n")
-    callers.close()
+    yield from party_on(chromium, auto_server)
 
 
 @pytest.mark.timeout(180)

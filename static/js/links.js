@@ -113,6 +113,11 @@ export class MediaLinks extends Emitter {
     this.#current?.handleSignal(message);
   }
 
+  /** `relay-publish` (Janus carries the room): offer our media on a connection of its own. */
+  publishToRelay() {
+    if (this.#mode === "relay") this.#current.publish();
+  }
+
   /** `relay-tracks`, before each of the worker's offers. */
   setTracks(message) {
     this.#relayOfferDue = true;
