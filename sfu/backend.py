@@ -29,7 +29,7 @@ from sfu.janus_client import ClientOptions, Handle, JanusClientError, Session, c
 from sfu.relayroom import JanusRoom, Member
 from signaling import protocol
 from signaling.media import MediaRefused, MediaUnavailable
-from signaling.presence import get_presence
+from signaling.presence import Peer, get_presence
 
 if TYPE_CHECKING:
     from signaling.media import MediaBackend
@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 
 # Janus's own cap on a room's publishers; rooms' capacities (signaling) stay far below it.
 _ROOM_PUBLISHERS = 100
+# How long rooms lost with their Janus session are tried again (Janus restarting, or unreachable).
+_RECOVER_SECONDS = 120
 
 
 class JanusBackend:
@@ -61,13 +63,19 @@ class JanusBackend:
         self._session: Session | None = None
         self._admin: Handle | None = None
         self._session_lock = asyncio.Lock()
+        self._recovering: set[asyncio.Task[None]] = set()
 
     async def relay_room(self, slug: str, audio_only: bool) -> None:
         try:
-            await self._room(slug)
+            room, created = await self._room(slug)
         except JanusClientError as error:
             log.warning("janus: cannot carry room %s: %s", slug, error)
             raise MediaUnavailable(str(error)) from error
+        if created:
+            # Those already in the room: an `auto` room crossing its threshold, or a room whose
+            # Janus session was lost (the next joiner brings everyone back).
+            for peer in await get_presence().members(slug):
+                await self._take_in(room, peer)
 
     async def release_room(self, slug: str) -> None:
         room = self.rooms.pop(slug, None)
@@ -81,14 +89,19 @@ class JanusBackend:
             await self._aiortc.person_joined(slug, peer_id)
             return
         peer = await get_presence().find(slug, peer_id)
-        if peer is None:
-            return
+        if peer is not None:
+            await self._take_in(room, peer)
+
+    async def _take_in(self, room: JanusRoom, peer: Peer) -> None:
+        """Join `peer` to the Janus room (once); if Janus fails them, their page is told why."""
         async with room.lock:
+            if peer.peer_id in room.members:
+                return
             try:
-                await room.add(peer_id, peer.channel_name, peer.name)
+                await room.add(peer.peer_id, peer.channel_name, peer.name)
             except JanusClientError as error:
-                log.warning("janus room %s: could not take %s in: %s", slug, peer_id, error)
-                await room.remove(peer_id)
+                log.warning("janus room %s: could not take %s in: %s", room.slug, peer.peer_id, error)
+                await room.remove(peer.peer_id)
                 text = protocol.render_error(
                     "relay_unavailable", "The media server could not take you in; reload to try again."
                 )
@@ -138,19 +151,20 @@ class JanusBackend:
     async def stop_recording(self, slug: str, recording_id: int) -> None:
         await self._aiortc.stop_recording(slug, recording_id)
 
-    async def _room(self, slug: str) -> JanusRoom:
-        """Room `slug`'s Janus room, created (private, random id, secret and pin) on first need."""
+    async def _room(self, slug: str) -> tuple[JanusRoom, bool]:
+        """Room `slug`'s Janus room, created (private, random id, secret and pin) on first need;
+        and whether it was created now."""
         async with self._session_lock:
             room = self.rooms.get(slug)
             if room is not None and not room.session.lost.is_set():
-                return room
+                return room, False
             session, admin = await self._admin_handle()
             access = await videoroom.create_room(
                 admin, self._admin_key, publishers=_ROOM_PUBLISHERS, videocodec="vp8", audiocodec="opus"
             )
             room = self.rooms[slug] = JanusRoom(slug, session, access, send_text, self._allowed)
             log.info("janus: room %s carried by Janus room %s", slug, access.room)
-            return room
+            return room, True
 
     async def _admin_handle(self) -> tuple[Session, Handle]:
         """This process's session on Janus and its handle for room requests (new ones after a loss)."""
@@ -163,11 +177,30 @@ class JanusBackend:
         return self._session, self._admin
 
     def _forget_rooms_of(self, session: Session) -> None:
-        """Janus lost `session` (restart, lost socket): its rooms are gone with it."""
+        """Janus lost `session` (restart, lost socket): its rooms are gone with it, and are made
+        again, with everyone still in them, once Janus answers."""
         for slug, room in list(self.rooms.items()):
             if room.session is session:
                 log.warning("janus: room %s lost with its session (%s)", slug, session.lost_reason)
                 del self.rooms[slug]
+                task = asyncio.create_task(self._recover(slug), name=f"janus recover {slug}")
+                self._recovering.add(task)
+                task.add_done_callback(self._recovering.discard)
+
+    async def _recover(self, slug: str) -> None:
+        """Carry room `slug` again on a new session; each page then publishes and subscribes anew."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + _RECOVER_SECONDS
+        while await get_presence().members(slug) and slug not in self.rooms:
+            try:
+                await self.relay_room(slug, audio_only=False)
+                log.info("janus: room %s carried again", slug)
+                return
+            except MediaUnavailable:
+                if loop.time() > deadline:
+                    log.error("janus: room %s not carried again within %s s", slug, _RECOVER_SECONDS)
+                    return
+                await asyncio.sleep(1)
 
 
 async def _negotiate(room: JanusRoom, member: Member, message: dict[str, Any]) -> None:

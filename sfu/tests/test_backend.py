@@ -8,7 +8,7 @@ import asyncio
 import ipaddress
 import json
 import subprocess
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -164,8 +164,16 @@ class Browser:
         self.owners: dict[str, str] = {}  # mid -> peer id, from the last relay-tracks
         self.tracks: dict[str, list[MediaStreamTrack]] = {}  # peer id -> their tracks received
         self.offers = 0
+        self.publishes = 0
         self.download.on("track", self._received)
         self._reader = asyncio.create_task(self._read())
+
+    async def _start_afresh(self) -> None:
+        """A second `relay-publish`: Janus took us in again, on new connections (as relay.js)."""
+        for pc in (self.upload, self.download):
+            await pc.close()
+        self.upload, self.download, self.tracks = RTCPeerConnection(), RTCPeerConnection(), {}
+        self.download.on("track", self._received)
 
     def _received(self, track: MediaStreamTrack) -> None:
         mid = next(t.mid for t in self.download.getTransceivers() if t.receiver.track is track)
@@ -180,6 +188,10 @@ class Browser:
         kind, upload = message["type"], message.get("link") == protocol.PUBLISH_LINK
         pc = self.upload if upload else self.download
         if kind == "relay-publish":
+            self.publishes += 1
+            if self.publishes > 1:
+                await self._start_afresh()
+                pc = self.upload
             self.upload.addTransceiver(AudioStreamTrack(), direction="sendonly")
             await self.upload.setLocalDescription(await self.upload.createOffer())
             await self._send("offer", self.upload.localDescription.sdp, protocol.PUBLISH_LINK)
@@ -201,12 +213,12 @@ class Browser:
         message = protocol.SessionDescription(type=kind, to=protocol.SERVER_PEER_ID, sdp=sdp, link=link)  # type: ignore[arg-type]
         await self.backend.signal(SLUG, self.peer.peer_id, protocol.render_signal(message, self.peer.peer_id))
 
-    async def hears(self, peer: Peer) -> int:
-        """The sample rate of the sound received from `peer`."""
+    async def hears(self, other: "Browser") -> int:
+        """The sample rate of the sound received from `other`."""
         async with asyncio.timeout(20):
-            while not self.tracks.get(peer.peer_id):
+            while not self.tracks.get(other.peer.peer_id):
                 await asyncio.sleep(0.05)
-            frame = await self.tracks[peer.peer_id][-1].recv()
+            frame = await self.tracks[other.peer.peer_id][-1].recv()
         assert isinstance(frame, AudioFrame)
         return int(frame.sample_rate)
 
@@ -234,34 +246,52 @@ async def eventually(condition: Callable[[], bool], timeout: float = 20) -> None
             await asyncio.sleep(0.05)
 
 
-async def test_everyone_hears_the_others_on_one_subscriber_renegotiated_as_people_come_and_go(
-    janus: JanusServer, admitted
-):
+@pytest.fixture
+async def arrive(janus: JanusServer, admitted) -> AsyncIterator[Callable[[str], Awaitable[Browser]]]:
+    """People arriving in relay room SLUG, carried by a backend whose allowed networks are this
+    machine's (where aiortc's candidates are), each with an aiortc browser."""
     backend = JanusBackend(janus.url, janus.api_secret, janus.admin_key, allowed=host_networks(), options=FAST)
+    await backend.relay_room(SLUG, audio_only=False)
     browsers: list[Browser] = []
-    try:
-        await backend.relay_room(SLUG, audio_only=False)
-        alice, bob, carol = [await admitted(f"{name}-peer", name.title()) for name in ("alice", "bob", "carol")]
-        for peer in (alice, bob):
-            browsers.append(Browser(backend, peer))
-            await backend.person_joined(SLUG, peer.peer_id)
-        at_alice, at_bob = browsers
 
-        assert await at_bob.hears(alice) == await at_alice.hears(bob) == 48000
-        browsers.append(Browser(backend, carol))
-        await backend.person_joined(SLUG, carol.peer_id)
-        at_carol = browsers[-1]
-        assert await at_carol.hears(alice) == await at_carol.hears(bob) == 48000
-        assert await at_alice.hears(carol) == await at_bob.hears(carol) == 48000
-        assert at_alice.offers == at_bob.offers == 2  # renegotiated once, for carol
-        assert set(at_alice.owners.values()) == {bob.peer_id, carol.peer_id}
+    async def arrive(name: str) -> Browser:
+        peer = await admitted(f"{name}-peer", name.title())
+        browsers.append(Browser(backend, peer))
+        await backend.person_joined(SLUG, peer.peer_id)
+        return browsers[-1]
 
-        await backend.person_left(SLUG, carol.peer_id)
-        await eventually(lambda: at_alice.offers == 3)  # Janus renegotiated without carol's feed
-        assert set(at_alice.owners.values()) == {bob.peer_id}
-        assert await at_alice.hears(bob) == 48000
-    finally:
-        for browser in browsers:
-            await browser.close()
-        await backend.release_room(SLUG)
-        await close_connections()
+    yield arrive
+    for browser in browsers:
+        await browser.close()
+    await backend.release_room(SLUG)
+    await close_connections()
+
+
+async def test_everyone_hears_the_others_on_one_subscriber_renegotiated_as_people_come_and_go(arrive):
+    alice, bob = await arrive("alice"), await arrive("bob")
+    assert await bob.hears(alice) == await alice.hears(bob) == 48000
+
+    carol = await arrive("carol")
+    assert await carol.hears(alice) == await carol.hears(bob) == 48000
+    assert await alice.hears(carol) == await bob.hears(carol) == 48000
+    assert alice.offers == bob.offers == 2  # renegotiated once, for carol
+    assert set(alice.owners.values()) == {bob.peer.peer_id, carol.peer.peer_id}
+
+    await alice.backend.person_left(SLUG, carol.peer.peer_id)
+    await eventually(lambda: alice.offers == 3)  # Janus renegotiated without carol's feed
+    assert set(alice.owners.values()) == {bob.peer.peer_id}
+    assert await alice.hears(bob) == 48000
+
+
+async def test_after_janus_is_killed_and_restarted_the_room_is_carried_again_without_anyone_rejoining(
+    janus: JanusServer, arrive
+):
+    alice, bob = await arrive("alice"), await arrive("bob")
+    assert await bob.hears(alice) == await alice.hears(bob) == 48000
+    before = alice.backend.rooms[SLUG].access.room
+
+    await asyncio.to_thread(janus.restart)  # kill -9, then the same Janus again
+    await eventually(lambda: alice.publishes == bob.publishes == 2, timeout=30)
+
+    assert alice.backend.rooms[SLUG].access.room != before
+    assert await bob.hears(alice) == await alice.hears(bob) == 48000

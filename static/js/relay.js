@@ -78,9 +78,14 @@ export class RelayLink extends Emitter {
     this.#publisher = null;
   }
 
-  /** `relay-publish` (Janus): send our media once, on a send-only connection we offer. */
+  /** `relay-publish` (Janus): send our media once, on a send-only connection we offer. Again
+   * after Janus lost our session (a restart): both connections start afresh. */
   publish() {
     if (!this.#pc) return;
+    if (this.#pc.remoteDescription) {
+      this.#pc.close();
+      this.#pc = this.#createConnection();
+    }
     this.#publisher?.close();
     const pc = new RTCPeerConnection({ iceServers: this.#iceServers, bundlePolicy: "max-bundle" });
     this.#publisher = pc;
