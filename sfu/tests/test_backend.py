@@ -170,10 +170,11 @@ class Browser:
 
     async def _start_afresh(self) -> None:
         """A second `relay-publish`: Janus took us in again, on new connections (as relay.js)."""
-        for pc in (self.upload, self.download):
-            await pc.close()
+        old = (self.upload, self.download)
         self.upload, self.download, self.tracks = RTCPeerConnection(), RTCPeerConnection(), {}
         self.download.on("track", self._received)
+        for pc in old:
+            await pc.close()
 
     def _received(self, track: MediaStreamTrack) -> None:
         mid = next(t.mid for t in self.download.getTransceivers() if t.receiver.track is track)
@@ -188,10 +189,9 @@ class Browser:
         kind, upload = message["type"], message.get("link") == protocol.PUBLISH_LINK
         pc = self.upload if upload else self.download
         if kind == "relay-publish":
-            self.publishes += 1
-            if self.publishes > 1:
+            if self.publishes:
                 await self._start_afresh()
-                pc = self.upload
+            self.publishes += 1
             self.upload.addTransceiver(AudioStreamTrack(), direction="sendonly")
             await self.upload.setLocalDescription(await self.upload.createOffer())
             await self._send("offer", self.upload.localDescription.sdp, protocol.PUBLISH_LINK)
