@@ -90,7 +90,8 @@ export class RelayLink extends Emitter {
     const pc = new RTCPeerConnection({ iceServers: this.#iceServers, bundlePolicy: "max-bundle" });
     this.#publisher = pc;
     pc.addEventListener("icecandidate", ({ candidate }) => {
-      this.#send({ type: "ice", to: SERVER_PEER_ID, link: PUBLISH_LINK, candidate: candidate ? candidate.toJSON() : null });
+      const init = candidate ? candidate.toJSON() : null;
+      this.#send({ type: "ice", to: SERVER_PEER_ID, link: PUBLISH_LINK, candidate: init });
     });
     pc.addEventListener("connectionstatechange", () => console.info(`[relay] upload ${pc.connectionState}`));
     const kinds = this.audioOnlyRoom ? ["audio"] : ["audio", "video"];
@@ -125,15 +126,21 @@ export class RelayLink extends Emitter {
 
   replaceTrack(kind, track) {
     if (kind === "video" && this.audioOnlyRoom) return;
-    const senders = [this.#uploadSender(kind), this.#publisher?.getTransceivers().find((t) => t.receiver.track.kind === kind)?.sender];
-    for (const sender of senders) sender?.replaceTrack(track).catch((error) => console.warn("[relay] replaceTrack", error));
+    const published = this.#publisher?.getTransceivers().find((t) => t.receiver.track.kind === kind);
+    for (const sender of [this.#uploadSender(kind), published?.sender]) {
+      sender?.replaceTrack(track).catch((error) => console.warn("[relay] replaceTrack", error));
+    }
   }
 
   #handleUploadSignal(message) {
     const pc = this.#publisher;
     if (!pc) return;
     this.#queue = this.#queue
-      .then(() => (message.type === "answer" ? pc.setRemoteDescription({ type: "answer", sdp: message.sdp }) : this.#addCandidate(pc, message)))
+      .then(() =>
+        message.type === "answer"
+          ? pc.setRemoteDescription({ type: "answer", sdp: message.sdp })
+          : this.#addCandidate(pc, message),
+      )
       .catch((error) => {
         if (pc === this.#publisher) console.warn(`[relay] upload ${message.type} failed`, error);
       });
