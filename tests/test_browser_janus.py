@@ -18,8 +18,16 @@ from playwright.sync_api import Browser
 
 from sfu.tests.janus_server import JanusServer
 from tests.live_server import AppServer, Person, PostgresDatabase
-from tests.test_browser_call import Caller, Party, another_app, eventually, party_on, people  # noqa: F401
-from tests.test_browser_relay import play_positions, tiles_play
+from tests.test_browser_call import (  # noqa: F401
+    Caller,
+    Party,
+    another_app,
+    eventually,
+    everyone_receives,
+    party_on,
+    people,
+)
+from tests.test_browser_relay import play_positions, tiles_play, tiles_play_direct
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -68,12 +76,14 @@ def janus_app(
     people: list[Person],  # noqa: F811
     janus: JanusServer,
 ) -> Iterator[AppServer]:
-    """An app process of its own whose relay rooms go through `janus`."""
+    """An app process of its own whose relay rooms (and `auto` rooms above two people) go
+    through `janus`."""
     env = {
         "JANUS_URLS": janus.url,
         "JANUS_API_SECRET": janus.api_secret,
         "JANUS_ADMIN_KEY": janus.admin_key,
         "JANUS_BROWSER_NETWORKS": host_networks(),
+        "RELAY_AUTO_ABOVE_VIDEO": "2",  # `auto` rooms: a mesh for two, Janus from three
     }
     yield from another_app(app_server, live_database, "janus app", env)
 
@@ -141,7 +151,7 @@ def audio_keeps_coming(*callers: Caller) -> Callable[[], str | None]:
 def tiles_are(caller: Caller, *others: Caller) -> Callable[[], str | None]:
     def check() -> str | None:
         expected = sorted(other.peer_id for other in others)
-        got = sorted(caller.tile_ids())
+        got = sorted(tile for tile in caller.tile_ids() if tile != "local")  # not their own
         return None if got == expected else f"{caller} shows tiles {got}, expected {expected} ({others})"
 
     return check
@@ -172,3 +182,21 @@ def test_three_see_and_hear_each_other_through_janus_then_carol_leaves_and_dave_
     eventually(through_janus_only(alice, bob, dave))
     eventually(tiles_play(alice, bob, dave, since=play_positions(alice, bob, dave)))
     eventually(audio_keeps_coming(alice, bob, dave))
+
+
+@pytest.mark.timeout(240)
+def test_an_auto_room_moves_to_janus_and_back_to_a_mesh_without_a_reload(
+    janus_app: AppServer, janus_party: Party
+) -> None:
+    slug = f"janus-auto-{secrets.token_hex(3)}"
+    janus_app.create_room(slug, owner="alice", name="Auto through Janus", mode="auto")
+    alice, bob = janus_party.arrive("alice", slug), janus_party.arrive("bob", slug)
+    eventually(everyone_receives(alice, bob))  # two people: a direct mesh
+
+    carol = janus_party.arrive("carol", slug)
+    eventually(through_janus_only(alice, bob, carol))
+    eventually(tiles_play(alice, bob, carol, since=play_positions(alice, bob, carol)))
+
+    carol.leave()
+    eventually(everyone_receives(alice, bob))  # back to a mesh: connected to each other again
+    eventually(tiles_play_direct(alice, bob))
