@@ -23,11 +23,10 @@ from tests.test_browser_call import (  # noqa: F401
     Party,
     another_app,
     eventually,
-    everyone_receives,
     party_on,
     people,
 )
-from tests.test_browser_relay import play_positions, tiles_play, tiles_play_direct
+from tests.test_browser_relay import play_positions, tiles_play, to_the_relay_and_back
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -188,15 +187,4 @@ def test_three_see_and_hear_each_other_through_janus_then_carol_leaves_and_dave_
 def test_an_auto_room_moves_to_janus_and_back_to_a_mesh_without_a_reload(
     janus_app: AppServer, janus_party: Party
 ) -> None:
-    slug = f"janus-auto-{secrets.token_hex(3)}"
-    janus_app.create_room(slug, owner="alice", name="Auto through Janus", mode="auto")
-    alice, bob = janus_party.arrive("alice", slug), janus_party.arrive("bob", slug)
-    eventually(everyone_receives(alice, bob))  # two people: a direct mesh
-
-    carol = janus_party.arrive("carol", slug)
-    eventually(through_janus_only(alice, bob, carol))
-    eventually(tiles_play(alice, bob, carol, since=play_positions(alice, bob, carol)))
-
-    carol.leave()
-    eventually(everyone_receives(alice, bob))  # back to a mesh: connected to each other again
-    eventually(tiles_play_direct(alice, bob))
+    to_the_relay_and_back(janus_app, janus_party, through_janus_only)

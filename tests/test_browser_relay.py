@@ -164,13 +164,22 @@ def auto_party(chromium: Browser, auto_server: AppServer) -> Iterator[Party]:
 
 @pytest.mark.timeout(180)
 def test_an_auto_room_moves_to_the_relay_and_back_without_a_reload(auto_server: AppServer, auto_party: Party) -> None:
+    to_the_relay_and_back(auto_server, auto_party, only_connected_to_the_relay)
+
+
+def to_the_relay_and_back(
+    server: AppServer, callers: Party, relayed_only: Callable[..., Callable[[], str | None]]
+) -> None:
+    """In an `auto` room relayed above two people: alice and bob in a mesh; carol's arrival
+    moves all three to the relay (`relayed_only` holds for them, pictures move); her departure
+    moves alice and bob back to a mesh, without a reload."""
     slug = f"auto-{secrets.token_hex(3)}"
-    auto_server.create_room(slug, owner="alice", name="Auto", mode="auto")
-    alice, bob = auto_party.arrive("alice", slug), auto_party.arrive("bob", slug)
+    server.create_room(slug, owner="alice", name="Auto", mode="auto")
+    alice, bob = callers.arrive("alice", slug), callers.arrive("bob", slug)
     eventually(everyone_receives(alice, bob))  # two people: a direct mesh
 
-    carol = auto_party.arrive("carol", slug)
-    eventually(only_connected_to_the_relay(alice, bob, carol))
+    carol = callers.arrive("carol", slug)
+    eventually(relayed_only(alice, bob, carol))
     eventually(tiles_play(alice, bob, carol, since=play_positions(alice, bob, carol)))
 
     carol.leave()
