@@ -5,6 +5,7 @@ the in-memory channel layer. DEBUG is off unless set, and with DEBUG off a missi
 or weak SECRET_KEY is refused (`make run` makes one; the tests set their own).
 """
 
+import ipaddress
 import re
 from pathlib import Path
 
@@ -364,3 +365,15 @@ if JANUS_URLS and not (JANUS_API_SECRET and JANUS_ADMIN_KEY):
     )
 if any(not url.startswith(("ws://", "wss://")) for url in JANUS_URLS):
     raise ImproperlyConfigured("JANUS_URLS must be ws:// or wss:// URLs, e.g. ws://127.0.0.1:8188.")
+
+
+def _networks(name: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    try:
+        return [ipaddress.ip_network(item, strict=False) for item in env_list(name, [])]
+    except ValueError as error:
+        raise ImproperlyConfigured(f"{name} must be comma-separated networks, e.g. 10.0.0.0/8: {error}") from None
+
+
+# Private networks whose ICE candidates browsers may give Janus (browsers on the same LAN as
+# Janus); empty: only public addresses (sfu/candidates.py, as coturn's denied-peer-ip).
+JANUS_BROWSER_NETWORKS = _networks("JANUS_BROWSER_NETWORKS")

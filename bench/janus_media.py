@@ -330,7 +330,7 @@ class JanusBench:
                 peer = JanusPeer(await session.attach(videoroom.PLUGIN))
                 peers.append(peer)
                 feed = self.publishers[index % len(self.publishers)].id
-                await peer.answer(await videoroom.subscribe(peer.handle, self.access, [feed]))
+                await peer.answer((await videoroom.subscribe(peer.handle, self.access, [feed])).jsep)
                 await peer.wait_for_event("webrtcup", timeout=30)
             deadline = time.monotonic() + 30
             for peer in peers:

@@ -130,7 +130,25 @@ async def publish(handle: Handle, offer: JsonDict, **options: Any) -> JsonDict:
     return _expect_jsep(reply.jsep, "answer", "publish")
 
 
-async def subscribe(handle: Handle, access: RoomAccess, feeds: list[int]) -> JsonDict:
+@dataclass(frozen=True)
+class SubscriberOffer:
+    """Janus's offer to a subscriber handle, and its `streams`: for each `mid`, the `feed_id`
+    it carries (`active` false for an m-line left idle by a feed that went)."""
+
+    jsep: JsonDict
+    streams: list[JsonDict]
+
+    def owners(self) -> dict[str, int]:
+        """`mid` -> feed id, for the active streams."""
+        return {str(s["mid"]): int(s["feed_id"]) for s in self.streams if s.get("active") and "feed_id" in s}
+
+
+def subscriber_offer(data: JsonDict, jsep: JsonDict | None, request: str) -> SubscriberOffer:
+    """A subscriber's offer from a reply or an `updated` event (`streams` as Janus lists them)."""
+    return SubscriberOffer(_expect_jsep(jsep, "offer", request), list(data.get("streams") or []))
+
+
+async def subscribe(handle: Handle, access: RoomAccess, feeds: list[int]) -> SubscriberOffer:
     """Subscribe one handle to `feeds` (all their streams); returns Janus's SDP offer."""
     body = {
         "request": "join",
@@ -140,12 +158,12 @@ async def subscribe(handle: Handle, access: RoomAccess, feeds: list[int]) -> Jso
         "streams": [{"feed": feed} for feed in feeds],
     }
     reply = await handle.message(body)
-    _expect(reply.data, "attached", "join (subscriber)")
-    return _expect_jsep(reply.jsep, "offer", "join (subscriber)")
+    return subscriber_offer(_expect(reply.data, "attached", "join (subscriber)"), reply.jsep, "join (subscriber)")
 
 
-async def update_subscription(handle: Handle, add: list[int], remove: list[int]) -> JsonDict | None:
-    """Add and remove feeds on a subscriber handle; Janus's new offer, if it renegotiates."""
+async def update_subscription(handle: Handle, add: list[int], remove: list[int]) -> SubscriberOffer | None:
+    """Add and remove feeds on a subscriber handle; Janus's new offer, if it renegotiates
+    (not when nothing changed, e.g. only feeds that have already gone were removed)."""
     body: JsonDict = {"request": "update"}
     # Janus refuses an empty list ("Empty unsubscription list"), so each is sent only if needed.
     if add:
@@ -153,8 +171,8 @@ async def update_subscription(handle: Handle, add: list[int], remove: list[int])
     if remove:
         body["unsubscribe"] = [{"feed": feed} for feed in remove]
     reply = await handle.message(body)
-    _expect(reply.data, "updated", "update")
-    return reply.jsep
+    data = _expect(reply.data, "updated", "update")
+    return None if reply.jsep is None else subscriber_offer(data, reply.jsep, "update")
 
 
 async def start(handle: Handle, answer: JsonDict) -> None:

@@ -3,8 +3,10 @@
 Signaling calls a `MediaBackend` (from `media_backend()`) and nothing else of a media server;
 a backend imports this module, `signaling.protocol`, `signaling.presence` and
 `signaling.groups`, never signaling's services. Which backend serves is chosen here, once, from
-settings: today the aiortc worker (`mediaworker.backend.AiortcBackend`: in this process on the
-embedded default, over the channel layer to `manage.py mediaworker` with REDIS_URL).
+settings: the aiortc worker (`mediaworker.backend.AiortcBackend`: in this process on the
+embedded default, over the channel layer to `manage.py mediaworker` with REDIS_URL), or, when
+JANUS_URLS is set, Janus (`sfu.backend.JanusBackend`) for relay rooms, with the aiortc worker
+still recording mesh rooms and carrying failed mesh pairs.
 
 What a backend sends back does not come through this interface: its offers and candidates go,
 from the reserved peer `protocol.SERVER_PEER_ID`, to a browser's channel as `peer.signal`
@@ -16,9 +18,11 @@ goes to the room's group (`signaling.groups.group_send`); a refusal it can tell 
 import functools
 from typing import Protocol
 
+from django.conf import settings
 from django.utils.module_loading import import_string
 
 AIORTC_BACKEND = "mediaworker.backend.AiortcBackend"
+JANUS_BACKEND = "sfu.backend.JanusBackend"
 
 
 class MediaUnavailable(Exception):
@@ -82,9 +86,7 @@ class MediaBackend(Protocol):
 
 @functools.cache
 def media_backend() -> MediaBackend:
-    """The media backend this process uses, chosen from settings (one instance per process).
-
-    The aiortc worker is the only implementation today; a Janus one (`sfu/`, issue 11) is to be
-    chosen here when JANUS_URLS is set."""
-    backend: MediaBackend = import_string(AIORTC_BACKEND)()
+    """The media backend this process uses, chosen from settings (one instance per process):
+    Janus when JANUS_URLS is set, else the aiortc worker."""
+    backend: MediaBackend = import_string(JANUS_BACKEND if settings.JANUS_URLS else AIORTC_BACKEND)()
     return backend

@@ -21,6 +21,9 @@ PeerId = str
 SERVER_PEER_ID: PeerId = "server"
 MAX_PEER_ID_LENGTH = 64
 MAX_CANDIDATE_LENGTH = 2048
+# Relay rooms carried by Janus: a browser has two connections with `server`, and the signals of
+# the one that publishes its own media carry `"link": "publish"` (docs/protocol.md, Relay rooms).
+PUBLISH_LINK = "publish"
 
 
 class CloseCode(IntEnum):
@@ -58,6 +61,7 @@ class SessionDescription:
     type: Literal["offer", "answer"]
     to: PeerId
     sdp: str
+    link: str = ""  # `PUBLISH_LINK` on a Janus relay's publishing connection, with `server` only
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +71,7 @@ class IceCandidate:
     to: PeerId
     candidate: dict[str, Any] | None
     type: Literal["ice"] = "ice"
+    link: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,9 +178,9 @@ MAX_CHAT_FRAME_TEXT = 4000
 # `from` is tolerated and dropped: the server always sets it from the connection.
 _IGNORED_FIELDS = frozenset({"from"})
 _FIELDS: dict[str, frozenset[str]] = {
-    "offer": frozenset({"type", "to", "sdp"}),
-    "answer": frozenset({"type", "to", "sdp"}),
-    "ice": frozenset({"type", "to", "candidate"}),
+    "offer": frozenset({"type", "to", "sdp", "link"}),
+    "answer": frozenset({"type", "to", "sdp", "link"}),
+    "ice": frozenset({"type", "to", "candidate", "link"}),
     "ping": frozenset({"type"}),
     "stats": frozenset({"type", "rtt_ms", "packet_loss", "inbound_kbps", "outbound_kbps", "path"}),
     "recording": frozenset({"type", "action"}),
@@ -234,12 +239,22 @@ def parse_client_message(text: str | None, binary: bytes | None, max_bytes: int)
     if kind == "relay-fallback":
         return RelayFallback(peer_id=_fallback_partner(data.get("peer_id")))
     to = _peer_id(data.get("to"))
+    link = _link(data.get("link", ""), to)
     if kind == "ice":
-        return IceCandidate(to=to, candidate=_candidate(data.get("candidate", ...)))
+        return IceCandidate(to=to, candidate=_candidate(data.get("candidate", ...)), link=link)
     sdp = data.get("sdp")
     if not isinstance(sdp, str) or not sdp:
         raise ProtocolError("bad_field", f"`sdp` must be a non-empty string in an {kind}.")
-    return SessionDescription(type=kind, to=to, sdp=sdp)  # type: ignore[arg-type]
+    return SessionDescription(type=kind, to=to, sdp=sdp, link=link)  # type: ignore[arg-type]
+
+
+def _link(value: object, to: PeerId) -> str:
+    """`link`: absent, or `publish` on a signal to `server` (a Janus relay's publishing connection)."""
+    if value == "":
+        return ""
+    if value != PUBLISH_LINK or to != SERVER_PEER_ID:
+        raise ProtocolError("bad_field", '`link` may only be "publish", on a signal to "server".')
+    return PUBLISH_LINK
 
 
 def _loads(text: str) -> Any:
@@ -475,9 +490,14 @@ def render_peer_left(peer_id: PeerId, resumable: bool = False) -> str:
 
 def render_signal(message: Signal, sender: PeerId) -> str:
     """The relayed form of a signal: the same fields, `from` set by the server."""
+    rendered: dict[str, Any] = {"type": message.type, "from": sender, "to": message.to}
     if isinstance(message, IceCandidate):
-        return _dump({"type": "ice", "from": sender, "to": message.to, "candidate": message.candidate})
-    return _dump({"type": message.type, "from": sender, "to": message.to, "sdp": message.sdp})
+        rendered["candidate"] = message.candidate
+    else:
+        rendered["sdp"] = message.sdp
+    if message.link:
+        rendered["link"] = message.link
+    return _dump(rendered)
 
 
 def render_recording(active: bool, by: str) -> str:
@@ -495,6 +515,12 @@ def render_relay_tracks(upload: list[str], owners: dict[str, PeerId]) -> str:
     """Relay rooms, from `server` just before each offer: which transceivers (by `mid`) carry
     the browser's own media, and whose media each forwarded one carries, for the right tile."""
     return _dump({"type": "relay-tracks", "from": SERVER_PEER_ID, "upload": upload, "tracks": owners})
+
+
+def render_relay_publish() -> str:
+    """Relay rooms carried by Janus, from `server` once the browser may publish: offer its own
+    media on a second, send-only connection (`link` `publish`)."""
+    return _dump({"type": "relay-publish", "from": SERVER_PEER_ID})
 
 
 def render_relay_fallback(partner: PeerId) -> str:

@@ -366,13 +366,21 @@ def test_carol_is_told_when_the_room_is_full(app_server: AppServer, party: Party
     assert carol.page.evaluate("window.audioExchange.peerConnections().size") == 0
 
 
-@pytest.fixture
-def restartable_server(app_server: AppServer, live_database: PostgresDatabase) -> Iterator[AppServer]:
-    """A second app process over the same database, for this test alone to restart."""
-    server = AppServer(live_database.url, app_server.static_root, name="restartable app")
+def another_app(
+    app_server: AppServer, database: PostgresDatabase, name: str, env: dict[str, str] | None = None
+) -> Iterator[AppServer]:
+    """An app process of its own with `env`, over the database `app_server` migrated (and its
+    static files; the `people` fixture's accounts are there too); closed at the end."""
+    server = AppServer(database.url, app_server.static_root, env=env, name=name)
     server.start()
     yield server
     server.close()
+
+
+@pytest.fixture
+def restartable_server(app_server: AppServer, live_database: PostgresDatabase) -> Iterator[AppServer]:
+    """A second app process over the same database, for this test alone to restart."""
+    yield from another_app(app_server, live_database, "restartable app")
 
 
 @pytest.fixture
@@ -384,11 +392,7 @@ def restartable_party(chromium: Browser, restartable_server: AppServer, people: 
 @pytest.fixture
 def short_grace_server(app_server: AppServer, live_database: PostgresDatabase) -> Iterator[AppServer]:
     """An app process whose resume tokens, and so the others' grace, last 5 s."""
-    env = {"SIGNALING_RESUME_SECONDS": "5"}
-    server = AppServer(live_database.url, app_server.static_root, env=env, name="short-grace app")
-    server.start()
-    yield server
-    server.close()
+    yield from another_app(app_server, live_database, "short-grace app", {"SIGNALING_RESUME_SECONDS": "5"})
 
 
 # Marks each page's RTCPeerConnections, to tell afterwards whether they are the same objects.

@@ -14,17 +14,18 @@ from collections.abc import Callable, Iterator
 import pytest
 from playwright.sync_api import Browser, expect
 
-from tests.live_server import AppServer, PostgresDatabase
+from tests.live_server import AppServer, Person, PostgresDatabase
 from tests.test_browser_call import (  # noqa: F401
     CONNECTION_TAGS_JS,
     DROP_SOCKET_UNNOTICED_JS,
-    PEOPLE,
     TAG_CONNECTIONS_JS,
     Caller,
     Party,
+    another_app,
     eventually,
     everyone_receives,
     party,
+    party_on,
     people,
 )
 
@@ -151,37 +152,40 @@ def test_a_dropped_socket_in_a_relay_room_resumes_its_id_over_a_new_link(app_ser
 
 
 @pytest.fixture(scope="module")
-def auto_server(app_server: AppServer, live_database: PostgresDatabase) -> Iterator[AppServer]:
+def auto_server(
+    app_server: AppServer,
+    live_database: PostgresDatabase,
+    people: list[Person],  # noqa: F811
+) -> Iterator[AppServer]:
     """An app process of its own whose `auto` rooms relay above two people.
 
     `app_server` has already migrated the database and collected the static files."""
-    server = AppServer(
-        live_database.url, app_server.static_root, env={"RELAY_AUTO_ABOVE_VIDEO": "2"}, name="auto-relay app"
-    )
-    server.create_users(PEOPLE)
-    server.start()
-    yield server
-    server.close()
+    yield from another_app(app_server, live_database, "auto-relay app", {"RELAY_AUTO_ABOVE_VIDEO": "2"})
 
 
 @pytest.fixture
 def auto_party(chromium: Browser, auto_server: AppServer) -> Iterator[Party]:
-    callers = Party(chromium, auto_server)
-    yield callers
-    for caller in callers.callers:
-        print(f"--- {caller.name}'s browser console ---", *caller.console[-60:], sep="\n")
-    callers.close()
+    yield from party_on(chromium, auto_server)
 
 
 @pytest.mark.timeout(180)
 def test_an_auto_room_moves_to_the_relay_and_back_without_a_reload(auto_server: AppServer, auto_party: Party) -> None:
+    to_the_relay_and_back(auto_server, auto_party, only_connected_to_the_relay)
+
+
+def to_the_relay_and_back(
+    server: AppServer, callers: Party, relayed_only: Callable[..., Callable[[], str | None]]
+) -> None:
+    """In an `auto` room relayed above two people: alice and bob in a mesh; carol's arrival
+    moves all three to the relay (`relayed_only` holds for them, pictures move); her departure
+    moves alice and bob back to a mesh, without a reload."""
     slug = f"auto-{secrets.token_hex(3)}"
-    auto_server.create_room(slug, owner="alice", name="Auto", mode="auto")
-    alice, bob = auto_party.arrive("alice", slug), auto_party.arrive("bob", slug)
+    server.create_room(slug, owner="alice", name="Auto", mode="auto")
+    alice, bob = callers.arrive("alice", slug), callers.arrive("bob", slug)
     eventually(everyone_receives(alice, bob))  # two people: a direct mesh
 
-    carol = auto_party.arrive("carol", slug)
-    eventually(only_connected_to_the_relay(alice, bob, carol))
+    carol = callers.arrive("carol", slug)
+    eventually(relayed_only(alice, bob, carol))
     eventually(tiles_play(alice, bob, carol, since=play_positions(alice, bob, carol)))
 
     carol.leave()

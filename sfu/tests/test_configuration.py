@@ -58,11 +58,11 @@ def test_render_writes_private_files_with_every_placeholder_filled(tmp_path):
     assert "lock_rtp_forward = true" in (config / "janus.plugin.videoroom.jcfg").read_text()
 
 
-def test_janus_urls_without_their_secrets_are_refused_at_startup():
-    environment = {**os.environ, "JANUS_URLS": "ws://127.0.0.1:8188", "JANUS_API_SECRET": "", "JANUS_ADMIN_KEY": ""}
-    done = subprocess.run(
+def start_django(**variables: str) -> subprocess.CompletedProcess[str]:
+    """Load the production settings with these environment variables, in a process of its own."""
+    return subprocess.run(
         [sys.executable, "-c", "import django; django.setup()"],
-        env={**environment, "DJANGO_SETTINGS_MODULE": "audioexchange.settings"},
+        env={**os.environ, **variables, "DJANGO_SETTINGS_MODULE": "audioexchange.settings"},
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -70,5 +70,16 @@ def test_janus_urls_without_their_secrets_are_refused_at_startup():
         check=False,
     )
 
+
+def test_janus_urls_without_their_secrets_are_refused_at_startup():
+    done = start_django(JANUS_URLS="ws://127.0.0.1:8188", JANUS_API_SECRET="", JANUS_ADMIN_KEY="")
+
     assert done.returncode != 0
     assert "JANUS_URLS is set but JANUS_API_SECRET or JANUS_ADMIN_KEY is empty" in done.stderr
+
+
+def test_browser_networks_that_are_not_networks_are_refused_at_startup():
+    done = start_django(JANUS_BROWSER_NETWORKS="10.0.0.0/8,the office")
+
+    assert done.returncode != 0
+    assert "JANUS_BROWSER_NETWORKS must be comma-separated networks, e.g. 10.0.0.0/8" in done.stderr

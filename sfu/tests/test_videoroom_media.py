@@ -128,12 +128,12 @@ async def test_bob_receives_alice_then_carol_through_janus_on_one_subscriber_con
     peers.extend([alice, bob, carol])
 
     await alice.publish(room, 11, "Alice")
-    await bob.answer(await videoroom.subscribe(bob.handle, room, [11]))
+    await bob.answer((await videoroom.subscribe(bob.handle, room, [11])).jsep)
     first = await asyncio.wait_for(bob.frames(2), 20)
     await carol.publish(room, 13, "Carol")
     renegotiated = await videoroom.update_subscription(bob.handle, add=[13], remove=[])
-    assert renegotiated is not None and renegotiated["type"] == "offer"
-    await bob.answer(renegotiated)
+    assert renegotiated is not None and renegotiated.owners() == {"0": 11, "1": 11, "2": 13, "3": 13}
+    await bob.answer(renegotiated.jsep)
     both = await asyncio.wait_for(bob.frames(4), 20)
 
     for frames in (first, both):

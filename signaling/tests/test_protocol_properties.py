@@ -42,6 +42,13 @@ valid_messages: st.SearchStrategy[dict[str, Any]] = st.one_of(
         st.text(min_size=1, max_size=500),
     ),
     st.builds(lambda to, candidate: {"type": "ice", "to": to, "candidate": candidate}, peer_ids, candidates),
+    # A Janus relay's publishing connection (docs/protocol.md, Relay rooms carried by Janus).
+    st.builds(
+        lambda kind, sdp: {"type": kind, "to": "server", "sdp": sdp, "link": "publish"},
+        st.sampled_from(["offer", "answer"]),
+        st.text(min_size=1, max_size=500),
+    ),
+    st.builds(lambda candidate: {"type": "ice", "to": "server", "candidate": candidate, "link": "publish"}, candidates),
     st.just({"type": "ping"}),
     st.builds(
         lambda rtt, loss, inbound, outbound, path: {
@@ -128,7 +135,7 @@ def test_any_json_value_is_a_message_or_a_documented_error(value: object) -> Non
     st.sampled_from(TYPES),
     st.dictionaries(
         st.sampled_from(
-            ["type", "to", "sdp", "candidate", "text", "action", "peer_id", "audio", "screen", "path", "rtt_ms"]
+            ["type", "to", "sdp", "candidate", "text", "action", "peer_id", "audio", "screen", "path", "rtt_ms", "link"]
         ),
         json_values,
         max_size=3,
@@ -176,3 +183,15 @@ def test_unknown_fields_are_refused(message: dict[str, Any], name: str, value: o
     outcome = parse_or_error(json.dumps({**message, name: value}))
     assert isinstance(outcome, ProtocolError) and outcome.code == "bad_message", outcome
     assert "Unknown field" in outcome.message
+
+
+@settings(max_examples=100)
+@given(st.sampled_from(["offer", "answer", "ice"]), peer_ids, json_values)
+def test_only_signals_to_the_server_name_a_link_and_only_publish(kind: str, to: str, link: object) -> None:
+    message = {"type": kind, "to": to, "link": link, **({"candidate": None} if kind == "ice" else {"sdp": "v=0"})}
+    outcome = parse_or_error(json.dumps(message))
+    if to == protocol.SERVER_PEER_ID and link in ("", "publish"):
+        assert not isinstance(outcome, ProtocolError) and outcome.link == link  # type: ignore[union-attr]
+    else:
+        assert isinstance(outcome, ProtocolError) and outcome.code == "bad_field", outcome
+        assert outcome.message == '`link` may only be "publish", on a signal to "server".'

@@ -179,11 +179,14 @@ function wireSignaling(screen, signaling, mesh) {
   signaling.on("peer-left", ({ peer_id: peerId, resumable }) => mesh.removePeer(peerId, { resumable: resumable === true }));
   for (const type of ["offer", "answer", "ice"]) signaling.on(type, (message) => mesh.handleSignal(message));
   signaling.on("relay-tracks", (message) => mesh.setTracks(message));
+  signaling.on("relay-publish", () => mesh.publishToRelay());
   signaling.on("media-mode", ({ mode }) => mesh.setMode(mode));
   signaling.on("relay-fallback", ({ peer_id: peerId }) => mesh.relayWith(peerId));
   signaling.on("error", ({ code, message }) => {
     // A signal to someone who just left is an expected race, not news for the user.
     if (code === "unknown_peer") return console.info("[call]", message);
+    // A candidate the media server may not use (a private address): the others may do.
+    if (code === "bad_candidate") return console.info("[call]", message);
     if (code.startsWith("chat_")) return undefined; // shown in the chat panel
     screen.showBanner(message, { kind: "error" });
   });

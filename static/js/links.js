@@ -22,6 +22,8 @@ import { RelayLink } from "./relay.js";
 const EVENTS = ["peer-added", "peer-name", "peer-removed", "peer-state", "peer-media", "track", "extra-track", "direct-failed"];
 // What a fallback RelayLink says about its partners; their tiles are the mesh's.
 const FALLBACK_EVENTS = new Set(["peer-state", "track"]);
+// Peers' signals kept while the relay is being left: an offer and its candidates per person.
+const MAX_EARLY_SIGNALS = 200;
 
 export class MediaLinks extends Emitter {
   #options;
@@ -36,6 +38,7 @@ export class MediaLinks extends Emitter {
   #localState = { muted: false, cameraOn: false };
   #extra = { track: null, stream: null }; // a shared screen, sent besides the camera (mesh only for now)
   #relayOfferDue = false; // a `relay-tracks` came: the next offer from "server" is the relay's
+  #early = []; // peers' signals that came while we were still in the relay (see handleSignal)
 
   constructor(options) {
     super();
@@ -115,7 +118,18 @@ export class MediaLinks extends Emitter {
       this.#fallback.handleSignal(message);
       return;
     }
+    if (message.from !== SERVER_PEER_ID && this.#mode === "relay") {
+      // Someone already back in a mesh: their signals come to our socket straight from their
+      // process, and may overtake the `media-mode` still queued for us. Kept for the mesh.
+      if (this.#early.length < MAX_EARLY_SIGNALS) this.#early.push(message);
+      return;
+    }
     this.#current?.handleSignal(message);
+  }
+
+  /** `relay-publish` (Janus carries the room): offer our media on a connection of its own. */
+  publishToRelay() {
+    if (this.#mode === "relay") this.#current.publish();
   }
 
   /** `relay-tracks`, before each of the worker's offers. */
@@ -178,6 +192,9 @@ export class MediaLinks extends Emitter {
     if (this.#extra.track && !this.canShareScreen) this.emit("share-unavailable", {});
     else if (this.#extra.track) links.setExtraTrack(this.#extra.track, this.#extra.stream);
     this.#startLinks(links, { kept: Boolean(kept), joining });
+    const early = this.#early;
+    this.#early = [];
+    if (mode === "mesh") for (const message of early) links.handleSignal(message);
     for (const peerId of this.#tiles) this.emit("peer-path", { peerId, path: this.pathOf(peerId) });
   }
 

@@ -4,14 +4,21 @@
 // which transceivers (by mid) carry our upload and whose media each other one carries, so
 // each track lands in the right person's tile.
 //
+// When Janus carries the room (docs/protocol.md, "Relay rooms carried by Janus") that one
+// connection only receives, and `relay-publish` asks for a second one, send-only, that carries
+// our media: we offer it, and its signals carry `link: "publish"`.
+//
 // Same interface and events as PeerMesh (mesh.js), so call.js can use either:
 // "peer-added", "peer-name", "peer-removed", "peer-state", "track"; `path` is "relayed".
 
 import { Emitter } from "./emitter.js";
 import { SERVER_PEER_ID } from "./recording.js";
 
+const PUBLISH_LINK = "publish";
+
 export class RelayLink extends Emitter {
   #pc = null;
+  #publisher = null; // Janus: our upload's own connection
   #send;
   #media;
   #iceServers = [];
@@ -29,9 +36,11 @@ export class RelayLink extends Emitter {
     this.path = "relayed";
   }
 
-  /** Debugging view, as PeerMesh's: the one connection, to "server". */
+  /** Debugging view, as PeerMesh's: the connection to "server" (and Janus's upload one). */
   connections() {
-    return this.#pc ? new Map([[SERVER_PEER_ID, this.#pc]]) : new Map();
+    const connections = new Map(this.#pc ? [[SERVER_PEER_ID, this.#pc]] : []);
+    if (this.#publisher) connections.set(`${SERVER_PEER_ID}/${PUBLISH_LINK}`, this.#publisher);
+    return connections;
   }
 
   start(welcome) {
@@ -65,6 +74,37 @@ export class RelayLink extends Emitter {
     for (const peerId of [...this.#people.keys()]) this.removePeer(peerId);
     this.#pc?.close();
     this.#pc = null;
+    this.#publisher?.close();
+    this.#publisher = null;
+  }
+
+  /** `relay-publish` (Janus): send our media once, on a send-only connection we offer. Again
+   * after Janus lost our session (a restart): both connections start afresh. */
+  publish() {
+    if (!this.#pc) return;
+    if (this.#pc.remoteDescription) {
+      this.#pc.close();
+      this.#pc = this.#createConnection();
+    }
+    this.#publisher?.close();
+    const pc = new RTCPeerConnection({ iceServers: this.#iceServers, bundlePolicy: "max-bundle" });
+    this.#publisher = pc;
+    pc.addEventListener("icecandidate", ({ candidate }) => {
+      const init = candidate ? candidate.toJSON() : null;
+      this.#send({ type: "ice", to: SERVER_PEER_ID, link: PUBLISH_LINK, candidate: init });
+    });
+    pc.addEventListener("connectionstatechange", () => console.info(`[relay] upload ${pc.connectionState}`));
+    const kinds = this.audioOnlyRoom ? ["audio"] : ["audio", "video"];
+    for (const kind of kinds) {
+      const track = kind === "audio" ? this.#media.audioTrack : this.#media.videoTrack;
+      pc.addTransceiver(track ?? kind, { direction: "sendonly", streams: [this.#media.stream] });
+    }
+    this.#queue = this.#queue
+      .then(async () => {
+        await pc.setLocalDescription();
+        this.#send({ type: "offer", to: SERVER_PEER_ID, link: PUBLISH_LINK, sdp: pc.localDescription.sdp });
+      })
+      .catch((error) => console.warn("[relay] publishing failed", error));
   }
 
   /** Whose media a transceiver carries (by mid), or null: the upload, or unknown. */
@@ -80,6 +120,7 @@ export class RelayLink extends Emitter {
 
   handleSignal(message) {
     if (message.from !== SERVER_PEER_ID || !this.#pc) return;
+    if (message.link === PUBLISH_LINK) return this.#handleUploadSignal(message);
     const pc = this.#pc;
     this.#queue = this.#queue
       .then(() => (message.type === "offer" ? this.#answer(pc, message.sdp) : this.#addCandidate(pc, message)))
@@ -90,7 +131,24 @@ export class RelayLink extends Emitter {
 
   replaceTrack(kind, track) {
     if (kind === "video" && this.audioOnlyRoom) return;
-    this.#uploadSender(kind)?.replaceTrack(track).catch((error) => console.warn("[relay] replaceTrack", error));
+    const published = this.#publisher?.getTransceivers().find((t) => t.receiver.track.kind === kind);
+    for (const sender of [this.#uploadSender(kind), published?.sender]) {
+      sender?.replaceTrack(track).catch((error) => console.warn("[relay] replaceTrack", error));
+    }
+  }
+
+  #handleUploadSignal(message) {
+    const pc = this.#publisher;
+    if (!pc) return;
+    this.#queue = this.#queue
+      .then(() =>
+        message.type === "answer"
+          ? pc.setRemoteDescription({ type: "answer", sdp: message.sdp })
+          : this.#addCandidate(pc, message),
+      )
+      .catch((error) => {
+        if (pc === this.#publisher) console.warn(`[relay] upload ${message.type} failed`, error);
+      });
   }
 
   /** Nothing to do: mute, camera and hand reach every tile as `media-state` through the server. */
