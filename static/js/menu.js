@@ -34,7 +34,7 @@ export class DisclosureMenu {
 
   #chosen(target) {
     const control = target.closest("button");
-    if (control && !control.hasAttribute("aria-haspopup")) this.setOpen(false, { focus: true });
+    if (this.open && control && !control.hasAttribute("aria-haspopup")) this.setOpen(false, { focus: true });
   }
 
   #escape(event) {
