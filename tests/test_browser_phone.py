@@ -107,7 +107,7 @@ def check_more_menu(page: Page, remote_tile: Locator) -> None:
     more.tap()
     expect(more).to_have_attribute("aria-expanded", "true")
     expect(share).to_be_in_viewport()
-    expect(page.locator("#more-controls").get_by_text("Devices", exact=True)).to_be_visible()
+    expect(page.locator("#more-controls summary", has_text="Devices")).to_be_visible()
     page.keyboard.press("Escape")
     expect(share).to_be_hidden()
     expect(more).to_have_attribute("aria-expanded", "false")
