@@ -35,6 +35,7 @@ def test_a_barred_guest_opening_the_same_link_in_a_fresh_browser_is_turned_away(
     mallory = arrive_as_guest(party, link, slug, "Mal")
     eventually(everyone_receives(alice, mallory))
 
+    alice.page.get_by_role("button", name="More actions for Mal (guest)").click()
     alice.page.get_by_role("button", name="Remove and bar Mal (guest)", exact=True).click()
     dialog = alice.page.get_by_role("dialog", name="Remove and bar Mal (guest)?")
     withdraw = dialog.get_by_label("Also withdraw the invite link Mal (guest) came in with", exact=False)

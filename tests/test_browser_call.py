@@ -115,6 +115,7 @@ class Caller:
         username: str,
         first_visit: bool = False,
         faulty_network: bool = False,
+        device: dict[str, Any] | None = None,
     ) -> None:
         self.name = username
         self.server = server
@@ -122,7 +123,9 @@ class Caller:
         # nothing listens on (`window.__unreachable`). The page's Content-Security-Policy would
         # refuse that address before any network is tried, which is not what a cut network does,
         # so such a page runs without it (tests/test_browser_csp.py checks the policy in a call).
-        self.context = browser.new_context(viewport={"width": 1280, "height": 800}, bypass_csp=faulty_network)
+        # `device`: Playwright's context options for another screen (a phone: viewport, has_touch).
+        screen = {"viewport": {"width": 1280, "height": 800}} | (device or {})
+        self.context = browser.new_context(**screen, bypass_csp=faulty_network)
         self.context.add_init_script(INSTRUMENT_JS)
         self.first_visit = first_visit
         if first_visit:
@@ -192,8 +195,15 @@ class Party:
         self.server = server
         self.callers: list[Caller] = []
 
-    def arrive(self, username: str, slug: str, first_visit: bool = False, faulty_network: bool = False) -> Caller:
-        caller = Caller(self.browser, self.server, username, first_visit, faulty_network)
+    def arrive(
+        self,
+        username: str,
+        slug: str,
+        first_visit: bool = False,
+        faulty_network: bool = False,
+        device: dict[str, Any] | None = None,
+    ) -> Caller:
+        caller = Caller(self.browser, self.server, username, first_visit, faulty_network, device)
         self.callers.append(caller)
         caller.log_in()
         caller.join(slug)

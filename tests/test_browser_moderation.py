@@ -1,6 +1,6 @@
-"""Moderation seen from real browsers: the owner mutes and removes people from the
-participant list (removing asks first, in a dialog naming the person), and lets a knocking
-newcomer in from the pop-up that chimes when they knock."""
+"""Moderation seen from real browsers: the owner mutes and removes people from each person's
+menu in the participant list (removing asks first, in a dialog naming the person), and lets a
+knocking newcomer in from the pop-up that chimes when they knock."""
 
 from collections.abc import Callable
 
@@ -40,12 +40,18 @@ def test_the_owner_mutes_carol_then_removes_bob_whose_media_stops_for_the_others
     slug = new_room(app_server, "moderated")
     alice, bob, carol = (party.arrive(name, slug) for name in ("alice", "bob", "carol"))
     eventually(everyone_receives(alice, bob, carol))
-    expect(bob.page.get_by_role("button", name="Remove Alice A.")).to_have_count(0)  # moderators only
+    expect(bob.page.get_by_role("button", name="More actions for Alice A.")).to_have_count(0)  # moderators only
+    expect(bob.page.get_by_role("button", name="Remove Alice A.")).to_have_count(0)
 
+    carols_menu = alice.page.get_by_role("button", name="More actions for Carol C.")
+    carols_menu.click()
     alice.page.get_by_role("button", name="Mute Carol C.", exact=True).click()
+    expect(carols_menu).to_have_attribute("aria-expanded", "false")  # done: the menu closes
+    expect(carols_menu).to_be_focused()
     expect(carol.page.locator("#notices")).to_contain_text("Alice A. muted you")
     expect(carol.page.locator("#mute-button")).to_have_text("Unmute")
 
+    alice.page.get_by_role("button", name="More actions for Bob B.").click()
     remove = alice.page.get_by_role("button", name="Remove Bob B.", exact=True)
     remove.click()
     dialog = alice.page.get_by_role("dialog", name="Remove Bob B.?")

@@ -27,7 +27,6 @@ import { bindShortcuts } from "./keyboard.js";
 import { RecordingControls, SERVER_PEER_ID, showRecordingNotice } from "./recording.js";
 import { RELAY_SHARE_MESSAGE, ScreenShare, ScreenStage, showWhilePresenting } from "./screenshare.js";
 import { SpeakerDetector } from "./speaker.js";
-import { attachTileControls } from "./tilecontrols.js";
 import { SignalingClient } from "./signaling.js";
 import { CallTelemetry } from "./telemetry.js";
 import { CallScreen } from "./ui.js";
@@ -278,8 +277,8 @@ function askAboutKnock(notices, outbox, { peer_id: peerId, name }) {
   if (chime()) notice.dataset.chimed = "true";
 }
 
-// Screen sharing, media-state (mute flags, raised hands), active speaker, per-tile volume and
-// push-to-talk. Returns what stops them when the call ends.
+// Screen sharing, media-state (mute flags, raised hands), active speaker and push-to-talk.
+// Returns what stops them when the call ends.
 function wireInCallMedia(screen, signaling, mesh) {
   const root = document.getElementById("call");
   const share = new ScreenShare({ mesh, button: root.querySelector("#share-button") });
@@ -314,7 +313,6 @@ function wireInCallMedia(screen, signaling, mesh) {
   mesh.on("peer-removed", ({ peerId }) => stage.removePeer(peerId));
   mesh.on("extra-track", ({ peerId, track, stream }) => stage.addTrack(peerId, track, stream));
   screen.on("tile-added", ({ peerId, root: tile, media: player }) => {
-    attachTileControls(tile, player);
     quality.attach(peerId, tile);
     speakerChoice.applyAll(tile);
   });

@@ -1,11 +1,13 @@
-// Moderation on the call page: per-person actions in the participant list, lock and end in the
-// toolbar, and the live list of people waiting to join (knock to enter), with Admit and Deny.
+// Moderation on the call page: per-person actions in the participant list (one menu per person,
+// "More actions for Gina"), lock and end in the toolbar, and the live list of people waiting to
+// join (knock to enter), with Admit and Deny.
 // Every action is only a request: the server checks who may do it (docs/protocol.md,
 // "Moderation"). Names come from other people: they are only ever set with textContent.
 // Remove, Remove and bar, and End for all first ask, naming the person (confirm.js); barring a
 // guest offers to withdraw the invite link they came in with (`withdraw_invite`).
 
 import { askToConfirm } from "./confirm.js";
+import { DisclosureMenu } from "./menu.js";
 
 const PERSON_ACTIONS = [
   ["ask_mute", "Ask to mute"],
@@ -56,20 +58,27 @@ export class ModerationControls {
     });
   }
 
-  /** A participant appeared in the list (ui.js made their <li>): give moderators their buttons. */
+  /** A participant appeared in the list (ui.js made their <li>): give moderators their menu. */
   addPeer(peerId, name) {
     if (!this.canModerate) return;
     const item = this.peopleList.querySelector(`li[data-peer-id="${CSS.escape(peerId)}"]`);
     if (!item || item.querySelector(".moderation-actions")) return;
-    const actions = document.createElement("span");
-    actions.className = "moderation-actions";
+    const toggle = button("", `More actions for ${name}`, "secondary small person-menu-button");
+    toggle.dataset.icon = "ellipsis-vertical";
+    const actions = document.createElement("div");
+    actions.className = "moderation-actions person-menu";
+    actions.id = `person-menu-${peerId}`;
+    toggle.setAttribute("aria-controls", actions.id);
     for (const [action, text] of PERSON_ACTIONS) {
-      const control = button(text, `${text} ${name}`, action.startsWith("remove") ? "danger small" : "secondary small");
+      const removal = action.startsWith("remove");
+      const control = button(text, `${text} ${name}`, removal ? "danger small" : "secondary small");
       control.dataset.action = action;
+      if (removal) control.setAttribute("aria-haspopup", "dialog"); // asks first (confirm.js)
       control.addEventListener("click", () => this.#act(action, peerId, name));
       actions.append(control);
     }
-    item.append(actions);
+    item.append(toggle, actions);
+    new DisclosureMenu(toggle, actions);
   }
 
   /** `welcome.peers`, `peer-joined`: remember who is a guest (`guest: true`). */

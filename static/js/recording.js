@@ -22,7 +22,8 @@ export class RecordingControls {
   #stop = null;
 
   /**
-   * @param root - the call section (#call); the indicator goes above the grid, buttons into .controls
+   * @param root - the call section (#call); the indicator goes above the grid, buttons into the
+   *   toolbar's "More" controls
    * @param canRecord - show the buttons (the room's owner)
    * @param send - function(message) that puts one signaling message on the socket
    */
@@ -34,7 +35,7 @@ export class RecordingControls {
     this.#indicator.setAttribute("role", "status");
     this.#indicator.hidden = true;
     root.querySelector(".call-body")?.before(this.#indicator);
-    if (canRecord) this.#addButtons(root.querySelector(".controls"));
+    if (canRecord) this.#addButtons(root.querySelector("#more-controls"));
   }
 
   /** From `welcome.room.recording` or a `recording` message. */
@@ -54,8 +55,10 @@ export class RecordingControls {
     if (!controls) return;
     this.#start = this.#button("Start recording", "start");
     this.#stop = this.#button("Stop recording", "stop");
+    this.#start.dataset.icon = "circle-dot";
+    this.#stop.dataset.icon = "square";
     this.#stop.hidden = true;
-    controls.querySelector("#leave-button")?.before(this.#start, this.#stop);
+    controls.append(this.#start, this.#stop);
   }
 
   #button(label, action) {

@@ -1,11 +1,15 @@
 // The call screen: a tile per participant, the participant list, the controls and a status banner.
 // Names come from other users: they are only ever set with textContent.
+// On a phone (call-layout.css) the toolbar is one row with a "More" menu, and the participant
+// list and the chat are sheets above it: one of them at a time.
 //
 // Events: "mute" (wanted: boolean), "camera" (wanted on: boolean), "leave",
-// "tile-added" {peerId, root, media} for each other participant's tile (static/js/tilecontrols.js).
+// "tile-added" {peerId, root, media} for each other participant's tile (quality bars, speaker choice).
 
 import { Emitter } from "./emitter.js";
+import { DisclosureMenu } from "./menu.js";
 import { SERVER_PEER_ID } from "./recording.js";
+import { TileControls } from "./tilecontrols.js";
 
 const STATE_LABELS = {
   new: "connecting",
@@ -45,6 +49,12 @@ function element(tag, className, text) {
   return node;
 }
 
+/** An icon (icons.css) before `text`: the text says it, the icon only shows it. */
+function withIcon(node, icon) {
+  node.dataset.icon = icon;
+  return node;
+}
+
 class Tile {
   constructor({ peerId, name, audioOnly, local }) {
     this.peerId = peerId;
@@ -71,7 +81,7 @@ class Tile {
     this.muteFlag.hidden = true;
     this.cameraFlag = element("span", "badge camera-flag", "camera off");
     this.cameraFlag.hidden = true;
-    this.handFlag = element("span", "badge hand-flag", "✋ hand raised");
+    this.handFlag = withIcon(element("span", "badge hand-flag", "hand raised"), "hand");
     this.handFlag.hidden = true;
     this.badge = element("span", "badge state");
     this.pathFlag = element("span", "badge path");
@@ -84,6 +94,7 @@ class Tile {
     caption.append(this.label, this.muteFlag, this.cameraFlag, this.handFlag, this.badge, this.pathFlag, this.pathTip);
     this.root.append(this.avatar, this.media, caption);
     if (this.sound !== this.media) this.root.append(this.sound);
+    this.controls = local ? null : new TileControls(this.root, this.sound, name);
     this.setName(name);
     this.setVideo(false);
   }
@@ -91,6 +102,7 @@ class Tile {
   setName(name) {
     this.label.textContent = this.local ? yours(name) : name;
     this.avatar.textContent = initials(name);
+    this.controls?.setName(name);
   }
 
   setStream(stream) {
@@ -159,6 +171,29 @@ export class CallScreen extends Emitter {
       this.emit("camera", this.cameraButton.getAttribute("aria-pressed") === "true"),
     );
     this.leaveButton.addEventListener("click", () => this.emit("leave"));
+    this.#wirePhoneLayout(root);
+  }
+
+  // The "More" menu, and the participant list as a sheet: both only shown so on a phone.
+  #wirePhoneLayout(root) {
+    new DisclosureMenu(root.querySelector("#more-button"), root.querySelector("#more-controls"));
+    const peopleButton = root.querySelector("#people-button");
+    const chatButton = root.querySelector("#chat-button");
+    const people = root.querySelector("#people-panel");
+    const showPeople = (open) => {
+      if (open && chatButton.getAttribute("aria-expanded") === "true") chatButton.click(); // one sheet at a time
+      people.classList.toggle("open", open);
+      peopleButton.setAttribute("aria-expanded", String(open));
+    };
+    peopleButton.addEventListener("click", () => showPeople(!people.classList.contains("open")));
+    chatButton.addEventListener("click", () => showPeople(false));
+    document.addEventListener("keydown", (event) => {
+      if (event.key !== "Escape" || !people.classList.contains("open") || document.querySelector("dialog[open]")) return;
+      if (people.querySelector(".person-menu.open")) return; // that menu closes first (menu.js)
+      const hadFocus = people.contains(document.activeElement);
+      showPeople(false);
+      if (hadFocus) peopleButton.focus();
+    });
   }
 
   show(devicesPanel) {
@@ -338,8 +373,9 @@ class Person {
     this.root = element("li");
     this.root.dataset.peerId = peerId;
     this.name = element("span", "name");
+    this.handFlag = withIcon(element("span", "hand-flag"), "hand");
     this.flags = element("span", "muted flags");
-    this.root.append(this.name, " ", this.flags);
+    this.root.append(this.name, " ", this.handFlag, this.flags);
     this.muted = false;
     this.hand = false;
     this.state = peerId === "local" ? "connected" : "new";
@@ -366,8 +402,9 @@ class Person {
   }
 
   #render() {
+    this.handFlag.hidden = !this.hand;
+    this.handFlag.textContent = this.hand ? "hand raised" : ""; // not even in the text while down
     const flags = [];
-    if (this.hand) flags.push("✋ hand raised");
     if (this.muted) flags.push("muted");
     if (this.state !== "connected" && this.state !== "local") flags.push(STATE_LABELS[this.state] ?? this.state);
     this.flags.textContent = flags.join(" · ");
