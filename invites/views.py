@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 
 from accounts.models import User
 from invites import selectors, services
@@ -41,7 +42,7 @@ def revoke_invite(request: HttpRequest, room: Room) -> HttpResponse:
     invite = selectors.get_invite(room, int(invite_id)) if invite_id.isdigit() else None
     if request.method == "POST" and invite is not None:
         services.revoke(invite)
-        messages.success(request, "Invite withdrawn: its link no longer works.")
+        messages.success(request, _("Invite withdrawn: its link no longer works."))
     return HttpResponseRedirect(reverse("room-invites", kwargs={"slug": room.slug}), status=303)
 
 

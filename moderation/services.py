@@ -9,6 +9,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
 
 from accounts.models import User
 from invites import services as invite_services
@@ -177,5 +178,7 @@ def set_moderators(room: Room, usernames: list[str]) -> None:
     users = list(User.objects.filter(username__in=usernames))
     unknown = sorted(set(usernames) - {user.username for user in users})
     if unknown:
-        raise ValidationError({"moderators": f"No account named {', '.join(unknown)}: check the spelling."})
+        raise ValidationError(
+            {"moderators": _("No account named %(names)s: check the spelling.") % {"names": ", ".join(unknown)}}
+        )
     room.moderators.set(users)
