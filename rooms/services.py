@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from accounts.models import User
 from rooms.models import Room, RoomMode
@@ -196,7 +197,7 @@ def set_locked(room: Room, locked: bool) -> Room:
     return room
 
 
-def close_room(room: Room, reason: str = "The room was closed by an administrator.") -> Room:
+def close_room(room: Room, reason: str = gettext_noop("The room was closed by an administrator.")) -> Room:
     """Lock a room and disconnect everyone in it, telling them `reason`."""
     set_locked(room, True)
     disconnect_room(room.slug, reason=reason)
@@ -208,7 +209,7 @@ def delete_room(room: Room) -> None:
     slug = room.slug
     with transaction.atomic():
         room.delete()
-    disconnect_room(slug, reason="The room was deleted by its owner.")
+    disconnect_room(slug, reason=gettext_noop("The room was deleted by its owner."))
 
 
 def delete_rooms(rooms: Iterable[Room]) -> int:

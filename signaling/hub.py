@@ -27,6 +27,10 @@ class Connection(Protocol):
         """Send `text` (an error) and close with `code`."""
         ...
 
+    async def refuse(self, code: int, reason: str, sentence: str) -> None:
+        """Send the error `reason` with `sentence` in the connection's language, and close with `code`."""
+        ...
+
 
 class Hub:
     def __init__(self) -> None:
@@ -61,9 +65,12 @@ class Hub:
         await connection.deliver(text)
         return True
 
-    async def close_all(self, code: int, text: str) -> None:
+    async def close_all(self, code: int, reason: str, sentence: str) -> None:
+        """Close every connection with `code` after the error `reason`, its English `sentence`
+        translated for each."""
         connections = list(self.connections.values())
-        await asyncio.gather(*(connection.shut(code, text) for connection in connections), return_exceptions=True)
+        closing = (connection.refuse(code, reason, sentence) for connection in connections)
+        await asyncio.gather(*closing, return_exceptions=True)
 
     def ensure_loop(self, interval: float, chore: Callable[[], Awaitable[None]]) -> None:
         """Run `chore` every `interval` seconds in the serving event loop (once per loop)."""
