@@ -1,6 +1,8 @@
 // Per-person listening controls on each remote tile: a volume slider and "mute for me".
 // Client-only: they change how loud this page plays that person, never what anyone sends.
 
+import { gettext } from "./i18n.js";
+
 function labelled(tag, className, label) {
   const node = document.createElement(tag);
   node.className = className;
@@ -12,12 +14,12 @@ function labelled(tag, className, label) {
 export function attachTileControls(root, media) {
   const box = document.createElement("div");
   box.className = "tile-controls";
-  const slider = labelled("input", "volume", "Volume");
+  const slider = labelled("input", "volume", gettext("Volume"));
   Object.assign(slider, { type: "range", min: "0", max: "100", step: "5", value: "100" });
   slider.addEventListener("input", () => {
     media.volume = Number(slider.value) / 100;
   });
-  const mute = labelled("button", "secondary local-mute", "Mute for me");
+  const mute = labelled("button", "secondary local-mute", gettext("Mute for me"));
   mute.type = "button";
   mute.textContent = "🔊";
   mute.setAttribute("aria-pressed", "false");
