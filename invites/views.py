@@ -77,11 +77,9 @@ def invite(request: HttpRequest, token: str) -> HttpResponse:
 def _barred_here(invite: Invite) -> services.InviteUnusable:
     """A guest who came in through this link from this address was removed and barred: a new
     guest session (another browser, cleared cookies) that way is turned away too."""
-    return services.InviteUnusable(
-        403,
-        "You may not join this meeting",
-        "A guest who came in with this invite link from your address was removed from the meeting and barred. "
-        f"Ask {invite.room.owner.public_name if invite.room.owner else 'the room owner'} for a new link "
-        "if you should be in it.",
-        code="invite_banned",
-    )
+    barred = _("A guest who came in with this invite link from your address was removed from the meeting and barred.")
+    if invite.room.owner:
+        ask = _("Ask %(owner)s for a new link if you should be in it.") % {"owner": invite.room.owner.public_name}
+    else:
+        ask = _("Ask the room owner for a new link if you should be in it.")
+    return services.InviteUnusable(403, _("You may not join this meeting"), f"{barred} {ask}", code="invite_banned")

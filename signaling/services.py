@@ -124,7 +124,7 @@ def _check_entry(scope: dict[str, Any], slug: str, knocked: bool) -> RoomTicket:
         raise Refused(CloseCode.ROOM_LOCKED, "room_locked", _("This room is locked; ask its owner to unlock it."))
     if identity.guest is None and not room_services.has_access(scope["session"], user, room):
         raise Refused(
-            CloseCode.FORBIDDEN, "password_required", "This room needs its password: enter it on the room page."
+            CloseCode.FORBIDDEN, "password_required", _("This room needs its password: enter it on the room page.")
         )
     info = {
         "slug": room.slug,
