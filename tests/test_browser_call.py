@@ -115,6 +115,7 @@ class Caller:
         username: str,
         first_visit: bool = False,
         faulty_network: bool = False,
+        locale: str = "en-US",  # the browser's language: its Accept-Language and navigator.language
     ) -> None:
         self.name = username
         self.server = server
@@ -122,7 +123,9 @@ class Caller:
         # nothing listens on (`window.__unreachable`). The page's Content-Security-Policy would
         # refuse that address before any network is tried, which is not what a cut network does,
         # so such a page runs without it (tests/test_browser_csp.py checks the policy in a call).
-        self.context = browser.new_context(viewport={"width": 1280, "height": 800}, bypass_csp=faulty_network)
+        self.context = browser.new_context(
+            viewport={"width": 1280, "height": 800}, bypass_csp=faulty_network, locale=locale
+        )
         self.context.add_init_script(INSTRUMENT_JS)
         self.first_visit = first_visit
         if first_visit:
