@@ -48,6 +48,8 @@ def _without_creation_date(text: bytes) -> bytes:
 def problems(po: Path) -> list[str]:
     """What keeps `po` from being complete: its untranslated or fuzzy entries, bad placeholders,
     or a committed .mo that says something else."""
+    if re.search(r'^#, fuzzy\nmsgid ""\nmsgstr ""', po.read_text(), re.MULTILINE):
+        return ["its header is fuzzy: fill it in (Language, Plural-Forms) and remove the `#, fuzzy` line"]
     with tempfile.TemporaryDirectory() as scratch:
         compiled = Path(scratch) / "check.mo"
         result = subprocess.run(  # noqa: S603
