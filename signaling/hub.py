@@ -14,6 +14,8 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 import redis.exceptions
+from django.conf import settings
+from django.utils import translation
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +79,9 @@ class Hub:
         loop = asyncio.get_running_loop()
         if self._task is not None and not self._task.done() and self._task.get_loop() is loop:
             return
-        self._task = loop.create_task(self._run(interval, chore))
+        # A task inherits the language of the socket that starts it; the chores serve everyone.
+        with translation.override(settings.LANGUAGE_CODE):
+            self._task = loop.create_task(self._run(interval, chore))
 
     async def _run(self, interval: float, chore: Callable[[], Awaitable[None]]) -> None:
         task = asyncio.current_task()
