@@ -12,7 +12,7 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 SECRET_KEY_FILE ?= .secret_key
 RUN_ENV = SECRET_KEY="$${SECRET_KEY:-$$(cat $(SECRET_KEY_FILE))}"
 
-.PHONY: run test test-fast lint format services clean
+.PHONY: run test test-fast lint format services clean translations
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -56,6 +56,13 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
 	$(BIN)/lint-imports --no-logo
+	$(BIN)/python scripts/check_translations.py
+
+# After adding or changing strings: update locale/*/LC_MESSAGES/*.po (translate what is new
+# there), then compile the .mo files the app reads. Needs GNU gettext (README, "Languages").
+translations: $(BIN)/.installed
+	$(BIN)/python scripts/check_translations.py || true
+	DJANGO_SETTINGS_MODULE=audioexchange.settings_test $(BIN)/python manage.py compilemessages -v0 --ignore=.venv
 
 format: $(BIN)/.installed
 	$(BIN)/ruff format .

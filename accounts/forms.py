@@ -4,6 +4,7 @@ from typing import Any
 
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
 
@@ -14,12 +15,13 @@ class SignUpForm(UserCreationForm):
     class Meta(UserCreationForm.Meta):
         model = User
         fields = ("username", "display_name")
-        help_texts = {"display_name": "What others see in calls. Leave empty to use your username."}
+        labels = {"display_name": _("Display name")}
+        help_texts = {"display_name": _("What others see in calls. Leave empty to use your username.")}
 
     def clean_username(self) -> str:
         username: str = self.cleaned_data.get("username", "")
         if username and User.objects.filter(username__iexact=username).exists():
-            raise forms.ValidationError("That username is taken; choose another, or log in if it is yours.")
+            raise forms.ValidationError(_("That username is taken; choose another, or log in if it is yours."))
         return username
 
 
@@ -27,7 +29,8 @@ class ProfileForm(forms.Form):
     display_name = forms.CharField(
         max_length=64,
         required=False,
-        help_text="What others see in calls. Leave empty to use your username.",
+        label=_("Display name"),
+        help_text=_("What others see in calls. Leave empty to use your username."),
     )
 
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
@@ -38,6 +41,8 @@ class ProfileForm(forms.Form):
 class LoginForm(AuthenticationForm):
     error_messages = {
         **AuthenticationForm.error_messages,
-        "invalid_login": "That username and password do not match an account. "
-        "Check both (passwords are case-sensitive), or sign up if you are new.",
+        "invalid_login": _(
+            "That username and password do not match an account. "
+            "Check both (passwords are case-sensitive), or sign up if you are new."
+        ),
     }

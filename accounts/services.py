@@ -2,6 +2,7 @@
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
 
 from accounts.models import User
 
@@ -17,7 +18,7 @@ def sign_up(*, username: str, password: str, display_name: str = "") -> User:
         with transaction.atomic():
             return User.objects.create_user(username=username, password=password, display_name=display_name.strip())
     except IntegrityError as exc:
-        raise ValidationError({"username": "That username was just taken; choose another."}) from exc
+        raise ValidationError({"username": _("That username was just taken; choose another.")}) from exc
 
 
 def change_display_name(user: User, display_name: str) -> User:
@@ -27,7 +28,9 @@ def change_display_name(user: User, display_name: str) -> User:
     """
     display_name = display_name.strip()
     if len(display_name) > _DISPLAY_NAME_MAX:
-        raise ValidationError({"display_name": f"Keep the display name to {_DISPLAY_NAME_MAX} characters or fewer."})
+        raise ValidationError(
+            {"display_name": _("Keep the display name to %(max)d characters or fewer.") % {"max": _DISPLAY_NAME_MAX}}
+        )
     user.display_name = display_name
     user.save(update_fields=["display_name"])
     return user

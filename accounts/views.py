@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.shortcuts import render, resolve_url
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 
 from accounts import services
 from accounts.forms import ProfileForm, SignUpForm
@@ -41,7 +42,9 @@ def signup(request: HttpRequest) -> HttpResponse:
             form.add_error(None, error)
         else:
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-            messages.success(request, f"Welcome, {user.public_name}! Join a room or create your own.")
+            messages.success(
+                request, _("Welcome, %(name)s! Join a room or create your own.") % {"name": user.public_name}
+            )
             return HttpResponseRedirect(_next_url(request), status=303)
     return render(request, "accounts/signup.html", {"form": form, "next": _next_url(request)})
 
@@ -57,7 +60,10 @@ def profile(request: HttpRequest) -> HttpResponse:
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            messages.success(request, f"Saved: others now see you as “{user.public_name}” (from your next call).")
+            messages.success(
+                request,
+                _("Saved: others now see you as “%(name)s” (from your next call).") % {"name": user.public_name},
+            )
             return HttpResponseRedirect(resolve_url("profile"), status=303)
     return render(request, "accounts/profile.html", {"form": form})
 
@@ -80,11 +86,11 @@ def limit_sign_in_posts(view: Callable[..., HttpResponseBase]) -> Callable[..., 
 
 
 def _too_many_sign_ins(request: HttpRequest, seconds: int) -> HttpResponse:
-    message = (
-        f"Too many sign-in attempts came from your network. Try again {wait_sentence(seconds)}; "
+    message = _(
+        "Too many sign-in attempts came from your network. Try again %(wait)s; "
         "if you forgot your password, ask an administrator to reset it."
-    )
-    context = {"title": "Too many attempts", "message": message}
+    ) % {"wait": wait_sentence(seconds)}
+    context = {"title": _("Too many attempts"), "message": message}
     response = render(request, "rooms/room_unavailable.html", context, status=429)
     response["Retry-After"] = str(seconds)
     return response

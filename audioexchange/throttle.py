@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django_ratelimit.core import get_usage
 
 
@@ -44,4 +46,6 @@ def usage(request: HttpRequest | None, group: str, limit: int, period: int, key:
 def wait_sentence(seconds: int) -> str:
     """“in 7 minutes” / “in a minute”: when a refused person may try again."""
     minutes = -(-seconds // 60)
-    return "in a minute" if minutes <= 1 else f"in {minutes} minutes"
+    if minutes <= 1:
+        return _("in a minute")
+    return ngettext("in %(minutes)d minute", "in %(minutes)d minutes", minutes) % {"minutes": minutes}

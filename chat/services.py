@@ -8,6 +8,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from chat.models import MAX_MESSAGE_LENGTH, ChatMessage, Meeting
 from rooms.models import Room
@@ -35,9 +36,10 @@ def post_message(
     that key is returned as it is, not stored again. Returns (the line, whether it is new)."""
     cleaned = clean_text(text)
     if not cleaned:
-        raise ChatRefused("chat_empty", "A chat message needs some text.")
+        raise ChatRefused("chat_empty", _("A chat message needs some text."))
     if len(cleaned) > MAX_MESSAGE_LENGTH:
-        raise ChatRefused("chat_too_long", f"Chat messages are limited to {MAX_MESSAGE_LENGTH} characters.")
+        too_long = _("Chat messages are limited to %(length)d characters.") % {"length": MAX_MESSAGE_LENGTH}
+        raise ChatRefused("chat_too_long", too_long)
     room = Room.objects.only("pk").get(slug=room_slug)
     fields = {"author_id": author_id, "author_name": author_name, "text": cleaned}
     if not client_id:

@@ -4,17 +4,24 @@ from datetime import datetime, timedelta
 
 from django import forms
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from invites.services import MAX_GUEST_NAME
 
 
 class InviteCreateForm(forms.Form):
-    label = forms.CharField(max_length=80, required=False, help_text="Optional: who the link is for.")
+    label = forms.CharField(
+        max_length=80, required=False, label=_("Label"), help_text=_("Optional: who the link is for.")
+    )
     expires_in_hours = forms.IntegerField(
-        label="Expires after (hours)", min_value=1, max_value=24 * 90, required=False, help_text="Empty: never."
+        label=_("Expires after (hours)"), min_value=1, max_value=24 * 90, required=False, help_text=_("Empty: never.")
     )
     max_uses = forms.IntegerField(
-        label="Uses", min_value=1, max_value=1000, required=False, help_text="1 for a single-use link; empty: any."
+        label=_("Uses"),
+        min_value=1,
+        max_value=1000,
+        required=False,
+        help_text=_("1 for a single-use link; empty: any."),
     )
 
     def expires_at(self) -> datetime | None:
@@ -24,14 +31,14 @@ class InviteCreateForm(forms.Form):
 
 class GuestNameForm(forms.Form):
     name = forms.CharField(
-        label="Your name",
+        label=_("Your name"),
         max_length=MAX_GUEST_NAME,
-        help_text="Shown to the others in the call.",
+        help_text=_("Shown to the others in the call."),
         widget=forms.TextInput(attrs={"autocomplete": "name", "autofocus": True}),
     )
 
     def clean_name(self) -> str:
         name = "".join(ch for ch in self.cleaned_data["name"] if ch.isprintable()).strip()
         if not name:
-            raise forms.ValidationError("Type the name the others will see.")
+            raise forms.ValidationError(_("Type the name the others will see."))
         return name

@@ -14,6 +14,8 @@ from typing import Any
 from django.contrib.sessions.backends.base import SessionBase
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from accounts.models import User
 from invites import tokens
@@ -84,24 +86,39 @@ def find_invite(token: str) -> Invite:
     invite = Invite.objects.select_related("room__owner").filter(token_hash=hash_token(token)).first()
     if invite is None:
         raise InviteUnusable(
-            404, "No such invite", "This invite link is not valid. Check it, or ask for a new one.", "invite_unknown"
+            404,
+            _("No such invite"),
+            _("This invite link is not valid. Check it, or ask for a new one."),
+            "invite_unknown",
         )
     return invite
 
 
 def explain_unusable(invite: Invite) -> None:
     """Raise `InviteUnusable` (410) if the invite was revoked, has expired or is used up."""
-    ask = f"Ask {invite.room.owner.public_name if invite.room.owner else 'the room owner'} for a new link."
+    if invite.room.owner:
+        ask = _("Ask %(owner)s for a new link.") % {"owner": invite.room.owner.public_name}
+    else:
+        ask = _("Ask the room owner for a new link.")
     if invite.revoked:
         raise InviteUnusable(
-            410, "This invite was withdrawn", f"The room's owner withdrew this invite. {ask}", "invite_withdrawn"
+            410,
+            _("This invite was withdrawn"),
+            _("The room's owner withdrew this invite.") + f" {ask}",
+            "invite_withdrawn",
         )
     if invite.expires_at is not None and invite.expires_at <= timezone.now():
         when = timezone.localtime(invite.expires_at).strftime("%Y-%m-%d %H:%M")
-        raise InviteUnusable(410, "This invite has expired", f"This invite expired on {when}. {ask}", "invite_expired")
+        expired = _("This invite expired on %(when)s.") % {"when": when}
+        raise InviteUnusable(410, _("This invite has expired"), f"{expired} {ask}", "invite_expired")
     if invite.max_uses is not None and invite.uses >= invite.max_uses:
         raise InviteUnusable(
-            410, "This invite is used up", f"This invite was for {invite.max_uses} use(s). {ask}", "invite_used_up"
+            410,
+            _("This invite is used up"),
+            ngettext("This invite was for %(uses)d use.", "This invite was for %(uses)d uses.", invite.max_uses)
+            % {"uses": invite.max_uses}
+            + f" {ask}",
+            "invite_used_up",
         )
 
 
@@ -115,7 +132,9 @@ def redeem(invite: Invite, session: SessionBase, name: str) -> Guest:
     if not spent:
         invite.refresh_from_db()
         explain_unusable(invite)
-        raise InviteUnusable(410, "This invite is used up", "This invite cannot be used any more.", "invite_used_up")
+        raise InviteUnusable(
+            410, _("This invite is used up"), _("This invite cannot be used any more."), "invite_used_up"
+        )
     guest = Guest(guest_id=secrets.token_urlsafe(12), name=name, invite_id=invite.pk)
     guests = dict(session.get(_GUESTS_KEY, {}))
     guests[invite.room.slug] = {"id": guest.guest_id, "name": guest.name, "invite": invite.pk}
@@ -134,7 +153,7 @@ def grant_token(session: SessionBase, slug: str, token: str) -> Guest:
     try:
         claims = tokens.verify(token, slug)
     except tokens.TokenRefused as refusal:
-        raise InviteUnusable(refusal.status, "This join link does not work", refusal.message, refusal.code) from None
+        raise InviteUnusable(refusal.status, _("This join link does not work"), refusal.message, refusal.code) from None
     room_id = Room.objects.filter(slug=slug).values_list("pk", flat=True).first()
     source = f"sub:{claims.subject}" if claims.subject else f"token:{token}"
     guest_id = "t" + hash_token(f"{slug}:{source}")[:16]
@@ -184,9 +203,9 @@ def guest_for(session: Any, room: Room) -> Guest | None:
     if invite is None or invite.room_id != room.pk:
         return None
     if invite.revoked:
-        raise GuestRefused("invite_withdrawn", "The room's owner withdrew the invite link you came in with.")
+        raise GuestRefused("invite_withdrawn", _("The room's owner withdrew the invite link you came in with."))
     if invite.expires_at is not None and invite.expires_at <= timezone.now():
-        raise GuestRefused("invite_expired", "The invite link you came in with has expired; ask for a new one.")
+        raise GuestRefused("invite_expired", _("The invite link you came in with has expired; ask for a new one."))
     return Guest(guest_id=str(grant["id"]), name=str(grant["name"]), invite_id=invite.pk)
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import jwt
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 ALGORITHM = "HS256"
 MAX_NAME = 40  # as invites.services.MAX_GUEST_NAME (not imported: services imports this module)
@@ -59,20 +60,21 @@ def verify(token: str, slug: str) -> JoinClaims:
         raw = jwt.decode(token, secret, algorithms=[ALGORITHM], options=options)  # type: ignore[arg-type]
     except jwt.ExpiredSignatureError:
         raise TokenRefused(
-            "token_expired", "This join link has expired. Go back to the app that sent you and open the call again."
+            "token_expired", _("This join link has expired. Go back to the app that sent you and open the call again.")
         ) from None
     except jwt.InvalidSignatureError:
         raise TokenRefused(
             "token_bad_signature",
-            "This join link was not signed by this server's key. Ask the app that sent you to check its settings.",
+            _("This join link was not signed by this server's key. Ask the app that sent you to check its settings."),
         ) from None
     except jwt.MissingRequiredClaimError as error:
         raise TokenRefused(
-            "token_incomplete", f"This join link lacks its {error.claim!r} claim; the app that made it must add it."
+            "token_incomplete",
+            _("This join link lacks its %(claim)r claim; the app that made it must add it.") % {"claim": error.claim},
         ) from None
     except jwt.InvalidTokenError:
         raise TokenRefused(
-            "token_malformed", "This join link is damaged or incomplete. Copy it again, or ask for a new one."
+            "token_malformed", _("This join link is damaged or incomplete. Copy it again, or ask for a new one.")
         ) from None
     return _claims(raw, slug)
 
@@ -82,7 +84,7 @@ def _secret() -> str:
     if not secret:
         raise TokenRefused(
             "join_tokens_off",
-            "This server does not accept join links from other apps (JOIN_TOKEN_SECRET is not set).",
+            _("This server does not accept join links from other apps (JOIN_TOKEN_SECRET is not set)."),
             status=404,
         )
     return secret
@@ -91,18 +93,23 @@ def _secret() -> str:
 def _claims(raw: dict[str, Any], slug: str) -> JoinClaims:
     if raw["room"] != slug:
         raise TokenRefused(
-            "token_wrong_room", f"This join link is for another room, not /rooms/{slug}/. Use the link you were given."
+            "token_wrong_room",
+            _("This join link is for another room, not /rooms/%(slug)s/. Use the link you were given.")
+            % {"slug": slug},
         )
     if raw["exp"] - time.time() > settings.JOIN_TOKEN_MAX_SECONDS:
         raise TokenRefused(
             "token_too_long",
-            f"This join link lives longer than the {settings.JOIN_TOKEN_MAX_SECONDS} s this server allows; "
-            "the app that made it must give it a nearer expiry.",
+            _(
+                "This join link lives longer than the %(seconds)d s this server allows; "
+                "the app that made it must give it a nearer expiry."
+            )
+            % {"seconds": settings.JOIN_TOKEN_MAX_SECONDS},
         )
     name = str(raw["name"]).strip()[:MAX_NAME]
     if not name:
-        raise TokenRefused("token_no_name", "This join link carries no name; the app that made it must add one.")
+        raise TokenRefused("token_no_name", _("This join link carries no name; the app that made it must add one."))
     moderator = raw.get("moderator", False)
     if not isinstance(moderator, bool):
-        raise TokenRefused("token_malformed", "This join link's 'moderator' claim must be true or false.")
+        raise TokenRefused("token_malformed", _("This join link's 'moderator' claim must be true or false."))
     return JoinClaims(slug, name, moderator, int(raw["exp"]), str(raw.get("sub", "")))

@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 
 from accounts.models import User
 from invites import selectors, services
@@ -41,7 +42,7 @@ def revoke_invite(request: HttpRequest, room: Room) -> HttpResponse:
     invite = selectors.get_invite(room, int(invite_id)) if invite_id.isdigit() else None
     if request.method == "POST" and invite is not None:
         services.revoke(invite)
-        messages.success(request, "Invite withdrawn: its link no longer works.")
+        messages.success(request, _("Invite withdrawn: its link no longer works."))
     return HttpResponseRedirect(reverse("room-invites", kwargs={"slug": room.slug}), status=303)
 
 
@@ -76,11 +77,9 @@ def invite(request: HttpRequest, token: str) -> HttpResponse:
 def _barred_here(invite: Invite) -> services.InviteUnusable:
     """A guest who came in through this link from this address was removed and barred: a new
     guest session (another browser, cleared cookies) that way is turned away too."""
-    return services.InviteUnusable(
-        403,
-        "You may not join this meeting",
-        "A guest who came in with this invite link from your address was removed from the meeting and barred. "
-        f"Ask {invite.room.owner.public_name if invite.room.owner else 'the room owner'} for a new link "
-        "if you should be in it.",
-        code="invite_banned",
-    )
+    barred = _("A guest who came in with this invite link from your address was removed from the meeting and barred.")
+    if invite.room.owner:
+        ask = _("Ask %(owner)s for a new link if you should be in it.") % {"owner": invite.room.owner.public_name}
+    else:
+        ask = _("Ask the room owner for a new link if you should be in it.")
+    return services.InviteUnusable(403, _("You may not join this meeting"), f"{barred} {ask}", code="invite_banned")

@@ -11,6 +11,7 @@ import logging
 
 from channels.layers import get_channel_layer
 from django.conf import settings
+from django.utils import translation
 
 from mediaworker import worker as media_worker
 from mediaworker.lease import get_leases
@@ -39,7 +40,9 @@ def ensure_embedded_worker() -> None:
     if _embedded is not None and not _embedded.done() and _embedded.get_loop() is loop:
         return
     _embedded_worker = media_worker.MediaWorker()
-    _embedded = loop.create_task(_embedded_worker.run())
+    # A task inherits the language of the socket that starts it; the worker serves everyone.
+    with translation.override(settings.LANGUAGE_CODE):
+        _embedded = loop.create_task(_embedded_worker.run())
 
 
 async def stop_embedded_worker() -> None:

@@ -13,6 +13,8 @@ from pathlib import Path
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from accounts.models import User
 from api import webhooks
@@ -38,7 +40,7 @@ class RecordingRefused(Exception):
 def start_recording(room: Room, user: User | None, expected_streams: int) -> Recording:
     """Open a recording of `room`, unless one is running or the worker has no room for its streams."""
     if selectors.is_recording(room):
-        raise RecordingRefused("This call is already being recorded.")
+        raise RecordingRefused(_("This call is already being recorded."))
     check_capacity(selectors.live_stream_count(), expected_streams)
     check_free_disk()
     try:
@@ -47,7 +49,7 @@ def start_recording(room: Room, user: User | None, expected_streams: int) -> Rec
                 room=room, started_by=user, started=timezone.now(), directory=secrets.token_urlsafe(24)
             )
     except IntegrityError:
-        raise RecordingRefused("This call is already being recorded.") from None
+        raise RecordingRefused(_("This call is already being recorded.")) from None
     metrics.RECORDINGS_STARTED.inc()
     return recording
 
@@ -58,17 +60,18 @@ def check_capacity(streams_now: int, expected_streams: int) -> None:
     limit = settings.MEDIAWORKER_MAX_STREAMS
     if streams_now + expected_streams > limit:
         raise RecordingRefused(
-            f"Recording is unavailable: the media worker is at capacity ({limit} streams). Try again later."
+            _("Recording is unavailable: the media worker is at capacity (%(limit)d streams). Try again later.")
+            % {"limit": limit}
         )
 
 
 def check_free_disk() -> None:
     """Refuse (`recording_disk_full`) when less than RECORDING_MIN_FREE_MB is free under MEDIA_ROOT."""
     if selectors.disk_running_out():
-        raise RecordingRefused(DISK_FULL_SENTENCE, code="recording_disk_full")
+        raise RecordingRefused(_(DISK_FULL_SENTENCE), code="recording_disk_full")
 
 
-DISK_FULL_SENTENCE = (
+DISK_FULL_SENTENCE = gettext_noop(
     "Recording is unavailable: the server is running out of disk space for recordings. "
     "Ask an operator to free some, or delete old recordings."
 )
@@ -78,7 +81,7 @@ def stop_recording(room: Room) -> Recording:
     """Close the running recording of `room`; its composite is made next, in the background."""
     recording = selectors.active_recording(room)
     if recording is None:
-        raise RecordingRefused("This call is not being recorded.")
+        raise RecordingRefused(_("This call is not being recorded."))
     return _close(recording, Recording.Status.PROCESSING)
 
 

@@ -26,6 +26,7 @@ from channels.exceptions import ChannelFull
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import connections
+from django.utils.translation import gettext_noop
 
 from audioexchange.outages import BACKEND_ERRORS
 from mediaworker import capacity, metrics, selectors, services
@@ -212,7 +213,7 @@ class MediaWorker:
         recording = await database_sync_to_async(_running_recording)(recording_id)
         if recording is None:
             await self._let_go_unless_served(slug)
-            await self._reply(reply, "This recording was stopped before it started.")
+            await self._reply(reply, gettext_noop("This recording was stopped before it started."))
             return
         self.owners.setdefault(slug, recording.room.owner_id)
         session = RoomSession(slug, recording, self._send_text, self.budget(slug), self.later)
@@ -447,7 +448,9 @@ def _recording_refusal(usage: capacity.Usage, streams: int) -> services.Recordin
     return None
 
 
-RELAYED_PAIRS_REFUSAL = (
+# Replies in English, marked for translation: the web process translates them for the owner
+# (signaling/recording.py), as the worker may be a process of its own.
+RELAYED_PAIRS_REFUSAL = gettext_noop(
     "Recording is unavailable while the relay carries connections that failed in this room. "
     "Try again once those people have left or rejoined."
 )

@@ -9,6 +9,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
 
 from accounts.models import User
 from invites import services as invite_services
@@ -59,12 +60,12 @@ def authorize(slug: str, actor_id: Actor) -> tuple[Room, User | Delegate]:
     room = Room.objects.select_related("owner").filter(slug=slug).first()
     if isinstance(actor_id, Delegate):
         if room is None or actor_id.slug != slug:
-            raise ModerationRefused("not_moderator", "That grant is for another room.")
+            raise ModerationRefused("not_moderator", _("That grant is for another room."))
         return room, actor_id
     actor = User.objects.filter(pk=actor_id).first() if actor_id is not None else None
     if room is None or actor is None or not is_moderator(actor, room):
         raise ModerationRefused(
-            "not_moderator", "Only the room's owner and its moderators can do that; ask one of them."
+            "not_moderator", _("Only the room's owner and its moderators can do that; ask one of them.")
         )
     return room, actor
 
@@ -76,18 +77,21 @@ def check_may_act_on(room: Room, actor: User | Delegate, target: Target) -> None
     if target.user_id is None:
         return
     if target.user_id == room.owner_id and actor.pk != room.owner_id:
-        raise ModerationRefused("protected_owner", f"{target.name} owns this room: nobody can mute or remove them.")
+        owner = _("%(name)s owns this room: nobody can mute or remove them.") % {"name": target.name}
+        raise ModerationRefused("protected_owner", owner)
     if isinstance(actor, User) and room_services.can_manage(actor, room):
         return
     person = User.objects.filter(pk=target.user_id).first()
     if person is not None and person.is_staff:
         raise ModerationRefused(
-            "protected_staff", f"{target.name} is staff: only the room's owner or staff can mute or remove them."
+            "protected_staff",
+            _("%(name)s is staff: only the room's owner or staff can mute or remove them.") % {"name": target.name},
         )
     if person is not None and room.moderators.filter(pk=person.pk).exists():
         raise ModerationRefused(
             "protected_moderator",
-            f"{target.name} moderates this room too: only its owner or staff can mute or remove them.",
+            _("%(name)s moderates this room too: only its owner or staff can mute or remove them.")
+            % {"name": target.name},
         )
 
 
@@ -115,7 +119,9 @@ def act_on_person(slug: str, actor_id: Actor, action: str, target: Target, withd
     check_may_act_on(room, actor, target)
     if withdraw_invite and target.invite_id is None:
         raise ModerationRefused(
-            "no_invite", f"{target.name} joined with an account, not an invite link: there is no link to withdraw."
+            "no_invite",
+            _("%(name)s joined with an account, not an invite link: there is no link to withdraw.")
+            % {"name": target.name},
         )
     kind = ModerationAction.Kind.BAR if action == "remove_and_bar" else action
     details: dict[str, Any] = {"peer_id": target.peer_id, "guest": target.user_id is None}
@@ -177,5 +183,7 @@ def set_moderators(room: Room, usernames: list[str]) -> None:
     users = list(User.objects.filter(username__in=usernames))
     unknown = sorted(set(usernames) - {user.username for user in users})
     if unknown:
-        raise ValidationError({"moderators": f"No account named {', '.join(unknown)}: check the spelling."})
+        raise ValidationError(
+            {"moderators": _("No account named %(names)s: check the spelling.") % {"names": ", ".join(unknown)}}
+        )
     room.moderators.set(users)

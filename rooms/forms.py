@@ -1,22 +1,27 @@
 """Forms for the room pages and the admin. They parse input; rules live in services."""
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from rooms.models import Room, RoomMode
 from rooms.services import check_capacity, check_slug_free
 
-_SLUG_INVALID = "Use only letters, digits, hyphens and underscores: the slug becomes the room's address."
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
+_SLUG_INVALID = _("Use only letters, digits, hyphens and underscores: the slug becomes the room's address.")
 
 
 def _capacity_field(**kwargs: Any) -> forms.IntegerField:
     limit = int(settings.ROOM_MAX_PARTICIPANTS_LIMIT)
-    wrong_size = f"A room holds between 2 and {limit} people; pick a number in that range."
+    wrong_size = format_lazy(_("A room holds between 2 and {limit} people; pick a number in that range."), limit=limit)
     return forms.IntegerField(
-        label="Max participants",
+        label=_("Max participants"),
         min_value=2,
         max_value=limit,
         error_messages={"min_value": wrong_size, "max_value": wrong_size},
@@ -24,7 +29,7 @@ def _capacity_field(**kwargs: Any) -> forms.IntegerField:
     )
 
 
-def _password_field(label: str, help_text: str) -> forms.CharField:
+def _password_field(label: "StrOrPromise", help_text: "StrOrPromise") -> forms.CharField:
     """A new room password: optional, at least ROOM_PASSWORD_MIN_LENGTH characters when given."""
     shortest = int(settings.ROOM_PASSWORD_MIN_LENGTH)
     return forms.CharField(
@@ -36,7 +41,9 @@ def _password_field(label: str, help_text: str) -> forms.CharField:
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}, render_value=False),
         help_text=help_text,
         error_messages={
-            "min_length": f"Use at least {shortest} characters: a short room password is quickly guessed.",
+            "min_length": format_lazy(
+                _("Use at least {shortest} characters: a short room password is quickly guessed."), shortest=shortest
+            ),
         },
     )
 
@@ -53,16 +60,20 @@ def add_service_errors(form: forms.BaseForm, error: ValidationError) -> None:
 class RoomCreateForm(forms.Form):
     slug = forms.SlugField(
         max_length=64,
-        label="Room address",
+        label=_("Room address"),
         error_messages={"invalid": _SLUG_INVALID},
-        help_text="The room's address, as in /rooms/daily-standup/: letters, digits, - and _.",
+        help_text=_("The room's address, as in /rooms/daily-standup/: letters, digits, - and _."),
     )
-    name = forms.CharField(max_length=120, required=False, help_text="Defaults to the room address.")
-    description = forms.CharField(max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 2}))
-    password = _password_field("Password", "Optional: people must enter it before joining.")
-    audio_only = forms.BooleanField(required=False, label="Audio only (no video)")
+    name = forms.CharField(
+        max_length=120, required=False, label=_("Name"), help_text=_("Defaults to the room address.")
+    )
+    description = forms.CharField(
+        max_length=2000, required=False, label=_("Description"), widget=forms.Textarea(attrs={"rows": 2})
+    )
+    password = _password_field(_("Password"), _("Optional: people must enter it before joining."))
+    audio_only = forms.BooleanField(required=False, label=_("Audio only (no video)"))
     mode = forms.ChoiceField(
-        choices=RoomMode.choices, initial=RoomMode.MESH, required=False, label="How sound and video travel"
+        choices=RoomMode.choices, initial=RoomMode.MESH, required=False, label=_("How sound and video travel")
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -83,20 +94,23 @@ class RoomCreateForm(forms.Form):
 
 
 class RoomEditForm(forms.Form):
-    name = forms.CharField(max_length=120)
-    description = forms.CharField(max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 3}))
-    audio_only = forms.BooleanField(required=False, label="Audio only (no video)")
-    mode = forms.ChoiceField(choices=RoomMode.choices, required=False, label="How sound and video travel")
-    locked = forms.BooleanField(required=False, label="Locked (nobody new can join)")
-    knock = forms.BooleanField(required=False, label="Ask to join (newcomers wait until a moderator lets them in)")
-    public = forms.BooleanField(required=False, label="Listed (everyone signed in sees this room in the lobby)")
+    name = forms.CharField(max_length=120, label=_("Name"))
+    description = forms.CharField(
+        max_length=2000, required=False, label=_("Description"), widget=forms.Textarea(attrs={"rows": 3})
+    )
+    audio_only = forms.BooleanField(required=False, label=_("Audio only (no video)"))
+    mode = forms.ChoiceField(choices=RoomMode.choices, required=False, label=_("How sound and video travel"))
+    locked = forms.BooleanField(required=False, label=_("Locked (nobody new can join)"))
+    knock = forms.BooleanField(required=False, label=_("Ask to join (newcomers wait until a moderator lets them in)"))
+    public = forms.BooleanField(required=False, label=_("Listed (everyone signed in sees this room in the lobby)"))
     moderators = forms.CharField(
         required=False,
         max_length=1000,
-        help_text="Usernames, separated by commas: they may mute, remove and admit people, lock and end the call.",
+        label=_("Moderators"),
+        help_text=_("Usernames, separated by commas: they may mute, remove and admit people, lock and end the call."),
     )
-    new_password = _password_field("New password", "Leave empty to keep the current password.")
-    clear_password = forms.BooleanField(required=False, label="Remove the password")
+    new_password = _password_field(_("New password"), _("Leave empty to keep the current password."))
+    clear_password = forms.BooleanField(required=False, label=_("Remove the password"))
 
     def __init__(self, *args: Any, room: Room, **kwargs: Any) -> None:
         kwargs.setdefault(
@@ -125,7 +139,7 @@ class RoomEditForm(forms.Form):
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
         if cleaned.get("new_password") and cleaned.get("clear_password"):
-            raise ValidationError("Either type a new password or tick “Remove the password”, not both.")
+            raise ValidationError(_("Either type a new password or tick “Remove the password”, not both."))
         return cleaned
 
     def clean_mode(self) -> str:
@@ -142,15 +156,18 @@ class RoomEditForm(forms.Form):
 
 class RoomPasswordForm(forms.Form):
     password = forms.CharField(
-        strip=False, max_length=128, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
+        strip=False,
+        max_length=128,
+        label=_("Password"),
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )
 
 
 class RoomAdminForm(forms.ModelForm):
     """The admin's room form: the password is set or cleared here, never shown."""
 
-    new_password = _password_field("Password", "Set a new password; leave empty to keep the current one.")
-    clear_password = forms.BooleanField(required=False, label="Remove the password")
+    new_password = _password_field(_("Password"), _("Set a new password; leave empty to keep the current one."))
+    clear_password = forms.BooleanField(required=False, label=_("Remove the password"))
 
     class Meta:
         model = Room
@@ -180,5 +197,5 @@ class RoomAdminForm(forms.ModelForm):
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
         if cleaned.get("new_password") and cleaned.get("clear_password"):
-            raise ValidationError("Either type a new password or tick “Remove the password”, not both.")
+            raise ValidationError(_("Either type a new password or tick “Remove the password”, not both."))
         return cleaned

@@ -3,6 +3,7 @@ from django.contrib.auth.hashers import check_password, make_password
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 
 
 def default_max_participants() -> int:
@@ -12,9 +13,9 @@ def default_max_participants() -> int:
 class RoomMode(models.TextChoices):
     """How media travels between the people in a room (docs/architecture.md, "Relay mode")."""
 
-    MESH = "mesh", "Mesh: browsers send to each other directly"
-    RELAY = "relay", "Relay: everyone sends once to the media worker, which forwards"
-    AUTO = "auto", "Auto: mesh while small, relay above a threshold"
+    MESH = "mesh", _("Mesh: browsers send to each other directly")
+    RELAY = "relay", _("Relay: everyone sends once to the media worker, which forwards")
+    AUTO = "auto", _("Auto: mesh while small, relay above a threshold")
 
 
 class Room(models.Model):

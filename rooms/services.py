@@ -8,6 +8,8 @@ from django.contrib.sessions.backends.base import SessionBase
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.crypto import salted_hmac
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from accounts.models import User
 from rooms.models import Room, RoomMode
@@ -21,12 +23,16 @@ def check_capacity(max_participants: int) -> None:
     """Refuse a room size outside 2..ROOM_MAX_PARTICIPANTS_LIMIT (raises ValidationError)."""
     limit = int(settings.ROOM_MAX_PARTICIPANTS_LIMIT)
     if not _MIN_PARTICIPANTS <= max_participants <= limit:
-        message = f"A room holds between {_MIN_PARTICIPANTS} and {limit} people; pick a number in that range."
+        message = _("A room holds between %(least)d and %(most)d people; pick a number in that range.") % {
+            "least": _MIN_PARTICIPANTS,
+            "most": limit,
+        }
         raise ValidationError({"max_participants": message})
 
 
 def _slug_taken_error(slug: str) -> ValidationError:
-    return ValidationError({"slug": f"There is already a room at /rooms/{slug}/; choose another address."})
+    message = _("There is already a room at /rooms/%(slug)s/; choose another address.") % {"slug": slug}
+    return ValidationError({"slug": message})
 
 
 def check_slug_free(slug: str) -> None:
@@ -109,8 +115,11 @@ def check_room_quota(owner: User) -> None:
     if owner.is_staff or Room.objects.filter(owner=owner).count() < limit:
         return
     raise ValidationError(
-        f"You already own {limit} rooms, the most one person may have. Delete one you no longer use "
-        "(from its Settings page), then create this one.",
+        _(
+            "You already own %(limit)d rooms, the most one person may have. Delete one you no longer use "
+            "(from its Settings page), then create this one."
+        )
+        % {"limit": limit},
         code="too_many_rooms",
     )
 
@@ -188,7 +197,7 @@ def set_locked(room: Room, locked: bool) -> Room:
     return room
 
 
-def close_room(room: Room, reason: str = "The room was closed by an administrator.") -> Room:
+def close_room(room: Room, reason: str = gettext_noop("The room was closed by an administrator.")) -> Room:
     """Lock a room and disconnect everyone in it, telling them `reason`."""
     set_locked(room, True)
     disconnect_room(room.slug, reason=reason)
@@ -200,7 +209,7 @@ def delete_room(room: Room) -> None:
     slug = room.slug
     with transaction.atomic():
         room.delete()
-    disconnect_room(slug, reason="The room was deleted by its owner.")
+    disconnect_room(slug, reason=gettext_noop("The room was deleted by its owner."))
 
 
 def delete_rooms(rooms: Iterable[Room]) -> int:

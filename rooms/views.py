@@ -14,6 +14,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 
 from accounts.models import User
 from audioexchange.throttle import wait_sentence
@@ -38,28 +39,38 @@ def _refusal(request: HttpRequest, title: str, message: str, status: int, code: 
 
 
 def _no_such_room(request: HttpRequest, slug: str) -> HttpResponse:
-    message = f"There is no room at /rooms/{slug}/. Check the address, or pick or create a room in the lobby."
-    return _refusal(request, "No such room", message, status=404)
+    message = _("There is no room at /rooms/%(slug)s/. Check the address, or pick or create a room in the lobby.") % {
+        "slug": slug
+    }
+    return _refusal(request, _("No such room"), message, status=404)
 
 
 def not_a_room_address(request: HttpRequest, address: str) -> HttpResponse:
     """/rooms/<something that is not a room address>/: say what a room address looks like."""
-    message = (
-        f"“{address[:80]}” is not a room address: those are letters, digits, - and _, as in "
+    message = _(
+        "“%(address)s” is not a room address: those are letters, digits, - and _, as in "
         "/rooms/daily-standup/. Check the address, or pick or create a room in the lobby."
-    )
-    return _refusal(request, "No such room", message, status=404)
+    ) % {"address": address[:80]}
+    return _refusal(request, _("No such room"), message, status=404)
 
 
 def _room_locked(request: HttpRequest, room: Room) -> HttpResponse:
-    message = f"“{room.name}” is locked, so nobody new can join. Ask its owner to unlock it, then try again."
-    return _refusal(request, "This room is locked", message, status=423)
+    message = _("“%(name)s” is locked, so nobody new can join. Ask its owner to unlock it, then try again.") % {
+        "name": room.name
+    }
+    return _refusal(request, _("This room is locked"), message, status=423)
 
 
 def _not_manager(request: HttpRequest, room: Room) -> HttpResponse:
-    owner = f"its owner, {room.owner.public_name}," if room.owner else "an administrator"
-    message = f"Only {owner} can change “{room.name}”. Ask them, or create a room of your own in the lobby."
-    return _refusal(request, "Not your room", message, status=403)
+    if room.owner:
+        message = _(
+            "Only its owner, %(owner)s, can change “%(name)s”. Ask them, or create a room of your own in the lobby."
+        ) % {"owner": room.owner.public_name, "name": room.name}
+    else:
+        message = _(
+            "Only an administrator can change “%(name)s”. Ask them, or create a room of your own in the lobby."
+        ) % {"name": room.name}
+    return _refusal(request, _("Not your room"), message, status=403)
 
 
 def _see_other(url: str) -> HttpResponseRedirect:
@@ -115,7 +126,8 @@ def _create_room(request: HttpRequest, form: RoomCreateForm) -> Room | None:
         add_service_errors(form, error)
         return None
     address = request.build_absolute_uri(room.get_absolute_url())
-    messages.success(request, f"Room “{room.name}” created. Share its address to invite people: {address}")
+    created = _("Room “%(name)s” created. Share its address to invite people: %(address)s")
+    messages.success(request, created % {"name": room.name, "address": address})
     return room
 
 
@@ -170,7 +182,7 @@ def _check_password(request: HttpRequest, room: Room) -> HttpResponse:
     if services.grant_access(request.session, room, form.cleaned_data["password"]):
         lockout.give_back(slot)
         return _see_other(room.get_absolute_url())
-    form.add_error("password", "Wrong password.")
+    form.add_error("password", _("Wrong password."))
     return _password_page(request, room, form, status=403)
 
 
@@ -185,11 +197,11 @@ def _password_page(request: HttpRequest, room: Room, form: RoomPasswordForm, sta
 
 
 def _too_many_passwords(request: HttpRequest, room: Room, seconds: int) -> HttpResponse:
-    message = (
-        f"Too many wrong passwords for “{room.name}” came from your network. "
-        f"Try again {wait_sentence(seconds)}, or ask its owner for the password or an invite link."
-    )
-    response = _refusal(request, "Too many attempts", message, status=429)
+    message = _(
+        "Too many wrong passwords for “%(name)s” came from your network. "
+        "Try again %(wait)s, or ask its owner for the password or an invite link."
+    ) % {"name": room.name, "wait": wait_sentence(seconds)}
+    response = _refusal(request, _("Too many attempts"), message, status=429)
     response["Retry-After"] = str(seconds)
     return response
 
@@ -219,10 +231,10 @@ def room_edit(request: HttpRequest, room: Room) -> HttpResponse:
 
 def _saved_message(form: RoomEditForm) -> str:
     if form.cleaned_data["new_password"]:
-        return "Settings saved. The password changed: everyone must enter the new one to join."
+        return _("Settings saved. The password changed: everyone must enter the new one to join.")
     if form.cleaned_data.get("clear_password"):
-        return "Settings saved. The room no longer needs a password."
-    return "Settings saved."
+        return _("Settings saved. The room no longer needs a password.")
+    return _("Settings saved.")
 
 
 @managers_only
@@ -234,9 +246,10 @@ def room_lock(request: HttpRequest, room: Room) -> HttpResponse:
     locked = True if wanted in _TRUE else False if wanted in _FALSE else not room.locked
     services.set_locked(room, locked)
     if locked:
-        messages.success(request, f"“{room.name}” is locked: nobody new can join until you unlock it.")
+        news = _("“%(name)s” is locked: nobody new can join until you unlock it.")
     else:
-        messages.success(request, f"“{room.name}” is unlocked: anyone with access can join again.")
+        news = _("“%(name)s” is unlocked: anyone with access can join again.")
+    messages.success(request, news % {"name": room.name})
     return _see_other(_safe_next(request) or reverse("room-edit", kwargs={"slug": room.slug}))
 
 
@@ -248,5 +261,5 @@ def room_delete(request: HttpRequest, room: Room) -> HttpResponse:
         return render(request, "rooms/room_confirm_delete.html", context)
     name = room.name
     services.delete_room(room)
-    messages.success(request, f"Room “{name}” deleted; anyone still in it was disconnected.")
+    messages.success(request, _("Room “%(name)s” deleted; anyone still in it was disconnected.") % {"name": name})
     return _see_other(reverse("lobby"))

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Install what tests/deploy runs, from Debian's packages: coturn (turnserver), nginx,
 # prometheus (promtool), docker-compose (only `config`; no Docker engine is needed),
-# openssl, and Janus (janus; janus-tools for janus-pp-rec), which sfu/tests starts. Quiet and idempotent: does nothing when every program is present, and needs
-# root only when something is missing.
+# openssl, Janus (janus; janus-tools for janus-pp-rec), which sfu/tests starts, and GNU gettext
+# (msgfmt, msgattrib), with which `make lint` checks the translations (scripts/check_translations.py).
+# Quiet and idempotent: does nothing when every program is present, and needs root only when
+# something is missing.
 #
 # The packages' own daemons are kept from starting (and stopped if they run anyway):
 # the tests start their own instances on free loopback ports.
@@ -16,6 +18,7 @@ declare -A package_of=(
   [openssl]=openssl
   [janus]=janus
   [janus-pp-rec]=janus-tools
+  [msgfmt]=gettext
 )
 daemons=(coturn nginx prometheus janus)
 

@@ -28,18 +28,26 @@ from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
 from django.http import parse_cookie
+from django.utils import translation
 from django.utils.functional import empty
+from django.utils.translation import gettext_noop
 
 from accounts.sessions import is_signed_key
 from signaling import metrics, protocol
+from signaling.language import connection_language
 from signaling.protocol import CloseCode
 
 NO_SESSION = (
     "no_session",
-    "Your browser sent no session: open the room's page (log in, or open your invite link) "
-    "and allow cookies for this site.",
+    gettext_noop(
+        "Your browser sent no session: open the room's page (log in, or open your invite link) "
+        "and allow cookies for this site."
+    ),
 )
-BAD_SESSION = ("bad_session", "Your session is not valid here (it may have expired): reload the page or log in again.")
+BAD_SESSION = (
+    "bad_session",
+    gettext_noop("Your session is not valid here (it may have expired): reload the page or log in again."),
+)
 
 
 class SessionScopeMiddleware:
@@ -53,13 +61,13 @@ class SessionScopeMiddleware:
         cookies = _cookies(scope.get("headers", ()))
         key = cookies.get(settings.SESSION_COOKIE_NAME)
         if not key or not is_signed_key(key):
-            return await _refuse(receive, send, *(BAD_SESSION if key else NO_SESSION))
+            return await _refuse(scope, receive, send, *(BAD_SESSION if key else NO_SESSION))
         session = self.session_store(key)
         scope = dict(scope, cookies=cookies, session=session, user=UserLazyObject())
         return await self.inner(scope, receive, send)
 
 
-async def _refuse(receive: Any, send: Any, reason: str, message: str) -> None:
+async def _refuse(scope: Any, receive: Any, send: Any, reason: str, sentence: str) -> None:
     """Accept, say why in an `error`, close 4401: the page shows the sentence (a handshake
     refused with HTTP 403 would reach the browser as a bare 1006)."""
     event = await receive()
@@ -67,7 +75,9 @@ async def _refuse(receive: Any, send: Any, reason: str, message: str) -> None:
         return
     metrics.CONNECTIONS_REFUSED.labels(reason=reason).inc()
     await send({"type": "websocket.accept"})
-    await send({"type": "websocket.send", "text": protocol.render_error(reason, message)})
+    with translation.override(connection_language(scope)):
+        text = protocol.render_refusal(reason, sentence)
+    await send({"type": "websocket.send", "text": text})
     await send({"type": "websocket.close", "code": int(CloseCode.NOT_LOGGED_IN)})
 
 

@@ -9,16 +9,19 @@ from urllib.parse import parse_qs
 from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.utils import translation
+from django.utils.translation import gettext as _
 
 from signaling import fallback, groups, metrics, moderation, presence, protocol, recording, resume, services
 from signaling.daphne_compat import SEND_ERRORS
 from signaling.hub import hub
 from signaling.identity import Identity
+from signaling.language import connection_language
 from signaling.layers import serve_from_one_inbox
 from signaling.presence import Peer
 from signaling.protocol import CloseCode, ProtocolError
 from signaling.ratelimit import TokenBucket
-from signaling.shutdown import GOING_AWAY_TEXT, install_drain_on_sigterm
+from signaling.shutdown import GOING_AWAY, install_drain_on_sigterm
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +44,16 @@ class RoomConsumer(AsyncWebsocketConsumer):
     closed_with: int | None = None  # the close code we sent, if we closed the socket
     resume_token = ""  # presented on connect (`?resume=`)
     token_given_at = 0.0  # monotonic time the last resume token went to the browser
+    language = ""  # of this socket's sentences (signaling/language.py)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        # Every sentence made while serving this socket, in its own task (and the tasks and
+        # database threads it starts), is in its person's language; the codes stay as they are.
+        self.language = connection_language(scope)
+        with translation.override(self.language):
+            await self._serve(scope, receive, send)
+
+    async def _serve(self, scope: Any, receive: Any, send: Any) -> None:
         try:
             if not await serve_from_one_inbox(self, scope, receive, send):
                 await super().__call__(scope, receive, send)
@@ -55,7 +66,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
                 self.closing = True
                 # The browser may have gone meanwhile: nothing to tell it then.
                 with contextlib.suppress(*SEND_ERRORS):
-                    await send({"type": "websocket.send", "text": services.UNAVAILABLE_TEXT})
+                    await send({"type": "websocket.send", "text": protocol.render_refusal(*services.UNAVAILABLE)})
                     await send({"type": "websocket.close", "code": int(CloseCode.SERVICE_RESTART)})
         except Exception:
             # A bug: the server closes the socket with 1011 and never calls disconnect(), so leave
@@ -87,7 +98,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         hub.register(self.channel_name, self)
         self._start_process_chores()
         if hub.draining:
-            await self.shut(CloseCode.GOING_AWAY, GOING_AWAY_TEXT)
+            await self.refuse(CloseCode.GOING_AWAY, *GOING_AWAY)
             return
         await self._enter()
         if self.peer is not None:
@@ -110,7 +121,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         except services.BACKEND_ERRORS as error:
             log.warning("could not admit a peer to room %s (%r): closing with 1012", self.slug, error)
             metrics.CONNECTIONS_REFUSED.labels(reason="service_restarting").inc()
-            await self.shut(CloseCode.SERVICE_RESTART, services.UNAVAILABLE_TEXT)
+            await self.refuse(CloseCode.SERVICE_RESTART, *services.UNAVAILABLE)
             return
         self.peer = admission.peer
         self.room_kind = admission.room_kind
@@ -158,7 +169,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
             await self._refuse(refusal.close_code, refusal.reason, refusal.message)
             return
         self.waiting = knock.peer
-        await self.send(text_data=protocol.render_waiting(moderation.WAITING_MESSAGE))
+        await self.send(text_data=protocol.render_waiting(_(moderation.WAITING_MESSAGE)))
 
     async def _join_moderators(self) -> None:
         await self.channel_layer.group_add(groups.moderators_group(self.slug), self.channel_name)
@@ -242,7 +253,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         except ProtocolError as error:
             await self._send_error(error.code, error.message, error.ref)
         except services.BACKEND_ERRORS:
-            await self.shut(CloseCode.SERVICE_RESTART, services.UNAVAILABLE_TEXT)
+            await self.refuse(CloseCode.SERVICE_RESTART, *services.UNAVAILABLE)
 
     async def _receive_while_waiting(self, text_data: str | None, bytes_data: bytes | None) -> None:
         if not await self._within_rate():
@@ -255,7 +266,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         if isinstance(message, protocol.Ping):
             await self.send(text_data=protocol.render_pong())
         else:
-            await self._send_error("not_admitted", "You are still waiting for a moderator to let you in.")
+            await self._send_error("not_admitted", _("You are still waiting for a moderator to let you in."))
 
     def _fresh_resume_token(self) -> str:
         """A new resume token once the last one has used a quarter of its life (else ""), so
@@ -270,7 +281,9 @@ class RoomConsumer(AsyncWebsocketConsumer):
     async def _post_chat(self, message: protocol.ChatSend) -> None:
         assert self.peer is not None
         if not self.chat_bucket.allow():
-            raise ProtocolError("chat_too_fast", "You are sending chat messages too fast; wait a moment.", message.id)
+            raise ProtocolError(
+                "chat_too_fast", _("You are sending chat messages too fast; wait a moment."), message.id
+            )
         if (answer := await services.post_chat(self.slug, self.peer, message)) is not None:
             await self.send(text_data=answer)
 
@@ -278,14 +291,14 @@ class RoomConsumer(AsyncWebsocketConsumer):
         assert self.peer is not None
         if not self.media_state_bucket.allow():
             raise ProtocolError(
-                "media_state_too_fast", "Your microphone, camera or hand changed too often; wait a moment."
+                "media_state_too_fast", _("Your microphone, camera or hand changed too often; wait a moment.")
             )
         await services.announce_media_state(self.slug, self.peer, message)
 
     async def _ask_for_fallback(self, message: protocol.RelayFallback) -> None:
         assert self.peer is not None
         if not self.fallback_bucket.allow():
-            raise ProtocolError("fallback_too_fast", "Too many requests to relay a connection; wait a moment.")
+            raise ProtocolError("fallback_too_fast", _("Too many requests to relay a connection; wait a moment."))
         audio_only = self.room_kind == "audio"
         await fallback.request_fallback(self.slug, self.peer, message, self.room_mode, audio_only)
 
@@ -298,11 +311,11 @@ class RoomConsumer(AsyncWebsocketConsumer):
             metrics.ERRORS.labels(code="rate_limited").inc()
             await self.shut(
                 CloseCode.RATE_LIMITED,
-                protocol.render_error("rate_limited", "Disconnected for sending too many messages."),
+                protocol.render_error("rate_limited", _("Disconnected for sending too many messages.")),
             )
         elif self.strikes == 1 or self.strikes % 10 == 0:
             # Tell the sender, without answering each refused frame of a flood.
-            await self._send_error("rate_limited", "Too many messages: slow down or you will be disconnected.")
+            await self._send_error("rate_limited", _("Too many messages: slow down or you will be disconnected."))
         return False
 
     async def _send_error(self, code: str, message: str, ref: str = "") -> None:
@@ -330,6 +343,13 @@ class RoomConsumer(AsyncWebsocketConsumer):
         with contextlib.suppress(*SEND_ERRORS):  # the browser may have gone first: nothing to tell it
             await self.send(text_data=text)
             await self.close(code=int(code))  # daphne refuses IntEnum codes
+
+    async def refuse(self, code: int, reason: str, sentence: str, params: dict[str, Any] | None = None) -> None:
+        """Close with `code` after an `error` (`reason`) whose English `sentence` is translated
+        into this socket's language, whichever task asks (the hub closes every socket at once)."""
+        with translation.override(self.language):
+            text = protocol.render_refusal(reason, sentence, params)
+        await self.shut(code, text)
 
     # Channel-layer events ---------------------------------------------------------
 
@@ -375,13 +395,13 @@ class RoomConsumer(AsyncWebsocketConsumer):
         await self._stop_waiting("denied")
         # Leave presence now, so the others see them go at once, then tell them why.
         await self._forget_connection()
-        await self.shut(CloseCode.FORBIDDEN, event["text"])
+        await self.refuse(CloseCode.FORBIDDEN, event["code"], event["sentence"], event.get("params"))
 
     async def peer_replaced(self, event: dict[str, Any]) -> None:
         """Our peer id resumed on a newer connection: leave without a departure (the id is not
         ours in presence any more, so nobody is told), then close for good."""
         await self._forget_connection()
-        await self.shut(CloseCode.REPLACED, event["text"])
+        await self.refuse(CloseCode.REPLACED, *services.REPLACED)
 
     async def peer_admitted(self, event: dict[str, Any]) -> None:
         if self.waiting is None or self.closing:
@@ -393,7 +413,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         await self.deliver(event["text"])
 
     async def room_closed(self, event: dict[str, Any]) -> None:
-        await self.shut(CloseCode.ROOM_CLOSED, event["text"])
+        await self.refuse(CloseCode.ROOM_CLOSED, event["code"], event["sentence"], event.get("params"))
 
 
 def _query_value(scope: dict[str, Any], name: str) -> str:

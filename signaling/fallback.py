@@ -6,6 +6,8 @@ carries just that pair's media and tells both browsers itself (`relay-fallback` 
 then its offer), or tells the one who asked why it cannot (`relay_full`, `relay_unavailable`).
 """
 
+from django.utils.translation import gettext as _
+
 from rooms import selectors as room_selectors
 from rooms.models import RoomMode
 from signaling import protocol
@@ -25,14 +27,19 @@ async def request_fallback(
     members = await get_presence().members(slug)
     partner = next((peer for peer in members if peer.peer_id == message.peer_id), None)
     if partner is None or partner.peer_id == sender.peer_id:
-        raise ProtocolError("unknown_peer", f"No peer {message.peer_id!r} in this room; it may have left.")
+        raise ProtocolError(
+            "unknown_peer", _("No peer %(peer)r in this room; it may have left.") % {"peer": message.peer_id}
+        )
     if room_selectors.active_mode(mode, audio_only, len(members)) != RoomMode.MESH:
-        raise ProtocolError("not_mesh", "Media in this room already goes through the relay.")
+        raise ProtocolError("not_mesh", _("Media in this room already goes through the relay."))
     try:
         await media_backend().relay_pair(slug, sender.peer_id, partner.peer_id, audio_only)
     except MediaUnavailable:
         raise ProtocolError(
             "relay_unavailable",
-            f"The direct connection to {partner.name} failed, and no media worker is running to relay it. "
-            "Ask an operator, or try another network.",
+            _(
+                "The direct connection to %(name)s failed, and no media worker is running to relay it. "
+                "Ask an operator, or try another network."
+            )
+            % {"name": partner.name},
         ) from None

@@ -10,7 +10,6 @@ these names never clash with a room's own keys.
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
-from signaling import protocol
 from signaling.media import media_backend
 
 
@@ -36,18 +35,21 @@ async def group_send(slug: str, event_type: str, peer_id: str, text: str) -> Non
     await layer.group_send(room_group(slug), {"type": event_type, "peer_id": peer_id, "slug": slug, "text": text})
 
 
-async def close_room(slug: str, text: str) -> None:
-    """Close every connection in room `slug` and at its door with the error `text` (rendered), and
-    stop relaying and recording it."""
+async def close_room(slug: str, code: str, sentence: str, params: dict[str, str] | None = None) -> None:
+    """Close every connection in room `slug` and at its door with the error `code`, and stop
+    relaying and recording it. `sentence` is English (a msgid, `params` for its placeholders):
+    each connection translates it into its own language."""
     layer = get_channel_layer()
     assert layer is not None
+    event = {"type": "room.closed", "code": code, "sentence": sentence, "params": params or {}, "slug": slug}
     for group in (room_group(slug), waiting_key(slug)):  # those waiting to be let in too
-        await layer.group_send(group, {"type": "room.closed", "text": text, "slug": slug})
+        await layer.group_send(group, event)
     await media_backend().room_closed(slug)
 
 
 def disconnect_room(slug: str, reason: str) -> None:
-    """Close every connection in room `slug` (4410), from synchronous code such as commands."""
+    """Close every connection in room `slug` (4410), from synchronous code such as commands.
+    `reason`: an English sentence, translated for each connection when it is in the catalog."""
     if get_channel_layer() is None:
         return
-    async_to_sync(close_room)(slug, protocol.render_error("room_closed", reason))
+    async_to_sync(close_room)(slug, "room_closed", reason)

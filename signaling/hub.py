@@ -14,6 +14,8 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 import redis.exceptions
+from django.conf import settings
+from django.utils import translation
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +27,10 @@ class Connection(Protocol):
 
     async def shut(self, code: int, text: str) -> None:
         """Send `text` (an error) and close with `code`."""
+        ...
+
+    async def refuse(self, code: int, reason: str, sentence: str) -> None:
+        """Send the error `reason` with `sentence` in the connection's language, and close with `code`."""
         ...
 
 
@@ -61,16 +67,21 @@ class Hub:
         await connection.deliver(text)
         return True
 
-    async def close_all(self, code: int, text: str) -> None:
+    async def close_all(self, code: int, reason: str, sentence: str) -> None:
+        """Close every connection with `code` after the error `reason`, its English `sentence`
+        translated for each."""
         connections = list(self.connections.values())
-        await asyncio.gather(*(connection.shut(code, text) for connection in connections), return_exceptions=True)
+        closing = (connection.refuse(code, reason, sentence) for connection in connections)
+        await asyncio.gather(*closing, return_exceptions=True)
 
     def ensure_loop(self, interval: float, chore: Callable[[], Awaitable[None]]) -> None:
         """Run `chore` every `interval` seconds in the serving event loop (once per loop)."""
         loop = asyncio.get_running_loop()
         if self._task is not None and not self._task.done() and self._task.get_loop() is loop:
             return
-        self._task = loop.create_task(self._run(interval, chore))
+        # A task inherits the language of the socket that starts it; the chores serve everyone.
+        with translation.override(settings.LANGUAGE_CODE):
+            self._task = loop.create_task(self._run(interval, chore))
 
     async def _run(self, interval: float, chore: Callable[[], Awaitable[None]]) -> None:
         task = asyncio.current_task()

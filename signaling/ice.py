@@ -16,6 +16,7 @@ import time
 from typing import Any
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 from audioexchange.throttle import usage, wait_sentence
 from signaling import metrics
@@ -41,11 +42,10 @@ def turn_refusal(user_key: str) -> str | None:
     )
     if not issued.over:
         return None
-    return (
+    return _(
         "You have joined calls very often in the last hour, so this call gets no relay (TURN) server: "
-        "it connects directly, which fails on some networks. If people cannot hear you, "
-        f"rejoin {wait_sentence(issued.seconds_left)}."
-    )
+        "it connects directly, which fails on some networks. If people cannot hear you, rejoin %(wait)s."
+    ) % {"wait": wait_sentence(issued.seconds_left)}
 
 
 def ice_servers_for(user_key: str, with_turn: bool = True) -> list[dict[str, Any]]:

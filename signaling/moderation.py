@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from api import webhooks
 from moderation import services as moderation_services
@@ -29,7 +31,7 @@ MAX_WAITING = 200
 # database's ban check are caught by it, and they take a place within moments.
 BAR_MARKER_SECONDS = 60.0
 Outcome = Literal["admitted", "denied", "left"]
-WAITING_MESSAGE = "Waiting for a moderator to let you in…"
+WAITING_MESSAGE = gettext_noop("Waiting for a moderator to let you in…")
 
 
 def _layer() -> Any:
@@ -82,7 +84,9 @@ async def act_on_person(
         # Not found is checked first, but the rights are checked before anything happens. A
         # moderator's own other tab is not "someone else": removing it would close this one too.
         await _authorized(moderation_services.authorize_name, slug, actor)
-        raise ProtocolError("unknown_peer", f"No one else with peer id {message.peer_id!r} is in this room.")
+        raise ProtocolError(
+            "unknown_peer", _("No one else with peer id %(peer)r is in this room.") % {"peer": message.peer_id}
+        )
     who = Target(
         name=target.name,
         user_id=target.user_id,
@@ -101,10 +105,19 @@ async def act_on_person(
         # Before looking for their sockets: a join of theirs already past its ban check in the
         # database, not yet in presence, is refused when it takes its place.
         await presence.bar(slug, target.person, BAR_MARKER_SECONDS)
-    sentence = f"{by} removed you from the meeting." + (" You may not return to this room." if barred else "")
-    text = protocol.render_error("banned" if barred else "removed", sentence)
+    if barred:
+        sentence = gettext_noop("%(by)s removed you from the meeting. You may not return to this room.")
+    else:
+        sentence = gettext_noop("%(by)s removed you from the meeting.")
+    # English with its parameters: the removed person's socket translates it (signaling/language.py).
+    event = {
+        "type": "peer.removed",
+        "code": "banned" if barred else "removed",
+        "sentence": sentence,
+        "params": {"by": by},
+    }
     for socket in await sockets_of(slug, target):
-        await _to_peer(socket.channel_name, {"type": "peer.removed", "text": text})
+        await _to_peer(socket.channel_name, event)
 
 
 async def sockets_of(slug: str, target: Peer) -> list[Peer]:
@@ -121,7 +134,7 @@ async def act_on_room(slug: str, actor: Actor, action: str) -> None:
     """Lock, unlock or end the meeting in room `slug` for everyone in it."""
     by = await _authorized(moderation_services.act_on_room, slug, actor, action)
     if action == "end":
-        await close_room(slug, protocol.render_error("meeting_ended", f"{by} ended the meeting for everyone."))
+        await close_room(slug, "meeting_ended", gettext_noop("%(by)s ended the meeting for everyone."), {"by": by})
         return
     text = protocol.render_room_locked(action == "lock", by)
     await _layer().group_send(room_group(slug), {"type": "room.notice", "text": text, "slug": slug})
@@ -136,7 +149,7 @@ async def start_waiting(slug: str, peer: Peer, limit: PersonLimit = NO_LIMIT) ->
     try:
         await get_presence().admit(waiting_key(slug), peer, MAX_WAITING, limit)
     except RoomFull:
-        raise ProtocolError("room_full", "Too many people are waiting to join this room; try later.") from None
+        raise ProtocolError("room_full", _("Too many people are waiting to join this room; try later.")) from None
     await _layer().group_add(waiting_key(slug), peer.channel_name)
     await _to_moderators(slug, protocol.render_knocking(peer.public()))
     await webhooks.announce(("knock", {"room": slug, "peer_id": peer.peer_id, "name": peer.name}))
@@ -159,7 +172,7 @@ async def _answer_knock(slug: str, actor: Actor, message: protocol.Moderate) -> 
     waiter = await get_presence().find(waiting_key(slug), message.peer_id or "")
     if waiter is None:
         await _authorized(moderation_services.authorize_name, slug, actor)
-        raise ProtocolError("unknown_peer", "That person is no longer waiting: they left or were answered.")
+        raise ProtocolError("unknown_peer", _("That person is no longer waiting: they left or were answered."))
     who = Target(name=waiter.name, user_id=waiter.user_id, peer_id=waiter.peer_id)
     by = await _authorized(moderation_services.act_on_person, slug, actor, message.action, who)
     # Off the list first: a second moderator answering at the same time finds nobody.
@@ -168,6 +181,7 @@ async def _answer_knock(slug: str, actor: Actor, message: protocol.Moderate) -> 
     if outcome == "admitted":
         await _to_peer(waiter.channel_name, {"type": "peer.admitted"})
     else:
-        text = protocol.render_error("knock_denied", f"{by} did not let you in to this meeting.")
-        await _to_peer(waiter.channel_name, {"type": "peer.removed", "text": text})
+        sentence = gettext_noop("%(by)s did not let you in to this meeting.")
+        event = {"type": "peer.removed", "code": "knock_denied", "sentence": sentence, "params": {"by": by}}
+        await _to_peer(waiter.channel_name, event)
     await _to_moderators(slug, protocol.render_knock_withdrawn(waiter.peer_id, outcome))

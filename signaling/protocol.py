@@ -8,12 +8,14 @@ has one place to be checked against.
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import IntEnum
 from itertools import accumulate
 from typing import Any, Literal
 
 import orjson
+from django.utils.translation import gettext as _
 
 PeerId = str
 # The media worker's peer id: browsers negotiate with it like with any peer while a room is
@@ -208,20 +210,24 @@ _CANDIDATE_FIELDS: dict[str, tuple[type, ...]] = {
 def parse_client_message(text: str | None, binary: bytes | None, max_bytes: int) -> ClientMessage:
     """Parse one WebSocket frame from a browser, or raise `ProtocolError`."""
     if text is None:
-        raise ProtocolError("binary_unsupported", "Send JSON text frames; binary frames are not accepted.")
+        raise ProtocolError("binary_unsupported", _("Send JSON text frames; binary frames are not accepted."))
     if len(text) > max_bytes or _utf8_length(text) > max_bytes:
-        raise ProtocolError("too_large", f"Message refused: larger than {max_bytes} bytes.")
+        raise ProtocolError("too_large", _("Message refused: larger than %(bytes)d bytes.") % {"bytes": max_bytes})
     if _nesting_depth(text) > MAX_JSON_DEPTH:
-        raise ProtocolError("too_deep", f"Message refused: JSON nested deeper than {MAX_JSON_DEPTH} levels.")
+        raise ProtocolError(
+            "too_deep", _("Message refused: JSON nested deeper than %(depth)d levels.") % {"depth": MAX_JSON_DEPTH}
+        )
     data = _loads(text)
     if not isinstance(data, dict):
-        raise ProtocolError("bad_message", "A message must be a JSON object with a `type`.")
+        raise ProtocolError("bad_message", _("A message must be a JSON object with a `type`."))
     if "\\u" in text and _has_lone_surrogate(data):
-        raise ProtocolError("bad_json", "Message has an unpaired \\u surrogate escape: it is not valid Unicode.")
+        raise ProtocolError("bad_json", _("Message has an unpaired \\u surrogate escape: it is not valid Unicode."))
     kind = data.get("type")
     if not isinstance(kind, str) or kind not in _FIELDS:
         raise ProtocolError(
-            "unknown_type", f"Unknown message type {str(kind)[:32]!r}: expected one of {', '.join(_FIELDS)}."
+            "unknown_type",
+            _("Unknown message type %(kind)r: expected one of %(types)s.")
+            % {"kind": str(kind)[:32], "types": ", ".join(_FIELDS)},
         )
     _reject_unknown_fields(kind, data)
     if kind == "ping":
@@ -244,7 +250,7 @@ def parse_client_message(text: str | None, binary: bytes | None, max_bytes: int)
         return IceCandidate(to=to, candidate=_candidate(data.get("candidate", ...)), link=link)
     sdp = data.get("sdp")
     if not isinstance(sdp, str) or not sdp:
-        raise ProtocolError("bad_field", f"`sdp` must be a non-empty string in an {kind}.")
+        raise ProtocolError("bad_field", _("`sdp` must be a non-empty string in an %(kind)s.") % {"kind": kind})
     return SessionDescription(type=kind, to=to, sdp=sdp, link=link)  # type: ignore[arg-type]
 
 
@@ -253,7 +259,7 @@ def _link(value: object, to: PeerId) -> str:
     if value == "":
         return ""
     if value != PUBLISH_LINK or to != SERVER_PEER_ID:
-        raise ProtocolError("bad_field", '`link` may only be "publish", on a signal to "server".')
+        raise ProtocolError("bad_field", _('`link` may only be "publish", on a signal to "server".'))
     return PUBLISH_LINK
 
 
@@ -268,7 +274,7 @@ def _loads(text: str) -> Any:
     try:
         return json.loads(text)
     except ValueError:
-        raise ProtocolError("bad_json", "Message is not valid JSON.") from None
+        raise ProtocolError("bad_json", _("Message is not valid JSON.")) from None
 
 
 # No message nests deeper than 2 (an `ice` and its candidate). json.loads recurses once per
@@ -293,7 +299,7 @@ def _utf8_length(text: str) -> int:
     try:
         return len(text.encode())
     except UnicodeEncodeError:  # a lone surrogate: not from a socket (UTF-8 checked), but refused
-        raise ProtocolError("bad_json", "Message is not valid Unicode text.") from None
+        raise ProtocolError("bad_json", _("Message is not valid Unicode text.")) from None
 
 
 def _has_lone_surrogate(data: dict[str, Any]) -> bool:
@@ -309,7 +315,7 @@ def _has_lone_surrogate(data: dict[str, Any]) -> bool:
 def _call_stats(data: dict[str, Any]) -> CallStats:
     path = data.get("path", "unknown")
     if path not in _PATHS:
-        raise ProtocolError("bad_field", "`path` must be one of direct, relayed, unknown.")
+        raise ProtocolError("bad_field", _("`path` must be one of direct, relayed, unknown."))
     return CallStats(
         rtt_ms=_stat_number("rtt_ms", data.get("rtt_ms")),
         packet_loss=_stat_number("packet_loss", data.get("packet_loss")),
@@ -322,7 +328,7 @@ def _call_stats(data: dict[str, Any]) -> CallStats:
 def _recording_control(data: dict[str, Any]) -> RecordingControl:
     action = data.get("action")
     if action not in ("start", "stop"):
-        raise ProtocolError("bad_field", "`action` must be start or stop.")
+        raise ProtocolError("bad_field", _("`action` must be start or stop."))
     return RecordingControl(action=action)
 
 
@@ -331,19 +337,24 @@ def _moderate(data: dict[str, Any]) -> Moderate:
     if action in ROOM_ACTIONS:
         return Moderate(action=action)
     if action not in PERSON_ACTIONS:
-        raise ProtocolError("bad_field", f"`action` must be one of {', '.join(PERSON_ACTIONS + ROOM_ACTIONS)}.")
+        raise ProtocolError(
+            "bad_field",
+            _("`action` must be one of %(actions)s.") % {"actions": ", ".join(PERSON_ACTIONS + ROOM_ACTIONS)},
+        )
     peer_id = data.get("peer_id")
     if not isinstance(peer_id, str) or not 0 < len(peer_id) <= MAX_PEER_ID_LENGTH:
-        raise ProtocolError("bad_field", f"`peer_id` must name the person to {action.replace('_', ' ')}.")
+        raise ProtocolError(
+            "bad_field", _("`peer_id` must name the person to %(action)s.") % {"action": action.replace("_", " ")}
+        )
     withdraw = data.get("withdraw_invite", False)
     if not isinstance(withdraw, bool) or (withdraw and action != "remove_and_bar"):
-        raise ProtocolError("bad_field", "`withdraw_invite` is true or false, and only goes with remove_and_bar.")
+        raise ProtocolError("bad_field", _("`withdraw_invite` is true or false, and only goes with remove_and_bar."))
     return Moderate(action=action, peer_id=peer_id, withdraw_invite=withdraw)
 
 
 def _fallback_partner(value: object) -> PeerId:
     if not isinstance(value, str) or not 0 < len(value) <= MAX_PEER_ID_LENGTH:
-        raise ProtocolError("bad_field", "`peer_id` must name the person whose direct connection failed.")
+        raise ProtocolError("bad_field", _("`peer_id` must name the person whose direct connection failed."))
     return value
 
 
@@ -353,9 +364,9 @@ _CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 def _chat(text: object, client_id: object) -> ChatSend:
     if not isinstance(client_id, str) or (client_id and not _CLIENT_ID.fullmatch(client_id)):
-        raise ProtocolError("chat_invalid", "A chat message's `id` must be 1 to 64 letters, digits, - or _.")
+        raise ProtocolError("chat_invalid", _("A chat message's `id` must be 1 to 64 letters, digits, - or _."))
     if not isinstance(text, str) or len(text) > MAX_CHAT_FRAME_TEXT:
-        raise ProtocolError("chat_invalid", "A chat message must be text of at most 1000 characters.", client_id)
+        raise ProtocolError("chat_invalid", _("A chat message must be text of at most 1000 characters."), client_id)
     return ChatSend(text=text, id=client_id)
 
 
@@ -367,14 +378,14 @@ def _media_state(data: dict[str, Any]) -> MediaState:
     audio, video, hand = (_flag(data, name) for name in ("audio", "video", "hand"))
     screen = data.get("screen", ...)
     if screen is not None and (not isinstance(screen, str) or not _STREAM_ID.fullmatch(screen)):
-        raise ProtocolError("bad_field", "`screen` must be the shared screen's MediaStream id, or null.")
+        raise ProtocolError("bad_field", _("`screen` must be the shared screen's MediaStream id, or null."))
     return MediaState(audio=audio, video=video, hand=hand, screen=screen)
 
 
 def _flag(data: dict[str, Any], name: str) -> bool:
     value = data.get(name)
     if not isinstance(value, bool):
-        raise ProtocolError("bad_field", f"`{name}` must be true or false in a media-state.")
+        raise ProtocolError("bad_field", _("`%(name)s` must be true or false in a media-state.") % {"name": name})
     return value
 
 
@@ -383,7 +394,11 @@ def _stat_number(name: str, value: object) -> float | None:
         return None
     low, high = _STATS_RANGES[name]
     if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
-        raise ProtocolError("bad_field", f"`{name}` must be a number from {low} to {high}, or null.")
+        raise ProtocolError(
+            "bad_field",
+            _("`%(name)s` must be a number from %(low)s to %(high)s, or null.")
+            % {"name": name, "low": low, "high": high},
+        )
     return float(value)
 
 
@@ -391,12 +406,14 @@ def _reject_unknown_fields(kind: str, data: dict[str, Any]) -> None:
     unknown = set(data) - _FIELDS[kind] - _IGNORED_FIELDS
     if unknown:
         names = ", ".join(sorted(str(name)[:32] for name in unknown))
-        raise ProtocolError("bad_message", f"Unknown field(s) in {kind}: {names}.")
+        raise ProtocolError(
+            "bad_message", _("Unknown field(s) in %(kind)s: %(names)s.") % {"kind": kind, "names": names}
+        )
 
 
 def _peer_id(value: object) -> PeerId:
     if not isinstance(value, str) or not 0 < len(value) <= MAX_PEER_ID_LENGTH:
-        raise ProtocolError("bad_field", "`to` must be the peer_id (a string) of someone in the room.")
+        raise ProtocolError("bad_field", _("`to` must be the peer_id (a string) of someone in the room."))
     return value
 
 
@@ -404,17 +421,17 @@ def _candidate(value: object) -> dict[str, Any] | None:
     if value is None:
         return None
     if value is ...:
-        raise ProtocolError("bad_field", "`candidate` is required: an RTCIceCandidateInit object or null.")
+        raise ProtocolError("bad_field", _("`candidate` is required: an RTCIceCandidateInit object or null."))
     if not isinstance(value, dict):
-        raise ProtocolError("bad_field", "`candidate` must be an RTCIceCandidateInit object or null.")
+        raise ProtocolError("bad_field", _("`candidate` must be an RTCIceCandidateInit object or null."))
     for name, item in value.items():
         allowed = _CANDIDATE_FIELDS.get(name)
         if allowed is None:
-            raise ProtocolError("bad_field", f"Unknown field {str(name)[:32]!r} in `candidate`.")
+            raise ProtocolError("bad_field", _("Unknown field %(name)r in `candidate`.") % {"name": str(name)[:32]})
         if not isinstance(item, allowed) or isinstance(item, bool):
-            raise ProtocolError("bad_field", f"`candidate.{name}` has the wrong type.")
+            raise ProtocolError("bad_field", _("`candidate.%(name)s` has the wrong type.") % {"name": name})
     if len(value.get("candidate", "")) > MAX_CANDIDATE_LENGTH:
-        raise ProtocolError("bad_field", "`candidate.candidate` is too long.")
+        raise ProtocolError("bad_field", _("`candidate.candidate` is too long."))
     return value
 
 
@@ -538,6 +555,14 @@ def render_pong(resume: str = "") -> str:
     if resume:
         return _dump({"type": "pong", "resume": resume})
     return _dump({"type": "pong"})
+
+
+def render_refusal(code: str, sentence: str, params: Mapping[str, Any] | None = None) -> str:
+    """An `error` whose `sentence` is an English msgid (marked with gettext_noop where it is written,
+    so makemessages finds it), translated now into the language active for the connection it goes
+    to (signaling/language.py); `params` fill its %(name)s placeholders once translated."""
+    text = _(sentence)
+    return render_error(code, text % params if params else text)
 
 
 def render_error(code: str, message: str, ref: str = "") -> str:

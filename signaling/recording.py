@@ -7,6 +7,7 @@ and the media backend serving the room (`signaling.media`) says whether it can c
 from dataclasses import dataclass
 
 from channels.db import database_sync_to_async
+from django.utils.translation import gettext as _
 
 from accounts.models import User
 from api import webhooks
@@ -34,7 +35,7 @@ def _recording_actor(room: Room | None, actor: Actor) -> tuple[User | None, str]
         return None, actor.public_name
     user = User.objects.filter(pk=actor).first() if room and isinstance(actor, int) else None
     if room is None or user is None or not room_services.can_manage(user, room):
-        raise ProtocolError("forbidden", "Only the room's owner can start or stop recording.")
+        raise ProtocolError("forbidden", _("Only the room's owner can start or stop recording."))
     return user, user.public_name
 
 
@@ -86,11 +87,12 @@ async def change_recording(slug: str, actor: Actor, action: str, origin: str = "
         except MediaUnavailable:
             await _worker_missing(change.recording_id, "No media worker took the recording.")
             raise ProtocolError(
-                "recording_unavailable", "Recording is unavailable: no media worker is running. Ask an operator."
+                "recording_unavailable", _("Recording is unavailable: no media worker is running. Ask an operator.")
             ) from None
         except MediaRefused as refusal:  # at capacity, counting what it relays; no disk
             await _worker_refused(change.recording_id)
-            raise ProtocolError(refusal.code, refusal.message) from None
+            # The worker's sentence is English (it may run in another process): translate it here.
+            raise ProtocolError(refusal.code, _(refusal.message)) from None
         await webhooks.announce(
             ("recording.started", {"room": slug, "recording_id": change.recording_id, "by": change.by})
         )

@@ -17,6 +17,8 @@ from channels.db import database_sync_to_async
 from channels.exceptions import ChannelFull
 from channels.layers import get_channel_layer
 from django.conf import settings
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop, ngettext
 
 from audioexchange import outages
 from chat import selectors as chat_selectors
@@ -43,8 +45,10 @@ log = logging.getLogger(__name__)
 # A lost Redis (presence or channel layer) or database: the consumer answers with 1012 and the
 # browser reconnects.
 BACKEND_ERRORS = outages.BACKEND_ERRORS
-UNAVAILABLE_TEXT = protocol.render_error(
-    "service_restarting", "The server is restarting or lost its database; reconnecting shortly."
+# Refusals sent to many sockets: (code, English sentence), translated for each (protocol.render_refusal).
+UNAVAILABLE = (
+    "service_restarting",
+    gettext_noop("The server is restarting or lost its database; reconnecting shortly."),
 )
 
 
@@ -99,20 +103,20 @@ def _check_entry(scope: dict[str, Any], slug: str, knocked: bool) -> RoomTicket:
     user = resolve_user(scope)
     room = Room.objects.filter(slug=slug).first()
     if room is None:
-        raise Refused(CloseCode.ROOM_NOT_FOUND, "room_not_found", f"There is no room {slug!r}.")
+        raise Refused(CloseCode.ROOM_NOT_FOUND, "room_not_found", _("There is no room %(slug)r.") % {"slug": slug})
     try:
         identity = identify(scope.get("session"), user, room)
     except GuestRefused as refusal:
         raise Refused(CloseCode.NOT_LOGGED_IN, refusal.code, refusal.message) from None
     if identity is None:
-        raise Refused(CloseCode.NOT_LOGGED_IN, "not_logged_in", "Log in to join this room.")
+        raise Refused(CloseCode.NOT_LOGGED_IN, "not_logged_in", _("Log in to join this room."))
     who = identity.guest or user
     _check_not_barred(room, identity, client_address(scope))
     if not room_services.may_enter(who, room):
-        raise Refused(CloseCode.ROOM_LOCKED, "room_locked", "This room is locked; ask its owner to unlock it.")
+        raise Refused(CloseCode.ROOM_LOCKED, "room_locked", _("This room is locked; ask its owner to unlock it."))
     if identity.guest is None and not room_services.has_access(scope["session"], user, room):
         raise Refused(
-            CloseCode.FORBIDDEN, "password_required", "This room needs its password: enter it on the room page."
+            CloseCode.FORBIDDEN, "password_required", _("This room needs its password: enter it on the room page.")
         )
     info = {
         "slug": room.slug,
@@ -132,13 +136,15 @@ def _check_entry(scope: dict[str, Any], slug: str, knocked: bool) -> RoomTicket:
 
 def _check_not_barred(room: Room, identity: Identity, address: str) -> None:
     if moderation_selectors.is_barred(room, identity.user_id, identity.guest_id):
-        raise Refused(CloseCode.FORBIDDEN, "banned", BANNED_TEXT)
+        raise Refused(CloseCode.FORBIDDEN, "banned", _(BANNED_TEXT))
     if moderation_selectors.is_invite_barred(room, identity.invite_id, address):
         raise Refused(
             CloseCode.FORBIDDEN,
             "invite_banned",
-            "A guest who came in with this invite link from your address was removed from this room and barred. "
-            "Ask the room's owner for a new link if you should be in it.",
+            _(
+                "A guest who came in with this invite link from your address was removed from this room and barred. "
+                "Ask the room's owner for a new link if you should be in it."
+            ),
         )
 
 
@@ -184,7 +190,7 @@ def sockets_per_person(sibling: str) -> PersonLimit:
     return PersonLimit(settings.ROOM_SOCKETS_PER_PERSON, sibling)
 
 
-BANNED_TEXT = "You were removed from this room and may not return."
+BANNED_TEXT = gettext_noop("You were removed from this room and may not return.")
 
 
 def presence_refusal(error: RoomFull | TooManyConnections | Barred, capacity: int) -> Refused:
@@ -194,12 +200,19 @@ def presence_refusal(error: RoomFull | TooManyConnections | Barred, capacity: in
         return Refused(
             CloseCode.RATE_LIMITED,
             "too_many_connections",
-            f"You already have {limit} connections to this room (other tabs or devices): "
-            "close one, then reload this page.",
+            ngettext(
+                "You already have %(limit)d connection to this room (another tab or device): "
+                "close it, then reload this page.",
+                "You already have %(limit)d connections to this room (other tabs or devices): "
+                "close one, then reload this page.",
+                limit,
+            )
+            % {"limit": limit},
         )
     if isinstance(error, Barred):
-        return Refused(CloseCode.FORBIDDEN, "banned", BANNED_TEXT)
-    return Refused(CloseCode.ROOM_FULL, "room_full", f"This room is full ({capacity} people); try again later.")
+        return Refused(CloseCode.FORBIDDEN, "banned", _(BANNED_TEXT))
+    full = _("This room is full (%(capacity)d people); try again later.") % {"capacity": capacity}
+    return Refused(CloseCode.ROOM_FULL, "room_full", full)
 
 
 async def take_place(slug: str, entry: Entry) -> Admission:
@@ -272,8 +285,9 @@ async def _settle_in(slug: str, entry: Entry, others: list[Peer], replaced: Peer
 _start_meeting = database_sync_to_async(chat_services.start_meeting)
 
 
-REPLACED_TEXT = protocol.render_error(
-    "resumed_elsewhere", "This call went on in a newer connection (another tab, or after a reconnection)."
+REPLACED = (
+    "resumed_elsewhere",
+    gettext_noop("This call went on in a newer connection (another tab, or after a reconnection)."),
 )
 
 
@@ -285,7 +299,7 @@ async def _retire(slug: str, old: Peer) -> None:
     layer = get_channel_layer()
     assert layer is not None
     try:
-        await layer.send(old.channel_name, {"type": "peer.replaced", "text": REPLACED_TEXT})
+        await layer.send(old.channel_name, {"type": "peer.replaced"})
     except ChannelFull:
         log.info("peer %s: its old connection is not reading; its process will drop it", old.peer_id)
     await group_send(slug, "room.peer_left", old.peer_id, protocol.render_peer_left(old.peer_id, resumable=True))
@@ -300,7 +314,7 @@ async def _ensure_relay(slug: str, audio_only: bool) -> None:
         raise Refused(
             CloseCode.RELAY_UNAVAILABLE,
             "relay_unavailable",
-            "This room sends media through the server's relay, and no media worker is running. Ask an operator.",
+            _("This room sends media through the server's relay, and no media worker is running. Ask an operator."),
         ) from None
 
 
@@ -315,7 +329,9 @@ async def relay_signal(slug: str, sender: Peer, message: protocol.Signal) -> Non
         return
     target = await get_presence().find(slug, message.to)
     if target is None or target.peer_id == sender.peer_id:
-        raise ProtocolError("unknown_peer", f"No peer {message.to!r} in this room; it may have left.")
+        raise ProtocolError(
+            "unknown_peer", _("No peer %(peer)r in this room; it may have left.") % {"peer": message.to}
+        )
     text = protocol.render_signal(message, sender.peer_id)
     # Same process (the common case with room affinity): straight to the target's socket.
     if not await hub.deliver(target.channel_name, text):
@@ -324,7 +340,7 @@ async def relay_signal(slug: str, sender: Peer, message: protocol.Signal) -> Non
         try:
             await layer.send(target.channel_name, {"type": "peer.signal", "text": text})
         except ChannelFull:
-            raise ProtocolError("busy", "The server is too busy to deliver this message; send it again.") from None
+            raise ProtocolError("busy", _("The server is too busy to deliver this message; send it again.")) from None
     metrics.MESSAGES_RELAYED.labels(type=message.type).inc()
 
 
@@ -421,7 +437,7 @@ async def maintain_presence() -> None:
             log.warning("presence heartbeat failed (%s); retrying before closing sockets", error)
             return
         log.warning("presence backend unreachable (%s): closing %d sockets", error, len(hub.connections))
-        await hub.close_all(CloseCode.SERVICE_RESTART, UNAVAILABLE_TEXT)
+        await hub.close_all(CloseCode.SERVICE_RESTART, *UNAVAILABLE)
         return
     _upkeep.failed_heartbeats = 0
     try:

@@ -15,13 +15,14 @@ from types import FrameType
 from typing import Any
 
 from django.conf import settings
+from django.utils.translation import gettext_noop
 
-from signaling import protocol
 from signaling.hub import hub
 from signaling.protocol import CloseCode
 
 log = logging.getLogger(__name__)
-GOING_AWAY_TEXT = protocol.render_error("going_away", "The server is restarting; reconnecting you now.")
+# (code, English sentence): each socket gets the sentence in its own language.
+GOING_AWAY = ("going_away", gettext_noop("The server is restarting; reconnecting you now."))
 _installed = False
 
 
@@ -55,7 +56,7 @@ async def drain(delay: float, deadline: float = 3.0) -> None:
     """Refuse newcomers, wait `delay`, close everyone with 1001, wait for them to leave."""
     hub.draining = True
     await asyncio.sleep(delay)
-    await hub.close_all(CloseCode.GOING_AWAY, GOING_AWAY_TEXT)
+    await hub.close_all(CloseCode.GOING_AWAY, *GOING_AWAY)
     loop = asyncio.get_running_loop()
     end = loop.time() + deadline
     while hub.connections and loop.time() < end:

@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -38,7 +39,7 @@ def ice_servers(request: HttpRequest) -> JsonResponse:
     Anyone else: 403 with `code` and `message` (a script reads it, so no redirect to a form)."""
     user_key = _ice_user(request)
     if user_key is None:
-        message = "Sign in, or open the room's invite link, to check your connection to this server."
+        message = _("Sign in, or open the room's invite link, to check your connection to this server.")
         return JsonResponse({"code": NOT_IN_ROOM, "message": message}, status=403)
     if (refusal := turn_refusal(user_key)) is not None:
         body = {"code": TURN_THROTTLED, "message": refusal, "ice_servers": ice_servers_for(user_key, with_turn=False)}

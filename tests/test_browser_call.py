@@ -116,6 +116,7 @@ class Caller:
         first_visit: bool = False,
         faulty_network: bool = False,
         device: dict[str, Any] | None = None,
+        locale: str = "en-US",  # the browser's language: its Accept-Language and navigator.language
     ) -> None:
         self.name = username
         self.server = server
@@ -125,7 +126,7 @@ class Caller:
         # so such a page runs without it (tests/test_browser_csp.py checks the policy in a call).
         # `device`: Playwright's context options for another screen (a phone: viewport, has_touch).
         screen = {"viewport": {"width": 1280, "height": 800}} | (device or {})
-        self.context = browser.new_context(**screen, bypass_csp=faulty_network)
+        self.context = browser.new_context(**screen, bypass_csp=faulty_network, locale=locale)
         self.context.add_init_script(INSTRUMENT_JS)
         self.first_visit = first_visit
         if first_visit:

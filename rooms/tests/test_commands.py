@@ -147,7 +147,8 @@ def test_closeroom_locks_and_disconnects_everyone(room: Room):
     assert room.locked
     event = async_to_sync(layer.receive)(bobs_socket)
     assert event["type"] == "room.closed"
-    assert "closed by an administrator" in event["text"]
+    # English, translated by each socket into its person's language (signaling/language.py).
+    assert (event["code"], event["sentence"]) == ("room_closed", "The room was closed by an administrator.")
 
 
 def test_closeroom_of_an_unknown_room_changes_nothing(room: Room):

@@ -105,8 +105,11 @@ async def connect() -> AsyncIterator[Connect]:
         cookie: str | None = None,  # a session of someone without an account (an invited guest)
         query: str = "",  # the socket URL's query string, e.g. "resume=<token>"
         address: str = "",  # the client address the server sees (daphne's scope["client"])
+        language: str = "",  # the handshake's Accept-Language, e.g. "fr-FR,fr;q=0.9"
     ) -> Browser:
         headers = [(b"origin", origin.encode())]
+        if language:
+            headers.append((b"accept-language", language.encode()))
         if user is not None:
             cookie = await session_cookie(user, room_password)
         if cookie is not None:

@@ -17,7 +17,7 @@ from signaling import resume
 from signaling.hub import hub
 from signaling.presence import get_presence
 from signaling.protocol import CloseCode
-from signaling.shutdown import GOING_AWAY_TEXT
+from signaling.shutdown import GOING_AWAY
 from signaling.tests.conftest import Browser, Connect, enter
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -68,7 +68,7 @@ async def test_a_server_restart_is_a_resumable_departure(connect: Connect, alice
     bob_entry = await get_presence().find("standup", bob_ws.peer_id)
     assert bob_entry is not None
 
-    await hub.connections[bob_entry.channel_name].shut(CloseCode.GOING_AWAY, GOING_AWAY_TEXT)
+    await hub.connections[bob_entry.channel_name].refuse(CloseCode.GOING_AWAY, *GOING_AWAY)
     await bob_ws.expect_error("going_away")
     await bob_ws.expect_close(CloseCode.GOING_AWAY)
     await bob_ws.ws.disconnect()  # the browser answers the close frame

@@ -6,6 +6,8 @@
 // The choice is remembered in localStorage and applied to every <audio>/<video> under `root`
 // (the call: each person's tile, the shared screen), and to each tile added later.
 
+import { gettext, interpolate } from "./i18n.js";
+
 const STORAGE_KEY = "audioexchange:audio-output";
 const ASK = "ask"; // the option that asks the browser for another output (selectAudioOutput)
 
@@ -54,8 +56,8 @@ export class AudioOutput {
     if (!this.select || !AudioOutput.supported) return;
     const devices = (await navigator.mediaDevices?.enumerateDevices?.()) ?? [];
     this.#listed = devices.filter((device) => device.kind === "audiooutput" && device.deviceId);
-    const choices = this.#listed.map(({ deviceId, label }, index) => option(deviceId, label || `Speaker ${index + 1}`));
-    if (this.#canAsk) choices.push(option(ASK, "Choose another speaker…"));
+    const choices = this.#listed.map(({ deviceId, label }, index) => option(deviceId, label || interpolate(gettext("Speaker %(number)s"), { number: index + 1 })));
+    if (this.#canAsk) choices.push(option(ASK, gettext("Choose another speaker…")));
     this.select.replaceChildren(...choices);
     this.field.hidden = choices.length === 0;
     if (this.#listed.some((device) => device.deviceId === this.#sinkId)) this.select.value = this.#sinkId;

@@ -9,6 +9,7 @@
 //   window.audioExchange.state              "prejoin" | "joining" | "waiting" | "in-call" | "reconnecting" | "ended" | "left"
 
 import { AudioOutput } from "./audiooutput.js";
+import { gettext, interpolate } from "./i18n.js";
 import { LocalMedia } from "./media.js";
 import { MediaLinks } from "./links.js";
 import { ModerationControls } from "./moderation.js";
@@ -117,7 +118,7 @@ function joinCall(devicesPanel) {
 
   screen.show(devicesPanel);
   screen.setLocalStream(media.stream, { muted: media.muted, cameraOn: media.cameraOn });
-  screen.showBanner("Connecting…");
+  screen.showBanner(gettext("Connecting…"));
   mesh.setLocalState({ muted: media.muted, cameraOn: media.cameraOn });
 
   if (embed.active) wireEmbedding(screen, signaling, mesh); // first: `joined` goes out before the rest
@@ -191,21 +192,21 @@ function wireSignaling(screen, signaling, mesh) {
   });
   signaling.on("reconnecting", ({ at }) => {
     session.state = "reconnecting";
-    screen.showBanner("Connection to the server lost; reconnecting", {
+    screen.showBanner(gettext("Connection to the server lost; reconnecting"), {
       until: at,
-      action: { text: "Try now", onClick: () => signaling.retryNow() },
+      action: { text: gettext("Try now"), onClick: () => signaling.retryNow() },
     });
   });
   signaling.on("refused", ({ message }) => endCall(screen, message));
   signaling.on("closed", ({ code }) => {
-    if (session.state !== "left") endCall(screen, `Disconnected from the server (code ${code}).`);
+    if (session.state !== "left") endCall(screen, interpolate(gettext("Disconnected from the server (code %(code)s)."), { code }));
   });
 }
 
 function wireRecording(recording, signaling, mesh, screen, notices) {
   signaling.on("welcome", (welcome) => recording.setActive(Boolean(welcome.room?.recording)));
   signaling.on("recording", ({ active, by, message }) => {
-    if (active !== recording.active) notices.show(active ? `${by || "The server"} started recording` : "Recording stopped");
+    if (active !== recording.active) notices.show(active ? recordingStartedBy(by) : gettext("Recording stopped"));
     recording.setActive(active, by);
     if (!active) mesh.removePeer(SERVER_PEER_ID); // the worker closed its side
     if (message) screen.showBanner(message); // the server stopped it (time limit, disk): why
@@ -213,6 +214,10 @@ function wireRecording(recording, signaling, mesh, screen, notices) {
   signaling.on("error", ({ code }) => {
     if (code === "forbidden" || code.startsWith("recording_")) recording.enable();
   });
+}
+
+function recordingStartedBy(by) {
+  return by ? interpolate(gettext("%(name)s started recording"), { name: by }) : gettext("The server started recording");
 }
 
 function wireChat(chat, outbox, signaling) {
@@ -255,23 +260,23 @@ function wireModeration(screen, signaling, mesh, outbox, notices) {
   });
   signaling.on("room-locked", ({ locked, by }) => {
     moderation.setLocked(locked);
-    notices.show(locked ? `${by} locked the room: nobody new can join.` : `${by} unlocked the room.`);
+    notices.show(interpolate(locked ? gettext("%(by)s locked the room: nobody new can join.") : gettext("%(by)s unlocked the room."), { by }));
   });
   signaling.on("mute", ({ forced, by }) => {
     if (forced) media.setMuted(true);
-    notices.show(forced ? `${by} muted you. Unmute when you want to speak.` : `${by} asks you to mute.`);
+    notices.show(interpolate(forced ? gettext("%(by)s muted you. Unmute when you want to speak.") : gettext("%(by)s asks you to mute."), { by }));
   });
 }
 
 // A moderator hears a chime and can answer a knock right in the notice.
 function askAboutKnock(notices, outbox, { peer_id: peerId, name }) {
   const answer = (action) => () => outbox.sendOnce({ type: "moderate", action, peer_id: peerId });
-  const notice = notices.show(`${name} is asking to join`, {
+  const notice = notices.show(interpolate(gettext("%(name)s is asking to join"), { name }), {
     key: `knock:${peerId}`,
     stays: true,
     actions: [
-      ["Admit", `Admit ${name}`, answer("admit")],
-      ["Deny", `Deny ${name}`, answer("deny")],
+      [gettext("Admit"), interpolate(gettext("Admit %(name)s"), { name }), answer("admit")],
+      [gettext("Deny"), interpolate(gettext("Deny %(name)s"), { name }), answer("deny")],
     ],
   });
   if (chime()) notice.dataset.chimed = "true";
@@ -339,7 +344,7 @@ function wireControls(screen) {
       if (wanted) await media.startCamera();
       else media.stopCamera();
     } catch (error) {
-      screen.showBanner(`Camera: ${error.message}`, { kind: "error" });
+      screen.showBanner(interpolate(gettext("Camera: %(problem)s"), { problem: error.message }), { kind: "error" });
     }
   });
   screen.on("leave", () => leaveFromPage(screen));
@@ -357,7 +362,7 @@ function leaveCall() {
 // site's frame, which the lobby refuses, a closing word.
 function leaveFromPage(screen) {
   leaveCall();
-  if (embed.active) screen.end("You left the call.", { kind: "info" });
+  if (embed.active) screen.end(gettext("You left the call."), { kind: "info" });
   else window.location.assign(config.lobby_url);
 }
 

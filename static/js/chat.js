@@ -4,6 +4,8 @@
 // Our own lines go through the outbox (outbox.js): shown at once as "sending…", settled when
 // the server's copy comes back, "not sent" with a Retry button when it does not.
 
+import { gettext, interpolate, ngettext } from "./i18n.js";
+
 const MAX_LENGTH = 1000;
 
 export class ChatPanel {
@@ -126,12 +128,12 @@ export class ChatPanel {
   #delivery(id, state) {
     const note = document.createElement("span");
     note.className = "delivery";
-    note.textContent = state === "failed" ? "Not sent. " : "Sending…";
+    note.textContent = state === "failed" ? `${gettext("Not sent.")} ` : gettext("Sending…");
     if (state === "failed") {
       const retry = document.createElement("button");
       retry.type = "button";
       retry.className = "link-button";
-      retry.textContent = "Retry";
+      retry.textContent = gettext("Retry");
       retry.addEventListener("click", () => this.#outbox.retry(id));
       note.append(retry);
     }
@@ -141,6 +143,7 @@ export class ChatPanel {
   #renderBadge() {
     this.badge.hidden = this.#unread === 0;
     this.badge.textContent = String(this.#unread);
-    this.toggle.setAttribute("aria-label", this.#unread ? `Chat, ${this.#unread} unread` : "Chat");
+    const unread = interpolate(ngettext("Chat, %(count)s unread", "Chat, %(count)s unread", this.#unread), { count: this.#unread });
+    this.toggle.setAttribute("aria-label", this.#unread ? unread : gettext("Chat"));
   }
 }

@@ -6,6 +6,7 @@
 // toggles; "devices" fires when devices are plugged in or out.
 // Audio-only rooms never ask for a camera: startCamera() refuses there.
 
+import { gettext, interpolate } from "./i18n.js";
 import { Emitter } from "./emitter.js";
 
 const AUDIO = { echoCancellation: true, noiseSuppression: true, autoGainControl: true };
@@ -62,7 +63,7 @@ export class LocalMedia extends Emitter {
    * Without a usable camera this falls back to audio only; the camera error is returned then.
    */
   async start({ video = true } = {}) {
-    if (!this.supported) throw new Error("This browser cannot capture audio (it needs HTTPS or localhost).");
+    if (!this.supported) throw new Error(gettext("This browser cannot capture audio (it needs HTTPS or localhost)."));
     this.stop();
     const capture = ++this.#captures;
     const wantVideo = video && !this.audioOnlyRoom;
@@ -94,11 +95,14 @@ export class LocalMedia extends Emitter {
   async listDevices() {
     if (!navigator.mediaDevices?.enumerateDevices) return { audioinput: [], videoinput: [] };
     const devices = await navigator.mediaDevices.enumerateDevices();
-    const pick = (kind, noun) =>
+    const pick = (kind, unnamed) =>
       devices
         .filter((device) => device.kind === kind && device.deviceId)
-        .map((device, index) => ({ deviceId: device.deviceId, label: device.label || `${noun} ${index + 1}` }));
-    return { audioinput: pick("audioinput", "Microphone"), videoinput: pick("videoinput", "Camera") };
+        .map((device, index) => ({ deviceId: device.deviceId, label: device.label || interpolate(unnamed, { number: index + 1 }) }));
+    return {
+      audioinput: pick("audioinput", gettext("Microphone %(number)s")),
+      videoinput: pick("videoinput", gettext("Camera %(number)s")),
+    };
   }
 
   currentDeviceId(kind) {
@@ -126,7 +130,7 @@ export class LocalMedia extends Emitter {
   }
 
   async startCamera() {
-    if (this.audioOnlyRoom) throw new Error("This is an audio-only room.");
+    if (this.audioOnlyRoom) throw new Error(gettext("This is an audio-only room."));
     // Phones often cannot open a second camera while the first is held: release it first.
     this.#removeTrack("video");
     const stream = await navigator.mediaDevices.getUserMedia({ video: withDevice(VIDEO, this.#videoDeviceId) });

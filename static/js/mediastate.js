@@ -7,6 +7,8 @@
 // at the end of the gap, so the server's media-state rate limit never drops the latest state.
 // The raise-hand button lives here too: a hand is nothing but a flag of this state.
 
+import { gettext } from "./i18n.js";
+
 const MIN_GAP_MS = 600;
 
 export class LocalMediaState {
@@ -43,7 +45,7 @@ export class LocalMediaState {
   setHand(raised) {
     this.#hand = raised;
     this.handButton?.setAttribute("aria-pressed", String(raised));
-    if (this.handButton) this.handButton.textContent = raised ? "Lower hand" : "Raise hand";
+    if (this.handButton) this.handButton.textContent = raised ? gettext("Lower hand") : gettext("Raise hand");
     this.onHand?.(raised);
     this.announce();
   }

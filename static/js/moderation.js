@@ -6,14 +6,16 @@
 // Remove, Remove and bar, and End for all first ask, naming the person (confirm.js); barring a
 // guest offers to withdraw the invite link they came in with (`withdraw_invite`).
 
+import { gettext, interpolate } from "./i18n.js";
 import { askToConfirm } from "./confirm.js";
 import { DisclosureMenu } from "./menu.js";
 
+// [action, button text, its accessible name naming the person]
 const PERSON_ACTIONS = [
-  ["ask_mute", "Ask to mute"],
-  ["mute", "Mute"],
-  ["remove", "Remove"],
-  ["remove_and_bar", "Remove and bar"],
+  ["ask_mute", gettext("Ask to mute"), gettext("Ask %(name)s to mute")],
+  ["mute", gettext("Mute"), gettext("Mute %(name)s")],
+  ["remove", gettext("Remove"), gettext("Remove %(name)s")],
+  ["remove_and_bar", gettext("Remove and bar"), gettext("Remove and bar %(name)s")],
 ];
 
 function button(text, label, className = "secondary small") {
@@ -50,9 +52,9 @@ export class ModerationControls {
     });
     this.endButton.addEventListener("click", async () => {
       const answer = await askToConfirm(this.dialog, {
-        title: "End the meeting for everyone?",
-        text: "Everyone in the call is disconnected.",
-        action: "End for all",
+        title: gettext("End the meeting for everyone?"),
+        text: gettext("Everyone in the call is disconnected."),
+        action: gettext("End for all"),
       });
       if (answer) this.#send({ type: "moderate", action: "end" });
     });
@@ -63,15 +65,15 @@ export class ModerationControls {
     if (!this.canModerate) return;
     const item = this.peopleList.querySelector(`li[data-peer-id="${CSS.escape(peerId)}"]`);
     if (!item || item.querySelector(".moderation-actions")) return;
-    const toggle = button("", `More actions for ${name}`, "secondary small person-menu-button");
+    const toggle = button("", interpolate(gettext("More actions for %(name)s"), { name }), "secondary small person-menu-button");
     toggle.dataset.icon = "ellipsis-vertical";
     const actions = document.createElement("div");
     actions.className = "moderation-actions person-menu";
     actions.id = `person-menu-${peerId}`;
     toggle.setAttribute("aria-controls", actions.id);
-    for (const [action, text] of PERSON_ACTIONS) {
+    for (const [action, text, label] of PERSON_ACTIONS) {
       const removal = action.startsWith("remove");
-      const control = button(text, `${text} ${name}`, removal ? "danger small" : "secondary small");
+      const control = button(text, interpolate(label, { name }), removal ? "danger small" : "secondary small");
       control.dataset.action = action;
       if (removal) control.setAttribute("aria-haspopup", "dialog"); // asks first (confirm.js)
       control.addEventListener("click", () => this.#act(action, peerId, name));
@@ -99,24 +101,26 @@ export class ModerationControls {
   #confirmRemoval(action, peerId, name) {
     if (action === "remove") {
       return askToConfirm(this.dialog, {
-        title: `Remove ${name}?`,
-        text: `${name} leaves the call now. They can join again.`,
-        action: "Remove",
+        title: interpolate(gettext("Remove %(name)s?"), { name }),
+        text: interpolate(gettext("%(name)s leaves the call now. They can join again."), { name }),
+        action: gettext("Remove"),
       });
     }
     const guest = this.#guests.has(peerId);
     return askToConfirm(this.dialog, {
-      title: `Remove and bar ${name}?`,
-      text: `${name} leaves the call now and may not come back to this room.`,
-      action: "Remove and bar",
-      option: guest ? `Also withdraw the invite link ${name} came in with: nobody can join with it any more.` : "",
+      title: interpolate(gettext("Remove and bar %(name)s?"), { name }),
+      text: interpolate(gettext("%(name)s leaves the call now and may not come back to this room."), { name }),
+      action: gettext("Remove and bar"),
+      option: guest
+        ? interpolate(gettext("Also withdraw the invite link %(name)s came in with: nobody can join with it any more."), { name })
+        : "",
     });
   }
 
   setLocked(locked) {
     this.locked = Boolean(locked);
     if (!this.lockButton) return;
-    this.lockButton.textContent = this.locked ? "Unlock room" : "Lock room";
+    this.lockButton.textContent = this.locked ? gettext("Unlock room") : gettext("Lock room");
     this.lockButton.setAttribute("aria-pressed", String(this.locked));
   }
 
@@ -128,8 +132,8 @@ export class ModerationControls {
     const who = document.createElement("span");
     who.className = "name";
     who.textContent = name;
-    const admit = button("Admit", `Admit ${name}`, "small");
-    const deny = button("Deny", `Deny ${name}`, "danger small");
+    const admit = button(gettext("Admit"), interpolate(gettext("Admit %(name)s"), { name }), "small");
+    const deny = button(gettext("Deny"), interpolate(gettext("Deny %(name)s"), { name }), "danger small");
     admit.addEventListener("click", () => this.#send({ type: "moderate", action: "admit", peer_id: peerId }));
     deny.addEventListener("click", () => this.#send({ type: "moderate", action: "deny", peer_id: peerId }));
     item.append(who, " ", admit, " ", deny);

@@ -1,6 +1,8 @@
 // Pre-join network check: can this browser reach the deployment's STUN and TURN servers,
 // and so will the call be direct, relayed, or blocked? One concern: probing ICE.
 
+import { gettext, interpolate } from "./i18n.js";
+
 const PROBE_TIMEOUT_MS = 6000;
 
 // Gather candidates for one ICE server URL; resolve with the candidate types seen and the
@@ -72,41 +74,44 @@ function verdictOf(result, probed) {
   const anyTurn = Object.values(result.turn).some(Boolean);
   const stunTried = result.stun !== null;
   if (!probed.length) {
-    return { verdict: 'local', advice: 'This server offers no STUN or TURN: calls work between people on the same network only.' };
+    return { verdict: 'local', advice: gettext('This server offers no STUN or TURN: calls work between people on the same network only.') };
   }
   if (result.stun) {
     return {
       verdict: 'direct',
       advice: anyTurn
-        ? 'Your network allows direct calls, with the relay as a fallback.'
-        : 'Your network allows direct calls, but the relay is unreachable: calls with people behind strict firewalls may fail.',
+        ? gettext('Your network allows direct calls, with the relay as a fallback.')
+        : gettext('Your network allows direct calls, but the relay is unreachable: calls with people behind strict firewalls may fail.'),
     };
   }
   if (anyTurn) {
-    const how = result.turn.udp ? 'your call will go through the relay server.'
-      : 'only TCP/TLS to the relay works (UDP is blocked), so your call will be relayed with some extra delay.';
-    return { verdict: 'relayed', advice: stunTried ? `Direct connections are blocked; ${how}` : `Relay checked: ${how}` };
+    const how = result.turn.udp ? gettext('your call will go through the relay server.')
+      : gettext('only TCP/TLS to the relay works (UDP is blocked), so your call will be relayed with some extra delay.');
+    const advice = stunTried ? gettext('Direct connections are blocked; %(how)s') : gettext('Relay checked: %(how)s');
+    return { verdict: 'relayed', advice: interpolate(advice, { how }) };
   }
   if (result.refused) {
     return {
       verdict: 'misconfigured',
-      advice: "The relay server refused this site's credentials: this is a server problem, not your network. "
-        + 'Tell the site administrator (TURN_SHARED_SECRET must match coturn\'s static-auth-secret).',
+      advice: gettext("The relay server refused this site's credentials: this is a server problem, not your network. "
+        + "Tell the site administrator (TURN_SHARED_SECRET must match coturn's static-auth-secret)."),
     };
   }
   return {
     verdict: 'blocked',
-    advice: `Your network reaches neither ${stunTried ? 'the STUN server nor ' : ''}the relay server. Try another network, `
-      + `or ask your network administrator to allow ${portsOf(probed)} to this server.`,
+    advice: interpolate(stunTried
+      ? gettext('Your network reaches neither the STUN server nor the relay server. Try another network, or ask your network administrator to allow %(ports)s to this server.')
+      : gettext('Your network does not reach the relay server. Try another network, or ask your network administrator to allow %(ports)s to this server.'),
+    { ports: portsOf(probed) }),
   };
 }
 
 const VERDICT_TITLES = {
-  direct: 'Network: direct calls work.',
-  relayed: 'Network: your call will be relayed.',
-  blocked: 'Network: calls are blocked here.',
-  misconfigured: 'Network: the relay server is misconfigured.',
-  local: 'Network: local calls only.',
+  direct: gettext('Network: direct calls work.'),
+  relayed: gettext('Network: your call will be relayed.'),
+  blocked: gettext('Network: calls are blocked here.'),
+  misconfigured: gettext('Network: the relay server is misconfigured.'),
+  local: gettext('Network: local calls only.'),
 };
 
 // Fetch fresh ICE servers, run the check, and tell the person in `element`.
@@ -124,7 +129,7 @@ export async function showNetworkCheck(element, iceServersUrl) {
     return result;
   } catch (error) {
     element.dataset.verdict = 'unknown';
-    element.textContent = 'Could not check your network; you can still try to join.';
+    element.textContent = gettext('Could not check your network; you can still try to join.');
     return null;
   }
 }

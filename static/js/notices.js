@@ -5,6 +5,8 @@
 // asks for an answer (a knock stays until it is answered elsewhere or dismissed).
 // Names come from other people: they are only ever set with textContent.
 
+import { gettext, interpolate } from "./i18n.js";
+
 const FADE_AFTER_MS = 6000;
 const FADE_MS = 600;
 
@@ -29,7 +31,8 @@ export class Notices {
         this.#remove(notice, key);
       }));
     }
-    notice.append(this.#button("Dismiss", `Dismiss: ${text}`, () => this.#remove(notice, key), "secondary small"));
+    const dismiss = interpolate(gettext("Dismiss: %(notice)s"), { notice: text });
+    notice.append(this.#button(gettext("Dismiss"), dismiss, () => this.#remove(notice, key), "secondary small"));
     this.#root.append(notice);
     if (key) this.#kept.set(key, notice);
     if (!stays) this.#fadeLater(notice, key);
@@ -109,18 +112,18 @@ export function announceComings(notices, signaling, ownPeerId) {
   signaling.on("peer-joined", ({ peer }) => {
     const known = names.has(peer.peer_id);
     names.set(peer.peer_id, peer.name);
-    if (!known) notices.show(`${peer.name} joined`);
+    if (!known) notices.show(interpolate(gettext("%(name)s joined"), { name: peer.name }));
   });
   signaling.on("peer-left", ({ peer_id: peerId, resumable }) => {
     if (resumable === true || !names.has(peerId)) return;
-    notices.show(`${names.get(peerId)} left`);
+    notices.show(interpolate(gettext("%(name)s left"), { name: names.get(peerId) }));
     names.delete(peerId);
     hands.delete(peerId);
   });
   signaling.on("media-state", ({ from, hand }) => {
     const raised = Boolean(hand);
     if (from !== ownPeerId() && raised && !hands.get(from) && names.has(from)) {
-      notices.show(`${names.get(from)} raised a hand`);
+      notices.show(interpolate(gettext("%(name)s raised a hand"), { name: names.get(from) }));
     }
     hands.set(from, raised);
   });

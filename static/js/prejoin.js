@@ -4,6 +4,7 @@
 // it, so nobody is asked for their camera just by opening the page. The device selects live
 // in #devices and move into the call's controls after joining, still wired to LocalMedia.
 
+import { gettext, interpolate } from "./i18n.js";
 import { CaptureAbandoned } from "./media.js";
 import { MicLevelMeter } from "./micmeter.js";
 import { initials } from "./ui.js";
@@ -15,15 +16,15 @@ export const CAPTURE_PATIENCE_MS = 10_000;
 export function describeMediaError(error) {
   switch (error?.name) {
     case "NotAllowedError":
-      return "Camera and microphone access is blocked: allow it in the browser's site settings, then try again.";
+      return gettext("Camera and microphone access is blocked: allow it in the browser's site settings, then try again.");
     case "NotFoundError":
-      return "No microphone was found.";
+      return gettext("No microphone was found.");
     case "NotReadableError":
-      return "The microphone or camera is in use by another application.";
+      return gettext("The microphone or camera is in use by another application.");
     case "OverconstrainedError":
-      return "The selected device is not available; choose another.";
+      return gettext("The selected device is not available; choose another.");
     default:
-      return error?.message || "Could not start the camera or microphone.";
+      return error?.message || gettext("Could not start the camera or microphone.");
   }
 }
 
@@ -39,7 +40,7 @@ async function alreadyAllowed(names) {
 function fillSelect(select, devices, currentId) {
   const previous = select.value;
   // Browsers list devices by name only once capture is allowed; until then, "default" it is.
-  const choices = devices.length ? devices : [{ deviceId: "", label: "System default" }];
+  const choices = devices.length ? devices : [{ deviceId: "", label: gettext("System default") }];
   select.replaceChildren(
     ...choices.map(({ deviceId, label }) => {
       const option = document.createElement("option");
@@ -132,13 +133,14 @@ export class PreJoinScreen {
   }
 
   async #startPreview() {
-    this.#say("Starting the microphone" + (this.wantsAudioOnly ? "…" : " and camera…"));
+    this.#say(this.wantsAudioOnly ? gettext("Starting the microphone…") : gettext("Starting the microphone and camera…"));
     this.joinButton.disabled = true;
     this.stuck.hidden = true;
     const watchdog = setTimeout(() => this.#captureStuck(), CAPTURE_PATIENCE_MS);
     try {
       const cameraError = await this.#media.start({ video: !this.wantsAudioOnly });
-      this.#say(cameraError ? `Camera unavailable, joining with audio only: ${describeMediaError(cameraError)}` : "");
+      const unavailable = gettext("Camera unavailable, joining with audio only: %(problem)s");
+      this.#say(cameraError ? interpolate(unavailable, { problem: describeMediaError(cameraError) }) : "");
       this.previewButton.hidden = true;
       this.stuck.hidden = true;
       await this.#refreshDevices();
@@ -155,13 +157,15 @@ export class PreJoinScreen {
 
   /** getUserMedia has not answered in CAPTURE_PATIENCE_MS: say so, and offer a way in. */
   #captureStuck() {
-    const devices = this.wantsAudioOnly ? "microphone has" : "camera and microphone have";
-    const offer = this.audioOnlyButton && !this.wantsAudioOnly ? "without them, or with audio only" : "without it";
-    this.#say(
-      `Your ${devices} not answered for ${CAPTURE_PATIENCE_MS / 1000} seconds: another application may be ` +
-        `using them, or the browser is still asking. You can join ${offer}.`,
-      true,
-    );
+    let stuck;
+    if (this.wantsAudioOnly) {
+      stuck = gettext("Your microphone has not answered for %(seconds)s seconds: another application may be using it, or the browser is still asking. You can join without it.");
+    } else if (this.audioOnlyButton) {
+      stuck = gettext("Your camera and microphone have not answered for %(seconds)s seconds: another application may be using them, or the browser is still asking. You can join without them, or with audio only.");
+    } else {
+      stuck = gettext("Your camera and microphone have not answered for %(seconds)s seconds: another application may be using them, or the browser is still asking. You can join without them.");
+    }
+    this.#say(interpolate(stuck, { seconds: CAPTURE_PATIENCE_MS / 1000 }), true);
     if (this.audioOnlyButton) this.audioOnlyButton.hidden = this.wantsAudioOnly;
     this.stuck.hidden = false;
   }
@@ -186,7 +190,7 @@ export class PreJoinScreen {
     if (this.#media.started || this.#listenOnly) return true;
     // Second chance: join anyway and only listen, rather than be stuck on this screen.
     this.#listenOnly = true;
-    this.joinButton.textContent = "Join without microphone";
+    this.joinButton.textContent = gettext("Join without microphone");
     return false;
   }
 

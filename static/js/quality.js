@@ -6,13 +6,14 @@
 // transceiver carrying them. While nothing arrives from someone (they joined without devices),
 // their tile shows no bars rather than a grade made up.
 
+import { gettext, interpolate } from "./i18n.js";
 import { SERVER_PEER_ID } from "./recording.js";
 import { summarize } from "./telemetry.js";
 
 const WINDOW_MS = 2000;
 // The worst value of each measure for 3, 2 and 1 bars; anything worse is 0.
 const LIMITS = { loss: [0.02, 0.05, 0.1], rttMs: [200, 400, 800], jitterMs: [30, 60, 100] };
-export const QUALITY_WORDS = ["very poor", "poor", "fair", "good"];
+export const QUALITY_WORDS = [gettext("very poor"), gettext("poor"), gettext("fair"), gettext("good")];
 
 /** 0-3 bars: the worst grade of the measures known (null: not measured, left out). */
 export function grade(measures) {
@@ -99,7 +100,7 @@ export class QualityBars {
   }
 
   #show(node, bars) {
-    const text = `Connection quality: ${QUALITY_WORDS[bars]}`;
+    const text = interpolate(gettext("Connection quality: %(grade)s"), { grade: QUALITY_WORDS[bars] });
     node.dataset.bars = String(bars);
     node.setAttribute("aria-label", text);
     node.title = text;

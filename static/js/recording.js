@@ -4,6 +4,8 @@
 // (docs/protocol.md, "Recording"): it offers to receive, the mesh answers sendonly, and no
 // tile is shown for it. This module only drives the controls and says what is happening.
 
+import { gettext, interpolate } from "./i18n.js";
+
 export const SERVER_PEER_ID = "server";
 
 /** Before joining: say that the call is being recorded (the page knows from call_config). */
@@ -11,7 +13,7 @@ export function showRecordingNotice(prejoinRoot) {
   const notice = document.createElement("p");
   notice.className = "recording-notice";
   notice.setAttribute("role", "status");
-  notice.textContent = "This call is being recorded";
+  notice.textContent = gettext("This call is being recorded");
   prejoinRoot.querySelector(".prejoin-panel")?.prepend(notice);
 }
 
@@ -45,7 +47,8 @@ export class RecordingControls {
     const badge = document.createElement("span");
     badge.className = "rec-badge";
     badge.textContent = "REC";
-    this.#indicator.replaceChildren(badge, by ? ` Recording, started by ${by}` : " Recording");
+    const what = by ? interpolate(gettext("Recording, started by %(name)s"), { name: by }) : gettext("Recording");
+    this.#indicator.replaceChildren(badge, ` ${what}`);
     if (this.#start) this.#start.hidden = this.active;
     if (this.#stop) this.#stop.hidden = !this.active;
     for (const button of [this.#start, this.#stop]) if (button) button.disabled = false;
@@ -53,8 +56,8 @@ export class RecordingControls {
 
   #addButtons(controls) {
     if (!controls) return;
-    this.#start = this.#button("Start recording", "start");
-    this.#stop = this.#button("Stop recording", "stop");
+    this.#start = this.#button(gettext("Start recording"), "start");
+    this.#stop = this.#button(gettext("Stop recording"), "stop");
     this.#start.dataset.icon = "circle-dot";
     this.#stop.dataset.icon = "square";
     this.#stop.hidden = true;

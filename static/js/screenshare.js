@@ -9,16 +9,17 @@
 //
 // ScreenShare events: "change" (stream id | null), "error" (a sentence for the person).
 
+import { gettext, interpolate } from "./i18n.js";
 import { Emitter } from "./emitter.js";
 
 /** The default capture: the browser asks which screen, window or tab to share. */
 export function captureDisplay() {
-  if (!navigator.mediaDevices?.getDisplayMedia) throw new Error("This browser cannot share its screen.");
+  if (!navigator.mediaDevices?.getDisplayMedia) throw new Error(gettext("This browser cannot share its screen."));
   return navigator.mediaDevices.getDisplayMedia({ video: { frameRate: { ideal: 15, max: 30 } }, audio: false });
 }
 
 export const RELAY_SHARE_MESSAGE =
-  "Screen sharing is not available while the call goes through the server relay (large rooms) yet.";
+  gettext("Screen sharing is not available while the call goes through the server relay (large rooms) yet.");
 
 /** The "You are presenting" bar over the call, shown while `share` runs; its button stops it. */
 export function showWhilePresenting(bar, share) {
@@ -53,11 +54,12 @@ export class ScreenShare extends Emitter {
       stream = await this.capture();
     } catch (error) {
       // NotAllowedError: the person closed the picker; nothing to report but that it did not start.
-      this.emit("error", error?.name === "NotAllowedError" ? "Screen sharing was not started." : `Screen sharing: ${error.message}`);
+      const problem = interpolate(gettext("Screen sharing: %(problem)s"), { problem: error.message });
+      this.emit("error", error?.name === "NotAllowedError" ? gettext("Screen sharing was not started.") : problem);
       return;
     }
     const [track] = stream.getVideoTracks();
-    if (!track) return this.emit("error", "Screen sharing: the capture had no picture.");
+    if (!track) return this.emit("error", gettext("Screen sharing: the capture had no picture."));
     track.contentHint = "detail"; // text stays sharp: resolution over frame rate
     // The browser's own "Stop sharing" ends the track: restore the camera layout then too.
     track.addEventListener("ended", () => this.stop());
@@ -80,7 +82,7 @@ export class ScreenShare extends Emitter {
   #render() {
     if (!this.button) return;
     this.button.setAttribute("aria-pressed", String(Boolean(this.#stream)));
-    this.button.textContent = this.#stream ? "Stop sharing" : "Share screen";
+    this.button.textContent = this.#stream ? gettext("Stop sharing") : gettext("Share screen");
   }
 }
 
@@ -147,6 +149,7 @@ export class ScreenStage {
     }
     if (this.video.srcObject !== shown.stream) this.video.srcObject = shown.stream;
     this.video.play?.().catch(() => {});
-    this.caption.textContent = `${this.#names.get(shown.peerId) || "Someone"} is sharing their screen`;
+    const name = this.#names.get(shown.peerId) || gettext("Someone");
+    this.caption.textContent = interpolate(gettext("%(name)s is sharing their screen"), { name });
   }
 }

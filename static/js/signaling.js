@@ -11,19 +11,20 @@
 // Resuming: the server's latest resume token (from `welcome`, refreshed in `pong`) goes on the
 // URL of every reconnection (`?resume=`), so we come back under the same peer id.
 
+import { gettext, interpolate } from "./i18n.js";
 import { Emitter } from "./emitter.js";
 
 // Server restarts and outages: come back. Everything else (44xx refusals above all) is final.
 const RETRY_CODES = new Set([1001, 1006, 1011, 1012, 1013, 1014]);
 const REFUSALS = {
-  4401: "Log in to join this room.",
-  4403: "This room needs its password: enter it on the room page.",
-  4408: "This call went on in a newer connection (another tab?).",
-  4404: "This room does not exist.",
-  4409: "This room is full; try again later.",
-  4410: "This room was closed.",
-  4423: "This room is locked; ask its owner to unlock it.",
-  4429: "Disconnected for sending too many messages.",
+  4401: gettext("Log in to join this room."),
+  4403: gettext("This room needs its password: enter it on the room page."),
+  4408: gettext("This call went on in a newer connection (another tab?)."),
+  4404: gettext("This room does not exist."),
+  4409: gettext("This room is full; try again later."),
+  4410: gettext("This room was closed."),
+  4423: gettext("This room is locked; ask its owner to unlock it."),
+  4429: gettext("Disconnected for sending too many messages."),
 };
 
 export function socketUrl(path, location = window.location) {
@@ -124,7 +125,7 @@ export class SignalingClient extends Emitter {
       this.emit("closed", { code });
     } else if (code >= 4000 && code < 5000) {
       this.#stopped = true;
-      const message = this.#lastError?.message || REFUSALS[code] || `The server refused the connection (${code}).`;
+      const message = this.#lastError?.message || REFUSALS[code] || interpolate(gettext("The server refused the connection (%(code)s)."), { code });
       this.emit("refused", { code, reason: this.#lastError?.code || "", message });
     } else if (RETRY_CODES.has(code)) {
       this.#scheduleRetry(code);

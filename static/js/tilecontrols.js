@@ -2,6 +2,8 @@
 // Client-only: they change how loud this page plays that person, never what anyone sends.
 // Each control names the person ("Volume for Gina"), renamed with the tile (ui.js).
 
+import { gettext, interpolate } from "./i18n.js";
+
 export class TileControls {
   /** Add the controls to one tile; `media` is the element that plays the person's sound. */
   constructor(root, media, name) {
@@ -26,7 +28,7 @@ export class TileControls {
   }
 
   setName(name) {
-    this.slider.setAttribute("aria-label", `Volume for ${name}`);
-    this.mute.setAttribute("aria-label", `Mute ${name} for me`);
+    this.slider.setAttribute("aria-label", interpolate(gettext("Volume for %(name)s"), { name }));
+    this.mute.setAttribute("aria-label", interpolate(gettext("Mute %(name)s for me"), { name }));
   }
 }

@@ -6,19 +6,20 @@
 // Events: "mute" (wanted: boolean), "camera" (wanted on: boolean), "leave",
 // "tile-added" {peerId, root, media} for each other participant's tile (quality bars, speaker choice).
 
+import { gettext, interpolate } from "./i18n.js";
 import { Emitter } from "./emitter.js";
 import { DisclosureMenu } from "./menu.js";
 import { SERVER_PEER_ID } from "./recording.js";
 import { TileControls } from "./tilecontrols.js";
 
 const STATE_LABELS = {
-  new: "connecting",
-  connecting: "connecting",
-  connected: "connected",
-  disconnected: "reconnecting",
-  reconnecting: "reconnecting…", // their socket dropped; their connection is kept a while (mesh.js)
-  failed: "failed",
-  closed: "left",
+  new: gettext("connecting"),
+  connecting: gettext("connecting"),
+  connected: gettext("connected"),
+  disconnected: gettext("reconnecting"),
+  reconnecting: gettext("reconnecting…"), // their socket dropped; their connection is kept a while (mesh.js)
+  failed: gettext("failed"),
+  closed: gettext("left"),
 };
 
 export function initials(name) {
@@ -31,15 +32,16 @@ export function initials(name) {
 }
 
 // The path badge on a tile, explained on hover and focus: neither is a problem.
-const PATH_LABELS = { direct: "direct", relayed: "via server" };
+const PATH_LABELS = { direct: gettext("direct"), relayed: gettext("via server") };
 const PATH_EXPLAINED = {
-  direct: "Direct: sound and video go straight between your browser and theirs.",
-  relayed: "Via the server: sound and video go through the server's relay.",
+  direct: gettext("Direct: sound and video go straight between your browser and theirs."),
+  relayed: gettext("Via the server: sound and video go through the server's relay."),
 };
 
 /** Our own name, marked: "Alice (you)", and "Gina (guest, you)" rather than "Gina (guest) (you)". */
 function yours(name) {
-  return name.endsWith(")") ? `${name.slice(0, -1)}, you)` : `${name} (you)`;
+  if (name.endsWith(")")) return interpolate(gettext("%(name)s, you)"), { name: name.slice(0, -1) });
+  return interpolate(gettext("%(name)s (you)"), { name });
 }
 
 function element(tag, className, text) {
@@ -77,11 +79,11 @@ class Tile {
     this.sound.autoplay = true;
     const caption = element("figcaption");
     this.label = element("span", "name");
-    this.muteFlag = element("span", "badge muted-flag", "muted");
+    this.muteFlag = element("span", "badge muted-flag", gettext("muted"));
     this.muteFlag.hidden = true;
-    this.cameraFlag = element("span", "badge camera-flag", "camera off");
+    this.cameraFlag = element("span", "badge camera-flag", gettext("camera off"));
     this.cameraFlag.hidden = true;
-    this.handFlag = withIcon(element("span", "badge hand-flag", "hand raised"), "hand");
+    this.handFlag = withIcon(element("span", "badge hand-flag", gettext("hand raised")), "hand");
     this.handFlag.hidden = true;
     this.badge = element("span", "badge state");
     this.pathFlag = element("span", "badge path");
@@ -215,17 +217,17 @@ export class CallScreen extends Emitter {
     this.#tiles.get("local")?.setVideo(cameraOn);
     this.#person("local")?.setMuted(muted);
     this.muteButton.setAttribute("aria-pressed", String(muted));
-    this.muteButton.textContent = muted ? "Unmute" : "Mute";
+    this.muteButton.textContent = muted ? gettext("Unmute") : gettext("Mute");
     if (this.cameraButton) {
       // Pressed means "camera off", the way a mute button's pressed means "muted".
       this.cameraButton.setAttribute("aria-pressed", String(!cameraOn));
-      this.cameraButton.textContent = cameraOn ? "Camera off" : "Camera on";
+      this.cameraButton.textContent = cameraOn ? gettext("Camera off") : gettext("Camera on");
     }
   }
 
   addPeer(peerId, name) {
     if (this.#tiles.has(peerId) || peerId === SERVER_PEER_ID) return; // the recorder is no participant
-    const tile = this.#addTile({ peerId, name: name || "Someone", local: false });
+    const tile = this.#addTile({ peerId, name: name || gettext("Someone"), local: false });
     this.emit("tile-added", { peerId, root: tile.root, media: tile.sound });
   }
 
@@ -324,7 +326,8 @@ export class CallScreen extends Emitter {
     const left = element("span", "countdown");
     left.setAttribute("aria-hidden", "true");
     const tick = () => {
-      left.textContent = ` in ${Math.max(0, Math.ceil((until - Date.now()) / 1000))} s…`;
+      const seconds = Math.max(0, Math.ceil((until - Date.now()) / 1000));
+      left.textContent = ` ${interpolate(gettext("in %(seconds)s s…"), { seconds })}`;
     };
     tick();
     this.#countdown = setInterval(tick, 250);
@@ -334,7 +337,7 @@ export class CallScreen extends Emitter {
   /** The call is over for good (refused, closed, left inside a frame): say why and offer the way
    * back to the lobby (not inside another site's frame, which the lobby refuses: no `lobbyUrl`). */
   end(message, { kind = "error" } = {}) {
-    const link = this.lobbyUrl ? { href: this.lobbyUrl, text: "Back to the lobby" } : null;
+    const link = this.lobbyUrl ? { href: this.lobbyUrl, text: gettext("Back to the lobby") } : null;
     this.showBanner(message, { kind, link });
     for (const peerId of [...this.#tiles.keys()]) this.removePeer(peerId);
     this.root.classList.add("ended"); // call.css hides the grid and the controls
@@ -403,9 +406,9 @@ class Person {
 
   #render() {
     this.handFlag.hidden = !this.hand;
-    this.handFlag.textContent = this.hand ? "hand raised" : ""; // not even in the text while down
+    this.handFlag.textContent = this.hand ? gettext("hand raised") : ""; // not even in the text while down
     const flags = [];
-    if (this.muted) flags.push("muted");
+    if (this.muted) flags.push(gettext("muted"));
     if (this.state !== "connected" && this.state !== "local") flags.push(STATE_LABELS[this.state] ?? this.state);
     this.flags.textContent = flags.join(" · ");
   }

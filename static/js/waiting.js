@@ -2,6 +2,8 @@
 // in…", their own preview, a Cancel button), not in an empty call screen; the call screen comes
 // back when they are let in, or turned away (it says why).
 
+import { gettext } from "./i18n.js";
+
 export class WaitingRoom {
   #prejoin;
   #call;
@@ -24,7 +26,7 @@ export class WaitingRoom {
     }
     this.cancelButton.hidden = false;
     this.status.classList.remove("error");
-    this.status.textContent = `Asking to be let in… ${message}`;
+    this.status.textContent = `${gettext("Asking to be let in…")} ${message}`;
     const preview = this.#prejoin.querySelector("video");
     if (preview && this.#media.stream) preview.srcObject = this.#media.stream;
     this.#call.hidden = true;
