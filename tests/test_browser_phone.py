@@ -165,7 +165,7 @@ def test_alice_runs_the_call_from_her_phone_and_removes_bob_only_once_she_confir
     menu = people_sheet.get_by_role("button", name="More actions for Bob B.")
     menu.tap()
     expect(menu).to_have_attribute("aria-expanded", "true")
-    for name in ("Ask to mute Bob B.", "Mute Bob B.", "Remove Bob B.", "Remove and bar Bob B."):
+    for name in ("Ask Bob B. to mute", "Mute Bob B.", "Remove Bob B.", "Remove and bar Bob B."):
         action = bob_in_list.get_by_role("button", name=name, exact=True)
         expect(action).to_be_visible()
         box = action.bounding_box()
