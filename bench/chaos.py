@@ -21,6 +21,7 @@ import random
 import signal
 import sys
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -238,9 +239,22 @@ def summarize(run: Run, recovery: dict[str, Any], verdicts: dict[str, Any], busy
             "gap_grace_s": GAP_GRACE_SECONDS,
         },
         **verdicts,
-        "violations": ledger.violations[:50],
+        "violations": sample_violations(ledger.violations),
         "violation_count": len(ledger.violations),
     }
+
+
+def sample_violations(texts: list[str], per_kind: int = 5, most: int = 100) -> list[str]:
+    """The first few violations of each kind (the text without its numbers and names), so that a
+    rare kind is shown, not hidden behind hundreds of a common one."""
+    kept: list[str] = []
+    seen: Counter[str] = Counter()
+    for text in texts:
+        kind = " ".join(word for word in text.split() if word.rstrip(":").isalpha() and word.islower())
+        if seen[kind] < per_kind and len(kept) < most:
+            kept.append(text)
+        seen[kind] += 1
+    return kept
 
 
 def show(result: dict[str, Any]) -> None:
