@@ -42,7 +42,7 @@ EMBEDDED_LOG ?= .embedded-tests.log
 test: $(BIN)/.installed services
 	env -u DATABASE_URL -u REDIS_URL $(BIN)/pytest -m "not browser and not slow" -p no:cacheprovider \
 		> $(EMBEDDED_LOG) 2>&1 & embedded=$$!; \
-	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest; first=$$?; \
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest --durations=30; first=$$?; \
 	wait $$embedded; second=$$?; \
 	echo "--- the embedded pass (SQLite, in-memory layer) ---"; cat $(EMBEDDED_LOG); \
 	echo "passes: PostgreSQL + Redis exit $$first, embedded exit $$second"; \

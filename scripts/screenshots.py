@@ -44,7 +44,7 @@ def person(browser: Browser, server: AppServer, username: str, **options: object
 def join(page: Page, server: AppServer) -> None:
     page.goto(f"{server.url}/rooms/{SLUG}/")
     page.locator("#join-button:enabled").click()
-    page.wait_for_function("window.audioExchange.state === 'in-call'", timeout=60_000)
+    page.wait_for_function("() => window.audioExchange.state === 'in-call'", timeout=60_000)
 
 
 def wait_for_tiles(page: Page, count: int) -> None:
@@ -57,12 +57,26 @@ def wait_for_tiles(page: Page, count: int) -> None:
     time.sleep(1.5)  # let the fake camera's moving picture and the speaker ring settle
 
 
+def leave(page: Page) -> None:
+    """Leave with the Leave button (a closed tab would stay listed while it may come back)."""
+    page.locator("#leave-button").click()
+    page.wait_for_url("**/")
+    page.context.close()
+
+
+def quiet(page: Page) -> None:
+    """Dismiss the join notices, which would cover the participant list."""
+    dismiss = page.locator("#notices button")
+    while dismiss.count():
+        dismiss.first.click()
+
+
 def shoot(browser: Browser, server: AppServer, out: Path) -> None:
     gina = person(browser, server, "gina")
     gina.screenshot(path=out / "lobby.png")
     gina.goto(f"{server.url}/rooms/{SLUG}/")
     gina.locator("#preview-button").click()
-    gina.wait_for_function("document.querySelector('#preview-tile video')?.videoWidth > 0", timeout=30_000)
+    gina.wait_for_function("() => document.querySelector('#preview-tile video')?.videoWidth > 0", timeout=30_000)
     time.sleep(1)
     gina.screenshot(path=out / "prejoin.png")
     join(gina, server)
@@ -70,15 +84,19 @@ def shoot(browser: Browser, server: AppServer, out: Path) -> None:
     for page in others:
         join(page, server)
     wait_for_tiles(gina, 3)
+    quiet(gina)
     gina.screenshot(path=out / "call.png")
+    leave(gina)
     phone = person(browser, server, "gina", **PHONE)
     join(phone, server)
     wait_for_tiles(phone, 2)
+    quiet(phone)
     phone.screenshot(path=out / "phone.png")
-    phone.context.close()
+    leave(phone)
     french = person(browser, server, "gina", locale="fr-FR", extra_http_headers={"Accept-Language": "fr"})
     join(french, server)
     wait_for_tiles(french, 2)
+    quiet(french)
     french.screenshot(path=out / "call-fr.png")
 
 
